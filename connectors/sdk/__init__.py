@@ -1,0 +1,6 @@
+"""The member SDK: publish events to the member's ingress topic, read its feedback."""
+
+from connectors.sdk.feedback import FeedbackReader
+from connectors.sdk.publisher import MemberPublisher, PublishError, ordering_key
+
+__all__ = ["FeedbackReader", "MemberPublisher", "PublishError", "ordering_key"]

@@ -1,0 +1,106 @@
+"""Publishing as a member: validated, idempotent, acknowledged by all in-sync replicas."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from pydantic import ValidationError
+
+from schemas.codec import AvroCodec
+from schemas.models import Event
+from schemas.models.pharmacy import ShortageRegistration, StockEvent
+from schemas.topics import ingress_topic
+
+
+class PublishError(RuntimeError):
+    """The event was not durably written: the caller must not acknowledge it upstream."""
+
+
+def ordering_key(event: Event) -> bytes:
+    """Events about one patient (or one drug) stay in order on one partition. The patient
+    key is a plain hash of the ID so it carries no identity in clear."""
+    if isinstance(event, StockEvent | ShortageRegistration):
+        return event.drug_code.encode()
+    patient = getattr(event, "patient", None)
+    if patient is not None and patient.id_number:
+        ident = f"{patient.id_type}:{patient.id_number.strip().upper()}"
+    elif patient is not None and patient.name:
+        ident = f"name:{patient.name}"
+    else:
+        ident = event.envelope.event_id
+    return hashlib.sha256(ident.encode()).hexdigest()[:24].encode()
+
+
+class MemberPublisher:
+    def __init__(
+        self,
+        bootstrap: str,
+        member_id: str,
+        *,
+        codec: AvroCodec | None = None,
+        timeout: float = 15.0,
+        **producer_config: Any,
+    ) -> None:
+        self.member_id = member_id
+        self.topic = ingress_topic(member_id)
+        self.codec = codec or AvroCodec()
+        self.timeout = timeout
+        config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 2,
+            "retries": 5,
+            "client_id": f"member-{member_id}",
+        }
+        config.update(producer_config)
+        self.producer = KafkaProducer(**config)
+
+    def encode(self, event: Event) -> bytes:
+        if event.envelope.member_id != self.member_id:
+            raise PublishError(
+                f"publisher of {self.member_id!r} cannot publish as {event.envelope.member_id!r}"
+            )
+        try:
+            checked = type(event).model_validate(event.model_dump())
+        except ValidationError as exc:
+            raise PublishError(f"{event.avro_name()} is invalid: {exc}") from exc
+        return self.codec.encode(checked)
+
+    def publish(self, event: Event) -> None:
+        """Write one event and wait until the broker has it."""
+        self.publish_many([event])
+
+    def publish_many(self, events: Iterable[Event]) -> int:
+        """Write several events, then wait for all; raises if any was not written."""
+        futures = [
+            self.producer.send(self.topic, key=ordering_key(e), value=self.encode(e))
+            for e in events
+        ]
+        self.producer.flush(self.timeout)
+        try:
+            for future in futures:
+                future.get(timeout=self.timeout)
+        except KafkaError as exc:
+            raise PublishError(f"not written to {self.topic}: {exc}") from exc
+        return len(futures)
+
+    def send_bytes(self, value: bytes, key: bytes | None = None) -> None:
+        """Write pre-encoded bytes unchecked (replaying a dead letter, testing the hub)."""
+        try:
+            self.producer.send(self.topic, key=key, value=value).get(timeout=self.timeout)
+        except KafkaError as exc:
+            raise PublishError(f"not written to {self.topic}: {exc}") from exc
+
+    def close(self) -> None:
+        self.producer.close(timeout=self.timeout)
+
+    def __enter__(self) -> MemberPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The consortium hub: a Faust application routing members' events."""

@@ -1,0 +1,1 @@
+"""Faust agents; each module is listed in hub.app.AGENT_MODULES."""

@@ -1,0 +1,102 @@
+"""The one way an agent handles a message: decode, call the handler, and turn any
+failure into a dead letter plus a rejection to the member. An uncaught error would stop
+the agent, so none escapes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from faust.types import EventT, StreamT, TopicT
+
+from hub import metrics
+from hub.app import app
+from hub.emit import dead_letter, feedback, send_feedback
+from hub.rejections import Reason, Rejection
+from hub.runtime import runtime
+from schemas.codec import CodecError
+from schemas.models import Event
+from schemas.models.outputs import FeedbackStatus
+from schemas.topics import member_of_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes
+
+    @property
+    def topic_member(self) -> str | None:
+        return member_of_topic(self.topic)
+
+
+Handler = Callable[[Event, Meta], Awaitable[None]]
+
+
+def _meta(event: EventT) -> Meta:
+    message = event.message
+    raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
+    key = event.key if isinstance(event.key, bytes) or event.key is None else bytes(event.key)
+    return Meta(message.topic, message.partition, message.offset, key, raw)
+
+
+async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | None) -> None:
+    """Dead-letter an input and tell the member who sent it (the owner of the ingress
+    topic, or for internal topics the member intake already verified)."""
+    member = meta.topic_member or (event.envelope.member_id if event else None)
+    await dead_letter(
+        raw=meta.raw, topic=meta.topic, partition=meta.partition, offset=meta.offset,
+        reason_code=code, reason=reason, agent=agent, topic_member=member, event=event,
+    )
+    if member is None:
+        return
+    in_reply_to = event.envelope.event_id if event else None
+    await send_feedback(
+        feedback(
+            member, in_reply_to, FeedbackStatus.REJECTED,
+            id_parts=(meta.topic, str(meta.partition), str(meta.offset), agent),
+            reason_code=code, reason=reason, source_topic=meta.topic,
+            source_partition=meta.partition, source_offset=meta.offset,
+        )
+    )
+
+
+async def handle(agent: str, handler: Handler, meta: Meta) -> None:
+    started = time.perf_counter()
+    event: Event | None = None
+    try:
+        event = runtime.codec.decode(meta.raw)
+        metrics.EVENTS_IN.labels(meta.topic, event.envelope.member_id).inc()
+        await handler(event, meta)
+    except CodecError as exc:
+        await reject(meta, exc.code, str(exc), agent, None)
+    except Rejection as exc:
+        await reject(meta, exc.code, exc.reason, agent, event)
+    except Exception as exc:
+        log.exception("agent %s failed on %s[%d]@%d", agent, meta.topic, meta.partition,
+                      meta.offset, extra={"agent": agent})
+        await reject(meta, Reason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", agent, event)
+    finally:
+        metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
+
+
+def hub_agent(channel: TopicT, *, name: str) -> Callable[[Handler], Handler]:
+    """Register `handler` as a Faust agent on `channel` that never stops on a bad message."""
+
+    def register(handler: Handler) -> Handler:
+        async def consume(stream: StreamT[bytes]) -> None:
+            async for event in stream.events():
+                await handle(name, handler, _meta(event))
+
+        consume.__name__ = consume.__qualname__ = name.replace("-", "_")
+        app.agent(channel, name=name)(consume)
+        return handler
+
+    return register

@@ -1,0 +1,83 @@
+"""Sending: every output goes through here, so the codec, keys and metrics are uniform."""
+
+from __future__ import annotations
+
+from faust.types import TopicT
+
+from hub import channels, metrics
+from hub.codec import CODEC_NAME
+from hub.runtime import runtime
+from schemas.models import DeadLetter, Event, Feedback, deterministic_id
+from schemas.models.outputs import FeedbackStatus
+
+
+async def publish(channel: TopicT, key: str | None, event: Event) -> None:
+    """Queue one event on a topic (Faust flushes it before the input's offset commits)."""
+    await channel.send(
+        key=key.encode() if key is not None else None,
+        value=event,
+        key_serializer="raw",
+        value_serializer=CODEC_NAME,
+    )
+    metrics.EVENTS_OUT.labels(channel.get_topic_name(), event.envelope.member_id).inc()
+
+
+def feedback(
+    member_id: str,
+    in_reply_to: str | None,
+    status: FeedbackStatus,
+    *,
+    id_parts: tuple[str, ...] = (),
+    **fields: object,
+) -> Feedback:
+    """A feedback whose id derives from what it answers, so a redelivery repeats it exactly."""
+    event_id = deterministic_id("feedback", in_reply_to or "", status.value, *id_parts)
+    envelope = Feedback.new_envelope(
+        member_id, event_id=event_id, occurred_at=runtime.now(), correlation_id=in_reply_to
+    )
+    return Feedback.model_validate(
+        {"envelope": envelope, "in_reply_to": in_reply_to, "status": status, **fields}
+    )
+
+
+async def send_feedback(event: Feedback) -> None:
+    await publish(channels.out(event.envelope.member_id), event.in_reply_to, event)
+
+
+async def dead_letter(
+    *,
+    raw: bytes,
+    topic: str,
+    partition: int,
+    offset: int,
+    reason_code: str,
+    reason: str,
+    agent: str,
+    topic_member: str | None,
+    event: Event | None,
+) -> DeadLetter:
+    """Record a rejected input for operators; its original bytes are sealed."""
+    letter_id = deterministic_id("dead-letter", topic, str(partition), str(offset), agent)
+    letter = DeadLetter(
+        envelope=DeadLetter.new_envelope(
+            topic_member or "hub",
+            event_id=letter_id,
+            occurred_at=runtime.now(),
+            correlation_id=event.envelope.event_id if event else None,
+        ),
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        topic_member=topic_member,
+        claimed_member=event.envelope.member_id if event else None,
+        original_event_id=event.envelope.event_id if event else None,
+        schema_name=event.avro_name() if event else None,
+        reason_code=reason_code,
+        reason=reason,
+        agent=agent,
+        original_sealed=runtime.sealer.seal(raw),
+        original_size=len(raw),
+    )
+    await publish(channels.dead_letter, topic, letter)
+    metrics.REJECTIONS.labels(reason_code, agent).inc()
+    return letter

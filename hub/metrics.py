@@ -1,0 +1,76 @@
+"""Every Prometheus metric of the hub is created here, in one registry served on the
+worker's `/metrics`. (The connectors, which never import the hub, keep theirs in
+`connectors/metrics.py`.)"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+EVENTS_IN = Counter(
+    "hub_events_in_total", "Events consumed, by topic and member", ["topic", "member"],
+    registry=REGISTRY,
+)
+EVENTS_OUT = Counter(
+    "hub_events_out_total", "Events produced, by topic and member", ["topic", "member"],
+    registry=REGISTRY,
+)
+REJECTIONS = Counter(
+    "hub_rejections_total", "Inputs rejected (dead-lettered), by reason and agent",
+    ["reason", "agent"], registry=REGISTRY,
+)
+DUPLICATES_DROPPED = Counter(
+    "hub_duplicates_dropped_total", "Repeated event ids dropped, by agent", ["agent"],
+    registry=REGISTRY,
+)
+PROCESSING_SECONDS = Histogram(
+    "hub_processing_seconds", "Time to handle one event, by agent", ["agent"],
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+END_TO_END_SECONDS = Histogram(
+    "hub_end_to_end_seconds", "From the event's occurred_at to its output, by agent",
+    ["agent"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "hub_consumer_lag", "Messages not yet consumed, by topic", ["topic"], registry=REGISTRY
+)
+MEMBER_LAST_SEEN = Gauge(
+    "hub_member_last_event_timestamp_seconds", "When each member last sent an event",
+    ["member"], registry=REGISTRY,
+)
+# Recognition
+RECOGNITION = Counter(
+    "hub_recognition_total",
+    "Recognition outcomes: orders, recognisable, recognised, retested (by reason)",
+    ["member", "item", "outcome", "reason"], registry=REGISTRY,
+)
+# Reporting
+OPEN_CASES = Gauge(
+    "hub_open_cases", "Open notifiable-disease cases by deadline state", ["state"],
+    registry=REGISTRY,
+)
+CARDS = Counter(
+    "hub_report_cards_total", "Report cards sent to the CDC, by kind and timeliness",
+    ["kind", "timely"], registry=REGISTRY,
+)
+LATE_REPORTS = Counter(
+    "hub_late_reports_total", "Cases reported late to the CDC", ["member", "disease"],
+    registry=REGISTRY,
+)
+# Pharmacy
+OPEN_SHORTAGES = Gauge(
+    "hub_open_shortages", "Open shortages (threshold and registered)", registry=REGISTRY
+)
+REPLENISHMENT_ORDERS = Counter(
+    "hub_replenishment_orders_total", "Orders placed with the central pharmacy", ["member"],
+    registry=REGISTRY,
+)
+TRANSFERS_SUGGESTED = Counter(
+    "hub_transfers_suggested_total", "Transfers suggested between members", registry=REGISTRY
+)
+TRACE_DUPLICATES = Counter(
+    "hub_trace_duplicates_total", "Packs dispensed twice", registry=REGISTRY
+)

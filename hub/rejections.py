@@ -1,0 +1,32 @@
+"""Why the hub refuses an input. A handler raises `Rejection`; the agent base turns it into
+a dead letter for operators and a REJECTED feedback for the member."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    MALFORMED = "MALFORMED"
+    UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"
+    NOT_ACCEPTED_ON_INGRESS = "NOT_ACCEPTED_ON_INGRESS"
+    ENVELOPE_MISMATCH = "ENVELOPE_MISMATCH"
+    MEMBER_MISMATCH = "MEMBER_MISMATCH"
+    UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
+    DUPLICATE_EVENT = "DUPLICATE_EVENT"
+    MISSING_PATIENT_IDENTITY = "MISSING_PATIENT_IDENTITY"
+    PSEUDONYM_FROM_MEMBER = "PSEUDONYM_FROM_MEMBER"
+    UNMAPPED_CODE = "UNMAPPED_CODE"
+    UNKNOWN_DRUG = "UNKNOWN_DRUG"
+    NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
+    INVALID_EVENT = "INVALID_EVENT"
+    PROCESSING_ERROR = "PROCESSING_ERROR"
+
+
+class Rejection(Exception):
+    """An input the hub will not process, with a reason the member can act on."""
+
+    def __init__(self, code: Reason | str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = str(code)
+        self.reason = reason

@@ -1,0 +1,1 @@
+"""Domain rules as pure functions: no Faust, no Kafka, `now` passed in."""

@@ -1,0 +1,92 @@
+"""Every setting of the hub, in one place. Environment variables carry the `HUB_` prefix."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.reference.registry import Registry, load_registry
+
+log = logging.getLogger(__name__)
+
+# Development-only secrets: a worker started with them says so loudly.
+DEV_PSEUDONYM_SECRET = "dev-only-pseudonym-secret-change-me"
+DEV_SEALING_KEY = "ZGV2LW9ubHktc2VhbGluZy1rZXktY2hhbmdlLW1lISE="
+DEV_API_SECRET = "dev-only-api-secret-change-me"
+BROKER_URL_FILE = "broker.url"
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+
+    broker: str = Field(
+        default="",
+        description="Kafka bootstrap servers (host:port,...); empty: the embedded broker "
+        "whose address `hub broker` wrote to <data_dir>/broker.url",
+    )
+    data_dir: Path = Path(".hub")
+    app_id: str = "consortium-hub"
+    registry_file: Path | None = None
+    pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
+    sealing_key: SecretStr = Field(
+        default=SecretStr(DEV_SEALING_KEY), description="Fernet key sealing personal fields"
+    )
+    api_secret: SecretStr = Field(
+        default=SecretStr(DEV_API_SECRET), description="Derives members' API tokens"
+    )
+    store: str = Field(default="memory://", description="memory:// or rocksdb://")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    member_partitions: int = 2
+    session_timeout: float = 6.0
+    ack_accepted: bool = Field(default=True, description="Send ACCEPTED feedback per event")
+    dedup_retention_days: int = 7
+    clock_offset_seconds: float = Field(
+        default=0.0, description="Shifts the hub's clock (tests and drills only)"
+    )
+    producer_linger_ms: int = 5
+    producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
+    replication_factor: int = Field(default=1, description="3 on a production cluster")
+    log_json: bool | None = Field(default=None, description="None: JSON when not on a terminal")
+    log_level: str = "INFO"
+
+    def broker_servers(self) -> str:
+        if self.broker:
+            return self.broker.removeprefix("kafka://")
+        url_file = self.data_dir / BROKER_URL_FILE
+        if url_file.exists():
+            return url_file.read_text().strip()
+        raise RuntimeError(
+            "no broker: set HUB_BROKER or start the embedded one with `hub broker`"
+        )
+
+    def faust_broker_url(self) -> str:
+        """Faust's broker URL; a placeholder when none is configured yet (the worker
+        command checks `broker_servers()` before it starts)."""
+        try:
+            servers = self.broker_servers()
+        except RuntimeError:
+            servers = "127.0.0.1:9092"
+        return ";".join(f"kafka://{s}" for s in servers.split(","))
+
+    def load_registry(self) -> Registry:
+        return load_registry(self.registry_file)
+
+    def warn_dev_secrets(self) -> None:
+        dev = {
+            "HUB_PSEUDONYM_SECRET": self.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET,
+            "HUB_SEALING_KEY": self.sealing_key.get_secret_value() == DEV_SEALING_KEY,
+            "HUB_API_SECRET": self.api_secret.get_secret_value() == DEV_API_SECRET,
+        }
+        for name, is_dev in dev.items():
+            if is_dev:
+                log.warning("%s is the development default: set it before real use", name)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HubSettings:
+    return HubSettings()

@@ -1,0 +1,72 @@
+"""Pydantic models of every event; the Avro schemas in `schemas/avro` are generated from them."""
+
+from schemas.models.base import Envelope, Event, Record, deterministic_id
+from schemas.models.clinical import (
+    Diagnosis,
+    ImagingReport,
+    LabResult,
+    RecognitionDecision,
+    TestOrder,
+)
+from schemas.models.common import Address, Patient
+from schemas.models.outputs import (
+    DeadLetter,
+    DiseaseReportCard,
+    Feedback,
+    LateReport,
+    OperatorAlert,
+    RecognitionAdvice,
+    ReplenishmentOrder,
+    Shortage,
+)
+from schemas.models.pharmacy import ShortageRegistration, StockEvent
+
+INGRESS_EVENTS: tuple[type[Event], ...] = (
+    LabResult,
+    ImagingReport,
+    Diagnosis,
+    TestOrder,
+    RecognitionDecision,
+    StockEvent,
+    ShortageRegistration,
+)
+HUB_EVENTS: tuple[type[Event], ...] = (
+    RecognitionAdvice,
+    DiseaseReportCard,
+    LateReport,
+    Feedback,
+    Shortage,
+    ReplenishmentOrder,
+    DeadLetter,
+    OperatorAlert,
+)
+ALL_EVENTS: tuple[type[Event], ...] = INGRESS_EVENTS + HUB_EVENTS
+EVENTS_BY_NAME: dict[str, type[Event]] = {e.avro_name(): e for e in ALL_EVENTS}
+
+__all__ = [
+    "ALL_EVENTS",
+    "EVENTS_BY_NAME",
+    "HUB_EVENTS",
+    "INGRESS_EVENTS",
+    "Address",
+    "DeadLetter",
+    "Diagnosis",
+    "DiseaseReportCard",
+    "Envelope",
+    "Event",
+    "Feedback",
+    "ImagingReport",
+    "LabResult",
+    "LateReport",
+    "OperatorAlert",
+    "Patient",
+    "RecognitionAdvice",
+    "RecognitionDecision",
+    "Record",
+    "ReplenishmentOrder",
+    "Shortage",
+    "ShortageRegistration",
+    "StockEvent",
+    "TestOrder",
+    "deterministic_id",
+]

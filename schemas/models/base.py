@@ -1,0 +1,76 @@
+"""Base classes for every event in the consortium's contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Record(BaseModel):
+    """A nested Avro record. `NAMESPACE` is the Avro namespace of its domain."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    NAMESPACE: ClassVar[str] = "consortium.common"
+
+    @classmethod
+    def avro_name(cls) -> str:
+        return f"{cls.NAMESPACE}.{cls.__name__}"
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _millisecond_utc(cls, value: Any) -> Any:
+        """Avro timestamps are UTC milliseconds; hold datetimes the same way so they round-trip."""
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+        return value
+
+
+class Envelope(Record):
+    """Common header of every event, whoever wrote it."""
+
+    event_id: str = Field(description="UUID, unique per event; a resend keeps the same id")
+    member_id: str = Field(description="The member that published (or is addressed by) it")
+    occurred_at: datetime = Field(description="When it happened at the source (UTC)")
+    schema_name: str = Field(description="Full Avro name of the event's schema")
+    schema_version: int = Field(description="Version of that schema")
+    correlation_id: str | None = Field(
+        default=None, description="Event id of the input that caused this event, if any"
+    )
+
+
+class Event(Record):
+    """A top-level event: one Avro schema, one message."""
+
+    VERSION: ClassVar[int] = 1
+    envelope: Envelope
+
+    @classmethod
+    def new_envelope(
+        cls,
+        member_id: str,
+        *,
+        event_id: str | None = None,
+        occurred_at: datetime | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        return Envelope(
+            event_id=event_id or str(uuid.uuid4()),
+            member_id=member_id,
+            occurred_at=occurred_at or datetime.now(UTC),
+            schema_name=cls.avro_name(),
+            schema_version=cls.VERSION,
+            correlation_id=correlation_id,
+        )
+
+    def to_avro(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+
+def deterministic_id(*parts: str) -> str:
+    """A UUID derived from the inputs that caused an output: a redelivery gives the same id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "consortium-hub:" + "|".join(parts)))

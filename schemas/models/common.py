@@ -1,0 +1,108 @@
+"""Patient identity and demographics, shared by the clinical events."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from schemas.models.base import Record
+
+
+class IdType(StrEnum):
+    RESIDENT_ID = "RESIDENT_ID"
+    PASSPORT = "PASSPORT"
+    HK_MACAO_PERMIT = "HK_MACAO_PERMIT"
+    TAIWAN_PERMIT = "TAIWAN_PERMIT"
+    FOREIGN_PERMANENT_RESIDENT = "FOREIGN_PERMANENT_RESIDENT"
+    MEDICAL_RECORD_NUMBER = "MEDICAL_RECORD_NUMBER"
+    OTHER = "OTHER"
+
+
+class Sex(StrEnum):
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+    UNKNOWN = "UNKNOWN"
+
+
+class AgeUnit(StrEnum):
+    YEAR = "YEAR"
+    MONTH = "MONTH"
+    DAY = "DAY"
+
+
+class Belonging(StrEnum):
+    """Where the patient belongs (病人属于), as on the report card."""
+
+    THIS_COUNTY = "THIS_COUNTY"
+    OTHER_COUNTY_THIS_CITY = "OTHER_COUNTY_THIS_CITY"
+    OTHER_CITY_THIS_PROVINCE = "OTHER_CITY_THIS_PROVINCE"
+    OTHER_PROVINCE = "OTHER_PROVINCE"
+    HK_MACAO_TAIWAN = "HK_MACAO_TAIWAN"
+    FOREIGN = "FOREIGN"
+
+
+class Occupation(StrEnum):
+    """The 18 occupation groups of the report card."""
+
+    NURSERY_CHILD = "NURSERY_CHILD"
+    SCATTERED_CHILD = "SCATTERED_CHILD"
+    STUDENT = "STUDENT"
+    TEACHER = "TEACHER"
+    CHILDCARE_WORKER = "CHILDCARE_WORKER"
+    CATERING_FOOD = "CATERING_FOOD"
+    COMMERCIAL_SERVICE = "COMMERCIAL_SERVICE"
+    MEDICAL_STAFF = "MEDICAL_STAFF"
+    WORKER = "WORKER"
+    MIGRANT_WORKER = "MIGRANT_WORKER"
+    FARMER = "FARMER"
+    HERDSMAN = "HERDSMAN"
+    FISHERMAN = "FISHERMAN"
+    CADRE_CLERK = "CADRE_CLERK"
+    RETIRED = "RETIRED"
+    HOUSEWORK_UNEMPLOYED = "HOUSEWORK_UNEMPLOYED"
+    OTHER = "OTHER"
+    UNKNOWN = "UNKNOWN"
+
+
+class Address(Record):
+    """Current address: where the patient lives at onset."""
+
+    province: str | None = None
+    city: str | None = None
+    county: str | None = None
+    township: str | None = None
+    village: str | None = None
+    house_number: str | None = None
+
+
+class Patient(Record):
+    """The patient of a clinical event.
+
+    On a member's `in.` topic the member fills the identity (`id_type`, `id_number`)
+    and whatever demographics it has; `key` and `sealed` must be empty.
+    Past intake, every personal field is empty: `key` is the keyed pseudonym and
+    `sealed` the encrypted patient block for steps that need it (the report card).
+    """
+
+    id_type: IdType | None = None
+    id_number: str | None = None
+    key: str | None = Field(default=None, description="Keyed pseudonym; set by the hub only")
+    sealed: bytes | None = Field(default=None, description="Encrypted patient block; hub only")
+    name: str | None = None
+    parent_name: str | None = Field(default=None, description="For children aged 14 or under")
+    sex: Sex | None = None
+    birth_date: date | None = None
+    age_value: int | None = None
+    age_unit: AgeUnit | None = None
+    employer: str | None = Field(default=None, description="Employer or school")
+    phone: str | None = None
+    belonging: Belonging | None = None
+    address: Address | None = None
+    occupation: Occupation | None = None
+
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "id_number", "name", "parent_name", "birth_date", "employer", "phone", "address",
+    )

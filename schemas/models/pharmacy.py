@@ -1,0 +1,51 @@
+"""Stock events and shortage registrations a member publishes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from schemas.models.base import Event
+
+
+class StockEventKind(StrEnum):
+    RECEIPT = "RECEIPT"
+    DISPENSE = "DISPENSE"
+    ADJUSTMENT = "ADJUSTMENT"
+    COUNT = "COUNT"
+    TRANSFER_OUT = "TRANSFER_OUT"
+    TRANSFER_IN = "TRANSFER_IN"
+
+
+class StockEvent(Event):
+    NAMESPACE: ClassVar[str] = "consortium.pharmacy"
+    kind: StockEventKind
+    drug_code: str = Field(description="National insurance drug code, 23 characters")
+    local_drug_code: str | None = None
+    quantity: float = Field(
+        description="Units moved; for COUNT the counted balance; for ADJUSTMENT signed"
+    )
+    reason: str | None = Field(default=None, description="Required for ADJUSTMENT")
+    trace_codes: list[str] = Field(
+        default_factory=list, description="20-digit traceability codes of the packs dispensed"
+    )
+    counterpart_member: str | None = Field(default=None, description="Other side of a transfer")
+    transfer_ref: str | None = None
+    batch_no: str | None = None
+    expiry_date: date | None = None
+    at: datetime
+
+
+class ShortageRegistration(Event):
+    """A shortage registered by hand (缺药登记)."""
+
+    NAMESPACE: ClassVar[str] = "consortium.pharmacy"
+    drug_code: str
+    specification: str | None = None
+    dosage_form: str | None = None
+    quantity_short: float
+    reason: str
+    expected_recovery: date | None = None

@@ -1,0 +1,143 @@
+"""The topic catalogue: every topic the consortium uses, its key, schemas, partitions and
+cleanup policy. No other module spells a topic name.
+
+Data flows one way: members write `in.<member>`; the hub's intake forwards to the internal
+`hub.*` topics; the flow agents write `out.<member>`, `cdc.*`, `pharmacy.*` and `hub.*`
+operator topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from schemas.models import (
+    DeadLetter,
+    Diagnosis,
+    DiseaseReportCard,
+    Event,
+    Feedback,
+    ImagingReport,
+    LabResult,
+    LateReport,
+    OperatorAlert,
+    RecognitionAdvice,
+    RecognitionDecision,
+    ReplenishmentOrder,
+    Shortage,
+    ShortageRegistration,
+    StockEvent,
+    TestOrder,
+)
+
+INGRESS_PREFIX = "in."
+FEEDBACK_PREFIX = "out."
+DAY_MS = 24 * 3600 * 1000
+
+
+class Audience(StrEnum):
+    MEMBER_WRITES = "member-writes"
+    MEMBER_READS = "member-reads"
+    HUB_INTERNAL = "hub-internal"
+    CDC = "cdc"
+    PHARMACY = "pharmacy"
+    OPERATORS = "operators"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    schemas: tuple[type[Event], ...]
+    audience: Audience
+    partitions: int
+    cleanup_policy: str = "delete"
+    retention_ms: int = 7 * DAY_MS
+    carries_identities: bool = False
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+
+
+INTERNAL_PARTITIONS = 8
+RESULTS = TopicSpec(
+    "hub.results", "patient pseudonym", (LabResult, ImagingReport), Audience.HUB_INTERNAL,
+    INTERNAL_PARTITIONS,
+)
+ORDERS = TopicSpec(
+    "hub.orders", "patient pseudonym", (TestOrder, RecognitionDecision), Audience.HUB_INTERNAL,
+    INTERNAL_PARTITIONS,
+)
+DIAGNOSES = TopicSpec(
+    "hub.diagnoses", "patient pseudonym", (Diagnosis,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS
+)
+STOCK = TopicSpec(
+    "hub.stock", "drug code (all members of a drug together, so dispatch sees them)",
+    (StockEvent, ShortageRegistration), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+)
+DEAD_LETTER = TopicSpec(
+    "hub.dead-letter", "source topic", (DeadLetter,), Audience.OPERATORS, 1,
+    retention_ms=30 * DAY_MS,
+)
+ALERTS = TopicSpec(
+    "hub.alerts", "alert kind", (OperatorAlert,), Audience.OPERATORS, 1, retention_ms=30 * DAY_MS
+)
+CDC_REPORTS = TopicSpec(
+    "cdc.disease-reports", "case id (a card and its revisions stay in order)",
+    (DiseaseReportCard, LateReport), Audience.CDC, 4, retention_ms=3 * 365 * DAY_MS,
+    carries_identities=True,
+)
+PHARMACY_SHORTAGES = TopicSpec(
+    "pharmacy.shortages", "member and drug", (Shortage,), Audience.PHARMACY, 4,
+    retention_ms=90 * DAY_MS,
+)
+PHARMACY_ORDERS = TopicSpec(
+    "pharmacy.orders", "member and drug", (ReplenishmentOrder,), Audience.PHARMACY, 4,
+    retention_ms=90 * DAY_MS,
+)
+
+FIXED_TOPICS: tuple[TopicSpec, ...] = (
+    RESULTS, ORDERS, DIAGNOSES, STOCK, DEAD_LETTER, ALERTS, CDC_REPORTS,
+    PHARMACY_SHORTAGES, PHARMACY_ORDERS,
+)
+
+# Where intake forwards each accepted ingress schema.
+INTERNAL_ROUTES: dict[type[Event], TopicSpec] = {
+    schema: spec for spec in (RESULTS, ORDERS, DIAGNOSES, STOCK) for schema in spec.schemas
+}
+
+
+def ingress_topic(member_id: str) -> str:
+    return f"{INGRESS_PREFIX}{member_id}"
+
+
+def feedback_topic(member_id: str) -> str:
+    return f"{FEEDBACK_PREFIX}{member_id}"
+
+
+def member_of_topic(topic: str) -> str | None:
+    for prefix in (INGRESS_PREFIX, FEEDBACK_PREFIX):
+        if topic.startswith(prefix):
+            return topic[len(prefix):]
+    return None
+
+
+def member_topics(member_id: str, partitions: int = 2) -> tuple[TopicSpec, TopicSpec]:
+    ingress = TopicSpec(
+        ingress_topic(member_id), "patient identity hash or drug code",
+        tuple(INTERNAL_ROUTES), Audience.MEMBER_WRITES, partitions, carries_identities=True,
+    )
+    feedback = TopicSpec(
+        feedback_topic(member_id), "event answered",
+        (Feedback, RecognitionAdvice), Audience.MEMBER_READS, partitions, carries_identities=True,
+    )
+    return ingress, feedback
+
+
+def catalogue(member_ids: list[str], member_partitions: int = 2) -> list[TopicSpec]:
+    """Every topic for a consortium with these members."""
+    specs = list(FIXED_TOPICS)
+    for member_id in member_ids:
+        specs.extend(member_topics(member_id, member_partitions))
+    return specs

@@ -1,0 +1,71 @@
+"""Factories for realistic events, shared by the tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from schemas.models import Diagnosis, LabResult, Patient, StockEvent, TestOrder
+from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
+
+NOW = datetime.now(UTC)
+
+
+def patient(id_number: str = "110101199003074518", **overrides: Any) -> Patient:
+    fields: dict[str, Any] = {
+        "id_type": IdType.RESIDENT_ID, "id_number": id_number, "name": "张三",
+        "sex": Sex.MALE, "birth_date": date(1990, 3, 7), "phone": "13800000000",
+        "belonging": Belonging.THIS_COUNTY, "occupation": Occupation.FARMER,
+        "address": Address(province="四川省", city="绵阳市", county="安县",
+                           township="河口镇", village="河西村", house_number="12号"),
+    }
+    fields.update(overrides)
+    return Patient(**fields)
+
+
+def lab_result(member: str, *, item: str = "K", value: float = 4.1,
+               reported_at: datetime | None = None, **overrides: Any) -> LabResult:
+    at = reported_at or NOW
+    fields: dict[str, Any] = {
+        "envelope": LabResult.new_envelope(member, occurred_at=at),
+        "patient": patient(), "item_code": item, "local_code": f"{member}-{item}",
+        "value_numeric": value, "unit": "mmol/L", "reference_range": "3.5-5.3",
+        "reported_at": at,
+    }
+    fields.update(overrides)
+    return LabResult(**fields)
+
+
+def test_order(member: str, *, item: str = "K", ordered_at: datetime | None = None,
+               **overrides: Any) -> TestOrder:
+    at = ordered_at or NOW
+    fields: dict[str, Any] = {
+        "envelope": TestOrder.new_envelope(member, occurred_at=at), "patient": patient(),
+        "order_id": f"ORD-{member}-{at.timestamp():.0f}", "item_code": item,
+        "local_code": f"{member}-{item}", "ordered_at": at,
+    }
+    fields.update(overrides)
+    return TestOrder(**fields)
+
+
+def diagnosis(member: str, icd10: str, name: str, *, at: datetime | None = None,
+              **overrides: Any) -> Diagnosis:
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": Diagnosis.new_envelope(member, occurred_at=when), "patient": patient(),
+        "icd10": icd10, "diagnosis_name": name, "diagnosed_at": when,
+        "onset_date": (when - timedelta(days=2)).date(), "doctor": "李医生",
+    }
+    fields.update(overrides)
+    return Diagnosis(**fields)
+
+
+def stock_event(member: str, kind: str, drug_code: str, quantity: float, *,
+                at: datetime | None = None, **overrides: Any) -> StockEvent:
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": StockEvent.new_envelope(member, occurred_at=when), "kind": kind,
+        "drug_code": drug_code, "quantity": quantity, "at": when,
+    }
+    fields.update(overrides)
+    return StockEvent(**fields)

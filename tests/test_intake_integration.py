@@ -1,0 +1,86 @@
+"""One event from a member's connector through the hub and back, plus every kind of bad
+input intake must refuse, on the embedded broker with a real worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from connectors.sdk import MemberPublisher
+from schemas.codec import MARKER, AvroCodec
+from schemas.models import DeadLetter, Feedback, LabResult, StockEvent
+from schemas.models.outputs import FeedbackStatus
+from schemas.topics import DEAD_LETTER, RESULTS, STOCK, feedback_topic
+from tests.conftest import Decoded, WorkerProcess
+from tests.factories import lab_result, stock_event
+
+pytestmark = pytest.mark.integration
+CODEC = AvroCodec()
+DRUG = "XA10BAM000100100000001"[:22] + "1"
+
+
+def feedback_for(events: list[Decoded]) -> dict[str | None, list[Feedback]]:
+    by_reply: dict[str | None, list[Feedback]] = {}
+    for _, event in events:
+        if isinstance(event, Feedback):
+            by_reply.setdefault(event.in_reply_to, []).append(event)
+    return by_reply
+
+
+def test_intake_accepts_forwards_and_rejects(
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    worker = start_worker()
+    lead, east = publisher("lead"), publisher("chc-east")
+
+    good = lab_result("lead")
+    stock = stock_event("chc-east", "RECEIPT", DRUG, 100)
+    lead.publish(good)
+    east.publish(stock)
+    lead.publish(good)  # the same event id again: a duplicate
+    east.send_bytes(b"\x00garbage that is not avro")
+    east.send_bytes(MARKER + b"\x01\x02\x03\x04\x05\x06\x07\x08" + b"\x02")
+    impostor = lab_result("lead")  # claims to be lead, arrives on chc-east's topic
+    east.send_bytes(CODEC.encode(impostor))
+    after = lab_result("chc-east", item="NA")  # the worker is still going after all that
+    east.publish(after)
+
+    results = read_topic(RESULTS.name, until=lambda ev: len(ev) >= 2, kinds=(LabResult,))
+    forwarded = {e.envelope.event_id: (k, e) for k, e in results}
+    assert set(forwarded) == {good.envelope.event_id, after.envelope.event_id}
+    key, fwd = forwarded[good.envelope.event_id]
+    assert isinstance(fwd, LabResult)
+    assert fwd.patient.key is not None and key == fwd.patient.key.encode()
+    assert fwd.patient.id_number is None and fwd.patient.name is None
+    assert fwd.patient.address is None and fwd.patient.phone is None
+    assert fwd.patient.sealed is not None and b"110101" not in fwd.patient.sealed
+
+    stocked = read_topic(STOCK.name, until=lambda ev: len(ev) >= 1, kinds=(StockEvent,))
+    assert [(k, e.envelope.event_id) for k, e in stocked] == [
+        (DRUG.encode(), stock.envelope.event_id)
+    ]
+
+    letters = read_topic(DEAD_LETTER.name, until=lambda ev: len(ev) >= 4, kinds=(DeadLetter,))
+    reasons = sorted(e.reason_code for _, e in letters if isinstance(e, DeadLetter))
+    assert reasons == ["DUPLICATE_EVENT", "MALFORMED", "MEMBER_MISMATCH", "UNKNOWN_SCHEMA"]
+    for _, letter in letters:
+        assert isinstance(letter, DeadLetter) and letter.agent == "intake"
+        assert letter.original_size > 0 and b"110101" not in letter.original_sealed
+
+    lead_fb = feedback_for(read_topic(feedback_topic("lead"), until=lambda ev: len(ev) >= 2))
+    assert [f.status for f in lead_fb[good.envelope.event_id]] == [
+        FeedbackStatus.ACCEPTED, FeedbackStatus.REJECTED
+    ]
+    assert lead_fb[good.envelope.event_id][1].reason_code == "DUPLICATE_EVENT"
+    assert impostor.envelope.event_id not in lead_fb  # lead never hears of the impostor
+
+    east_events = read_topic(feedback_topic("chc-east"), until=lambda ev: len(ev) >= 5)
+    east_fb = [e for _, e in east_events if isinstance(e, Feedback)]
+    rejected = sorted(f.reason_code or "" for f in east_fb if f.status == FeedbackStatus.REJECTED)
+    assert rejected == ["MALFORMED", "MEMBER_MISMATCH", "UNKNOWN_SCHEMA"]
+    accepted = {f.in_reply_to for f in east_fb if f.status == FeedbackStatus.ACCEPTED}
+    assert accepted == {stock.envelope.event_id, after.envelope.event_id}
+    assert worker.running()
