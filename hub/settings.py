@@ -78,7 +78,9 @@ class HubSettings(BaseSettings):
 
     def warn_dev_secrets(self) -> None:
         dev = {
-            "HUB_PSEUDONYM_SECRET": self.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET,
+            "HUB_PSEUDONYM_SECRET": (
+                self.pseudonym_secret.get_secret_value() == DEV_PSEUDONYM_SECRET
+            ),
             "HUB_SEALING_KEY": self.sealing_key.get_secret_value() == DEV_SEALING_KEY,
             "HUB_API_SECRET": self.api_secret.get_secret_value() == DEV_API_SECRET,
         }

@@ -64,7 +64,8 @@ def _avro_type(annotation: Any, defined: set[str]) -> Any:
             return full
         defined.add(full)
         ns, _, name = full.rpartition(".")
-        return {"type": "enum", "name": name, "namespace": ns, "symbols": [m.value for m in annotation]}
+        symbols = [m.value for m in annotation]
+        return {"type": "enum", "name": name, "namespace": ns, "symbols": symbols}
     if isinstance(annotation, type) and issubclass(annotation, Record):
         return record_schema(annotation, defined)
     raise TypeError(f"no Avro mapping for {annotation!r}")

@@ -73,7 +73,8 @@ class SchemaStore:
             for path in sorted(folder.glob("*.avsc")):
                 raw, parsed = _load(path)
                 name = f"{raw['namespace']}.{raw['name']}"
-                ws = WriterSchema(name, int(raw.get("version", 1)), schema_fingerprint(parsed), parsed)
+                version = int(raw.get("version", 1))
+                ws = WriterSchema(name, version, schema_fingerprint(parsed), parsed)
                 self.by_fingerprint.setdefault(ws.fingerprint, ws)
 
     @classmethod

@@ -40,7 +40,7 @@ class Meta:
 Handler = Callable[[Event, Meta], Awaitable[None]]
 
 
-def _meta(event: EventT) -> Meta:
+def _meta(event: EventT[bytes]) -> Meta:
     message = event.message
     raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
     key = event.key if isinstance(event.key, bytes) or event.key is None else bytes(event.key)

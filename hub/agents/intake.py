@@ -36,7 +36,8 @@ async def intake(event: Event, meta: Meta) -> None:
     )
     await publish(channels.INTERNAL[admitted.route.name], admitted.key, admitted.event)
     if first is None:
-        seen_event_ids[event_id] = [meta.partition, meta.offset, int(runtime.now().timestamp() * 1000)]
+        first_seen_ms = int(runtime.now().timestamp() * 1000)
+        seen_event_ids[event_id] = [meta.partition, meta.offset, first_seen_ms]
     metrics.MEMBER_LAST_SEEN.labels(event.envelope.member_id).set(runtime.now().timestamp())
     if runtime.settings.ack_accepted:
         await send_feedback(

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from hub.privacy import Sealer, pseudonymous
 from hub.rejections import Reason, Rejection
-from schemas.models import INGRESS_EVENTS, Event
+from schemas.models import (
+    INGRESS_EVENTS,
+    Diagnosis,
+    Event,
+    ImagingReport,
+    LabResult,
+    RecognitionDecision,
+    TestOrder,
+)
 from schemas.models.common import Patient
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.reference.registry import Registry
@@ -30,7 +38,7 @@ def check_origin(event: Event, topic_member: str | None, registry: Registry) -> 
             f"{event.avro_name()} is written by the hub, not by members",
         )
     if topic_member is None or registry.get(topic_member) is None:
-        raise Rejection(Reason.UNKNOWN_MEMBER, f"no registered member owns this topic")
+        raise Rejection(Reason.UNKNOWN_MEMBER, "no registered member owns this topic")
     claimed = event.envelope.member_id
     if claimed != topic_member:
         raise Rejection(
@@ -64,7 +72,9 @@ def admit(
     route = INTERNAL_ROUTES[type(event)]
     if isinstance(event, StockEvent | ShortageRegistration):
         return Admitted(event, route, event.drug_code)
-    patient: Patient = getattr(event, "patient")  # every other ingress event has one
-    protected = _protect(patient, secret, sealer)
+    if not isinstance(event, LabResult | ImagingReport | Diagnosis | TestOrder
+                      | RecognitionDecision):
+        raise Rejection(Reason.NOT_ACCEPTED_ON_INGRESS, f"no route for {event.avro_name()}")
+    protected = _protect(event.patient, secret, sealer)
     assert protected.key is not None
     return Admitted(event.model_copy(update={"patient": protected}), route, protected.key)

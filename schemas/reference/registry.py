@@ -94,7 +94,7 @@ class Registry(BaseModel):
     @property
     def mark(self) -> str:
         prefix = self.consortium.region_prefix
-        return f"{prefix}{self.consortium.recognition_mark}" if prefix else self.consortium.recognition_mark
+        return f"{prefix}{self.consortium.recognition_mark}"
 
 
 def load_registry(path: Path | None = None) -> Registry:
