@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -12,8 +11,10 @@ from pathlib import Path
 import click
 
 from hub.admin import create_topics, list_topics
-from hub.embedded_broker import EmbeddedBroker, free_port
+from hub.embedded_broker import EmbeddedBroker
+from hub.logs import configure_logging, worker_logging_config
 from hub.settings import BROKER_URL_FILE, get_settings
+from hub.worker_process import WorkerProcess
 from schemas.topics import TopicSpec, catalogue
 
 log = logging.getLogger("hub")
@@ -22,7 +23,8 @@ log = logging.getLogger("hub")
 @click.group()
 def main() -> None:
     """The consortium hub."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
 
 
 def _all_topics() -> list[TopicSpec]:
@@ -77,22 +79,10 @@ def worker() -> None:
     from hub.app import app, load_agents
 
     load_agents()
-    faust.Worker(app, loglevel=settings.log_level.lower()).execute_from_commandline()
-
-
-def _wait_http(url: str, timeout: float) -> bool:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                if reply.status == 200 and b'"assigned_partitions": 0' not in reply.read():
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.3)
-    return False
+    faust.Worker(
+        app, loglevel=settings.log_level.lower(),
+        logging_config=worker_logging_config(settings.log_level, settings.log_json),
+    ).execute_from_commandline()
 
 
 @main.command()
@@ -105,34 +95,26 @@ def dev(demo: bool) -> None:
     (data_dir / BROKER_URL_FILE).write_text(embedded.bootstrap)
     click.echo(f"[dev] embedded broker on {embedded.bootstrap}")
     create_topics(embedded.bootstrap, _all_topics(), 1)
-    env = {**os.environ, "HUB_BROKER": embedded.bootstrap}
-    web_port = settings.web_port if settings.web_port else free_port()
-    env["HUB_WEB_PORT"] = str(web_port)
-    worker_log = (data_dir / "worker.log").open("ab")
-    procs = [subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env,
-                              stdout=worker_log, stderr=subprocess.STDOUT)]
-    click.echo(f"[dev] worker starting (log: {data_dir / 'worker.log'}, "
-               f"web: http://127.0.0.1:{web_port}/)")
+    worker_process = WorkerProcess(embedded.bootstrap, data_dir, web_port=settings.web_port)
+    click.echo(f"[dev] worker starting (log: {worker_process.log_path}, "
+               f"web: {worker_process.url}/)")
+    demo_process: subprocess.Popen[bytes] | None = None
     try:
-        if not _wait_http(f"http://127.0.0.1:{web_port}/health", 60):
-            raise click.ClickException("worker did not become ready; see worker.log")
+        worker_process.start(timeout=90)
         click.echo("[dev] worker ready")
         if demo:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "connectors.demo", "--bootstrap", embedded.bootstrap],
-                env=env))
-        while all(p.poll() is None for p in procs[:1]):
+            demo_process = subprocess.Popen(
+                [sys.executable, "-m", "connectors.demo", "--bootstrap", embedded.bootstrap])
+        while worker_process.running():
             time.sleep(0.5)
+        click.echo(f"[dev] the worker stopped:\n{worker_process.log_tail(20)}")
     except KeyboardInterrupt:
         click.echo("\n[dev] stopping")
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        if demo_process is not None and demo_process.poll() is None:
+            demo_process.terminate()
+            demo_process.wait(10)
+        worker_process.stop()
         embedded.stop()
 
 

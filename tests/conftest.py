@@ -3,12 +3,7 @@ SDK, and a reader that decodes whole topics."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,14 +13,15 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.sdk import MemberPublisher
 from hub.admin import create_topics
-from hub.embedded_broker import EmbeddedBroker, free_port
+from hub.embedded_broker import EmbeddedBroker
+from hub.worker_process import WorkerProcess
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event
 from schemas.reference.registry import load_registry
 from schemas.topics import catalogue
 
-ROOT = Path(__file__).resolve().parent.parent
 CODEC = AvroCodec()
+__all__ = ["Decoded", "WorkerProcess", "read_all", "wait_for"]
 
 
 @pytest.fixture(scope="module")
@@ -36,88 +32,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
     embedded.stop()
 
 
-class WorkerProcess:
-    """A `hub worker` subprocess with its own app id, data dir and web port."""
-
-    def __init__(self, bootstrap: str, data_dir: Path, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.web_port = free_port()
-        self.env = {
-            **os.environ,
-            "HUB_BROKER": bootstrap,
-            "HUB_DATA_DIR": str(data_dir),
-            "HUB_WEB_PORT": str(self.web_port),
-            "HUB_SESSION_TIMEOUT": "6",
-            "HUB_LOG_LEVEL": "info",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
-        self.log_path = data_dir / f"worker-{self.web_port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}"
-
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "worker"], env=self.env, cwd=ROOT,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-        self.wait_ready(timeout)
-        return self
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as reply:
-                    if b'"assigned_partitions": 0' not in reply.read():
-                        return
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 60) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as reply:
-                return reply.status, reply.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def restart(self, timeout: float = 60.0) -> WorkerProcess:
-        self.stop()
-        return self.start(timeout)
-
-
 @pytest.fixture
 def start_worker(
     broker: EmbeddedBroker, tmp_path: Path
@@ -126,6 +40,8 @@ def start_worker(
 
     def start(**env: str) -> WorkerProcess:
         env.setdefault("HUB_APP_ID", f"hub-test-{tmp_path.name}")
+        env.setdefault("HUB_SESSION_TIMEOUT", "6")
+        env.setdefault("HUB_LOG_LEVEL", "info")
         worker = WorkerProcess(broker.bootstrap, tmp_path, env)
         workers.append(worker)
         return worker.start()

@@ -1,0 +1,111 @@
+"""Run and supervise a `hub worker` subprocess: used by `hub dev`, the tests and the
+benchmarks, so all three start workers the same way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from hub.embedded_broker import free_port
+
+
+class WorkerProcess:
+    """A worker with its own data dir and web port; readiness = partitions assigned."""
+
+    def __init__(
+        self, bootstrap: str, data_dir: Path, env: dict[str, str] | None = None,
+        web_port: int = 0,
+    ) -> None:
+        self.data_dir = data_dir
+        self.web_port = web_port or free_port()
+        self.env = {
+            **os.environ,
+            "HUB_BROKER": bootstrap,
+            "HUB_DATA_DIR": str(data_dir),
+            "HUB_WEB_PORT": str(self.web_port),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.log_path = data_dir / f"worker-{self.web_port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "worker"], env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"worker exited early:\n{self.log_tail()}")
+            status, body = self.get("/health")
+            if status == 200 and b'"assigned_partitions": 0' not in body:
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as reply:
+                return int(reply.status), bytes(reply.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), bytes(exc.read())
+        except OSError:
+            return 0, b""
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def peak_rss_bytes(self) -> int:
+        """The worker's peak resident memory (VmHWM), while it runs."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self.running():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def restart(self, timeout: float = 60.0) -> WorkerProcess:
+        self.stop()
+        return self.start(timeout)
