@@ -4,25 +4,49 @@ AGENT_MODULES, imported by `load_agents()` when a worker starts."""
 from __future__ import annotations
 
 import importlib
+import ssl
 
 import faust
+from faust.types.auth import CredentialsT
 
 from hub import codec
 from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.intake",
+    "hub.agents.recognition",
+    "hub.agents.pharmacy",
 )
 WEB_MODULES: tuple[str, ...] = (
     "hub.web.pages",
+    "hub.web.recognition_api",
 )
 
 codec.register()
 settings = runtime.settings
 
+
+def broker_credentials() -> CredentialsT | None:
+    """SASL/SCRAM and/or TLS towards the brokers, from HUB_KAFKA_* (None: plaintext)."""
+    protocol = settings.kafka_security_protocol.upper()
+    context = None
+    if protocol.endswith("SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        context = ssl.create_default_context(cafile=cafile)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 app = faust.App(
     settings.app_id,
     broker=settings.faust_broker_url(),
+    broker_credentials=broker_credentials(),
     store=settings.store,
     autodiscover=False,
     datadir=str(settings.data_dir / "faust" / settings.app_id),
@@ -32,6 +56,7 @@ app = faust.App(
     broker_rebalance_timeout=max(20.0, settings.session_timeout * 3),
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
+    broker_commit_interval=settings.commit_interval,
     producer_linger_ms=settings.producer_linger_ms,
     producer_compression_type=settings.producer_compression,
     topic_replication_factor=settings.replication_factor,

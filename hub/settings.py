@@ -31,6 +31,7 @@ class HubSettings(BaseSettings):
     data_dir: Path = Path(".hub")
     app_id: str = "consortium-hub"
     registry_file: Path | None = None
+    items_file: Path | None = Field(default=None, description="Item catalogue; None: shipped")
     pseudonym_secret: SecretStr = SecretStr(DEV_PSEUDONYM_SECRET)
     sealing_key: SecretStr = Field(
         default=SecretStr(DEV_SEALING_KEY), description="Fernet key sealing personal fields"
@@ -49,10 +50,45 @@ class HubSettings(BaseSettings):
         default=0.0, description="Shifts the hub's clock (tests and drills only)"
     )
     producer_linger_ms: int = 5
+    commit_interval: float = Field(default=2.8, description="Seconds between offset commits")
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")
     log_json: bool | None = Field(default=None, description="None: JSON when not on a terminal")
     log_level: str = "INFO"
+    # Kafka client security (a production cluster: SASL_SSL with SCRAM users, see deploy/)
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates"
+    )
+    # Recognition (result index and decision counts)
+    recognition_keep_per_item: int = Field(
+        default=3, description="Newest results kept per patient and item"
+    )
+    recognition_late_order_days: int = Field(
+        default=30, description="Results kept past their window, for orders uploaded late"
+    )
+    recognition_ledger_days: int = Field(
+        default=90, description="How long an order is remembered for its decision"
+    )
+    # Pharmacy (ledgers, shortages, dispatch, trace codes)
+    formulary_file: Path | None = Field(default=None, description="formulary.toml; None: shipped")
+    pharmacy_use_window_days: int = Field(
+        default=30, ge=1, description="Days of dispensing behind the average daily use"
+    )
+    pharmacy_transfer_hold_days: int = Field(
+        default=3, ge=1, description="Days a donor's stock stays set aside for a suggested transfer"
+    )
+    pharmacy_trace_retention_days: int = Field(
+        default=180, ge=1, description="How long dispensed trace codes are remembered"
+    )
+    pharmacy_utc_offset_hours: float = Field(
+        default=8.0, description="Offset of the consortium's calendar day from UTC"
+    )
 
     def broker_servers(self) -> str:
         if self.broker:
@@ -72,6 +108,18 @@ class HubSettings(BaseSettings):
         except RuntimeError:
             servers = "127.0.0.1:9092"
         return ";".join(f"kafka://{s}" for s in servers.split(","))
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """Security options for kafka-python clients (topic admin, `hub dlq`)."""
+        protocol = self.kafka_security_protocol.upper()
+        config = {"security_protocol": protocol}
+        if protocol.startswith("SASL"):
+            config["sasl_mechanism"] = self.kafka_sasl_mechanism
+            config["sasl_plain_username"] = self.kafka_sasl_username
+            config["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if protocol.endswith("SSL") and self.kafka_ssl_cafile is not None:
+            config["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        return config
 
     def load_registry(self) -> Registry:
         return load_registry(self.registry_file)

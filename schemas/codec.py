@@ -54,7 +54,8 @@ def schema_fingerprint(parsed: Any) -> bytes:
 
 def _load(path: Path) -> tuple[dict[str, Any], Any]:
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return raw, fastavro.parse_schema(raw, _write_hint=False)
+    # Parsed once, with fastavro's hint, so readers and writers never re-parse it.
+    return raw, fastavro.parse_schema(raw)
 
 
 class SchemaStore:
@@ -123,8 +124,10 @@ class AvroCodec:
             raise UnknownSchemaError(f"schema {ws.name} is no longer current")
         buf = io.BytesIO(data)
         buf.seek(HEADER_SIZE)
+        # Resolution only when an older version wrote it: it costs several times a plain read.
+        resolve_to = None if reader is ws else reader.parsed
         try:
-            record = fastavro.schemaless_reader(buf, ws.parsed, reader.parsed)
+            record = fastavro.schemaless_reader(buf, ws.parsed, resolve_to)
         except Exception as exc:  # fastavro raises many kinds on garbage
             raise MalformedMessageError(f"body does not decode as {ws.name}: {exc!r}") from exc
         if buf.tell() != len(data):

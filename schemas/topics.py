@@ -102,6 +102,14 @@ FIXED_TOPICS: tuple[TopicSpec, ...] = (
     PHARMACY_SHORTAGES, PHARMACY_ORDERS,
 )
 
+# The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).
+BASELINE_IN = TopicSpec(
+    "bench.passthrough-in", "as written", (LabResult,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS
+)
+BASELINE_OUT = TopicSpec(
+    "bench.passthrough-out", "as read", (LabResult,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS
+)
+
 # Where intake forwards each accepted ingress schema.
 INTERNAL_ROUTES: dict[type[Event], TopicSpec] = {
     schema: spec for spec in (RESULTS, ORDERS, DIAGNOSES, STOCK) for schema in spec.schemas

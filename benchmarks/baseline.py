@@ -1,0 +1,71 @@
+"""The raw limit: a plain aiokafka loop that consumes, decodes, transforms, encodes,
+produces and commits per batch, on the same broker as the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from typing import Any
+
+import fastavro
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from benchmarks.harness import CODEC, producer
+from benchmarks.workload import Workload, utcnow
+from hub.admin import create_topics
+from schemas.codec import HEADER_SIZE, MARKER
+from schemas.models import LabResult
+from schemas.topics import BASELINE_IN, BASELINE_OUT
+
+
+def _preload(bootstrap: str, count: int) -> None:
+    create_topics(bootstrap, [BASELINE_IN, BASELINE_OUT])
+    workload, sink = Workload(seed=3), producer(bootstrap)
+    for _ in range(count):
+        event = workload.lab_result(utcnow())
+        sink.send(BASELINE_IN.name, key=event.envelope.event_id.encode(),
+                  value=CODEC.encode(event))
+    sink.flush()
+    sink.close()
+
+
+async def _passthrough(bootstrap: str, count: int) -> float:
+    writer = CODEC.store.current[LabResult.avro_name()]
+    header = MARKER + writer.fingerprint
+    consumer = AIOKafkaConsumer(BASELINE_IN.name, bootstrap_servers=bootstrap,
+                                group_id="bench-baseline", enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=2000)
+    sink = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                            max_batch_size=512 * 1024)
+    await consumer.start()
+    await sink.start()
+    done, started = 0, time.perf_counter()
+    try:
+        while done < count:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            for records in batches.values():
+                for record in records:
+                    assert record.value is not None
+                    body = io.BytesIO(record.value)
+                    body.seek(HEADER_SIZE)
+                    value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
+                    value["patient"]["id_number"] = None  # the "transform"
+                    out = io.BytesIO()
+                    out.write(header)
+                    fastavro.schemaless_writer(out, writer.parsed, value)
+                    await sink.send(BASELINE_OUT.name, out.getvalue(), key=record.key)
+                    done += 1
+            await sink.flush()
+            await consumer.commit()
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+        await sink.stop()
+
+
+def passthrough_rate(bootstrap: str, count: int) -> float:
+    """Messages per second through the plain loop."""
+    _preload(bootstrap, count)
+    elapsed = asyncio.run(_passthrough(bootstrap, count))
+    return count / elapsed

@@ -1,0 +1,176 @@
+"""Measuring a worker from outside: preload, drain, offered load, latency, memory."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from connectors.sdk import ordering_key
+from hub.admin import create_topics
+from hub.embedded_broker import EmbeddedBroker
+from hub.worker_process import WorkerProcess
+from schemas.codec import AvroCodec, CodecError
+from schemas.models import Event
+from schemas.reference.registry import load_registry
+from schemas.topics import FIXED_TOPICS, catalogue, ingress_topic
+
+CODEC = AvroCodec()
+WORKER_ENV = {"HUB_SESSION_TIMEOUT": "6", "HUB_COMMIT_INTERVAL": "0.5", "HUB_LOG_LEVEL": "warn"}
+
+
+@dataclass
+class Stage:
+    """A fresh broker with every topic, in a temporary folder."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hub-bench-")))
+    broker: EmbeddedBroker | None = None
+
+    def __enter__(self) -> Stage:
+        self.broker = EmbeddedBroker(self.root / "broker").start()
+        create_topics(self.broker.bootstrap, catalogue(load_registry().ids))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.broker is not None:
+            self.broker.stop()
+
+    @property
+    def bootstrap(self) -> str:
+        assert self.broker is not None
+        return self.broker.bootstrap
+
+    def worker(self, name: str, **env: str) -> WorkerProcess:
+        return WorkerProcess(self.bootstrap, self.root / name,
+                             {**WORKER_ENV, "HUB_APP_ID": f"bench-{name}", **env})
+
+
+def producer(bootstrap: str, linger_ms: int = 20) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms,
+                         batch_size=512 * 1024, max_in_flight_requests_per_connection=5)
+
+
+def preload(bootstrap: str, events: Iterable[Event]) -> int:
+    """Write events to their members' ingress topics as fast as the broker takes them."""
+    sink = producer(bootstrap)
+    count = 0
+    for event in events:
+        sink.send(ingress_topic(event.envelope.member_id), key=ordering_key(event),
+                  value=CODEC.encode(event))
+        count += 1
+    sink.flush()
+    sink.close()
+    return count
+
+
+def hub_input_topics() -> list[str]:
+    internal = [t.name for t in FIXED_TOPICS if t.name.startswith("hub.") and
+                t.audience.value == "hub-internal"]
+    return [ingress_topic(m) for m in load_registry().ids] + internal
+
+
+def lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Messages on `topics` not yet committed by `group`."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        parts = [TopicPartition(t, p) for t in topics
+                 for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(parts)
+        committed = admin.list_consumer_group_offsets(group)
+        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
+                   for tp in parts)
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_drained(bootstrap: str, group: str, timeout: float) -> float:
+    """Seconds until the group has committed everything on the hub's input topics."""
+    started = time.monotonic()
+    topics = hub_input_topics()
+    while time.monotonic() - started < timeout:
+        if lag(bootstrap, group, topics) == 0:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise TimeoutError(f"not drained after {timeout}s")
+
+
+@dataclass
+class Latencies:
+    samples_ms: list[float] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float | None:
+        if not self.samples_ms:
+            return None
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def p50(self) -> float | None:
+        return statistics.median(self.samples_ms) if self.samples_ms else None
+
+    @property
+    def p99(self) -> float | None:
+        return self.percentile(0.99)
+
+
+def offered_load(
+    bootstrap: str,
+    make: Callable[[datetime], Event],
+    rate: float,
+    seconds: float,
+    output_topics: list[str],
+    is_output: Callable[[Event], bool],
+    now: Callable[[], datetime],
+) -> Latencies:
+    """Publish at a steady `rate`; measure publish-to-output time of matching outputs."""
+    sent: dict[str, float] = {}
+    result = Latencies()
+    stop = threading.Event()
+    consumer = KafkaConsumer(*output_topics, bootstrap_servers=bootstrap,
+                             auto_offset_reset="latest", group_id=f"bench-{time.time()}")
+    consumer.poll(timeout_ms=1000)  # join before publishing
+
+    def collect() -> None:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                arrived = time.perf_counter()
+                for record in records:
+                    try:
+                        event = CODEC.decode(record.value)
+                    except CodecError:
+                        continue
+                    origin = sent.get(event.envelope.correlation_id or "")
+                    if origin is not None and is_output(event):
+                        result.samples_ms.append((arrived - origin) * 1000)
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    sink = producer(bootstrap, linger_ms=0)
+    interval, start = 1.0 / rate, time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < seconds:
+        due = start + n * interval
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        event = make(now())
+        sent[event.envelope.event_id] = time.perf_counter()
+        sink.send(ingress_topic(event.envelope.member_id), key=ordering_key(event),
+                  value=CODEC.encode(event))
+        n += 1
+    sink.flush()
+    time.sleep(3.0)  # let the last outputs arrive
+    stop.set()
+    reader.join(5)
+    consumer.close()
+    sink.close()
+    return result
