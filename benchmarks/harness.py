@@ -84,12 +84,16 @@ def lag(bootstrap: str, group: str, topics: list[str]) -> int:
         parts = [TopicPartition(t, p) for t in topics
                  for p in consumer.partitions_for_topic(t) or ()]
         ends = consumer.end_offsets(parts)
-        committed = admin.list_consumer_group_offsets(group)
-        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
-                   for tp in parts)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        return sum(max(0, ends[tp] - _offset(committed.get(tp))) for tp in parts)
     finally:
         consumer.close()
         admin.close()
+
+
+def _offset(committed: object) -> int:
+    offset = getattr(committed, "offset", committed)
+    return offset if isinstance(offset, int) and offset >= 0 else 0
 
 
 def wait_drained(bootstrap: str, group: str, timeout: float) -> float:

@@ -31,9 +31,11 @@ def _patient(rng: random.Random, patients: int) -> Patient:
 class Workload:
     """Events for one flow or the mix; `now` stamps occurred_at for latency."""
 
-    def __init__(self, seed: int = 1, patients: int = 20_000) -> None:
+    def __init__(self, seed: int = 1, patients: int = 20_000,
+                 opening_quantity: float = 100_000.0) -> None:
         self.rng = random.Random(seed)
         self.patients = patients
+        self.opening_quantity = opening_quantity
         self.drugs = [d.code for d in load_formulary().drugs][:20]
         self._sequence = 0
 
@@ -87,7 +89,8 @@ class Workload:
             for drug in self.drugs:
                 yield StockEvent(
                     envelope=StockEvent.new_envelope(member, occurred_at=now), kind="COUNT",
-                    drug_code=drug, quantity=100_000.0, at=now, reason="opening count",
+                    drug_code=drug, quantity=self.opening_quantity, at=now,
+                    reason="opening count",
                 )
 
     def mix(self, now: datetime) -> Event:

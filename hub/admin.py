@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from hub.settings import get_settings
 from schemas.topics import TopicSpec
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,8 @@ def create_topics(
     bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
+                             **get_settings().kafka_client_config())
     try:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
@@ -35,7 +37,8 @@ def create_topics(
 
 
 def list_topics(bootstrap: str) -> list[str]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
+                             **get_settings().kafka_client_config())
     try:
         return sorted(admin.list_topics())
     finally:

@@ -9,21 +9,24 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
-from hub import codec
+from hub import codec, fetch_backoff
 from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.intake",
     "hub.agents.recognition",
     "hub.agents.pharmacy",
+    "hub.agents.reporting",
 )
 WEB_MODULES: tuple[str, ...] = (
     "hub.web.pages",
     "hub.web.recognition_api",
+    "hub.web.reporting_api",
 )
 
 codec.register()
 settings = runtime.settings
+fetch_backoff.install(settings.empty_fetch_backoff_ms)
 
 
 def broker_credentials() -> CredentialsT | None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from hub.admin import create_topics, list_topics
+from hub.deploy_acls import acls_command
+from hub.dlq import dlq
 from hub.embedded_broker import EmbeddedBroker
 from hub.logs import configure_logging, worker_logging_config
 from hub.settings import BROKER_URL_FILE, get_settings
@@ -45,6 +47,18 @@ def broker(port: int) -> None:
         embedded.process.wait()
     except KeyboardInterrupt:
         embedded.stop()
+
+
+@main.command()
+@click.argument("member_id")
+def token(member_id: str) -> None:
+    """Print the API token of a member (derived from HUB_API_SECRET)."""
+    from hub.auth import member_token
+
+    settings = get_settings()
+    if settings.load_registry().get(member_id) is None:
+        raise click.ClickException(f"no member {member_id!r} in the registry")
+    click.echo(member_token(settings.api_secret.get_secret_value(), member_id))
 
 
 @main.group()
@@ -117,6 +131,9 @@ def dev(demo: bool) -> None:
         worker_process.stop()
         embedded.stop()
 
+
+main.add_command(dlq)
+main.add_command(acls_command)
 
 if __name__ == "__main__":
     main()

@@ -47,6 +47,15 @@ RECOGNITION = Counter(
     "Recognition outcomes: orders, recognisable, recognised, retested (by reason)",
     ["member", "item", "outcome", "reason"], registry=REGISTRY,
 )
+RECOGNITION_INDEXED = Counter(
+    "hub_recognition_results_indexed_total",
+    "Results added to the recognition index, by producing member and item kind",
+    ["member", "kind"], registry=REGISTRY,
+)
+RECOGNITION_LOOKUPS = Counter(
+    "hub_recognition_lookups_total", "Synchronous recognition lookups, by endpoint and status",
+    ["endpoint", "status"], registry=REGISTRY,
+)
 # Reporting
 OPEN_CASES = Gauge(
     "hub_open_cases", "Open notifiable-disease cases by deadline state", ["state"],
@@ -59,6 +68,11 @@ CARDS = Counter(
 LATE_REPORTS = Counter(
     "hub_late_reports_total", "Cases reported late to the CDC", ["member", "disease"],
     registry=REGISTRY,
+)
+REPORTING_FEEDBACK = Counter(
+    "hub_reporting_feedback_total",
+    "Reporting answers to members (REPORTED, REVISED, DUPLICATE, INCOMPLETE, ...), by disease",
+    ["status", "disease"], registry=REGISTRY,
 )
 # Pharmacy
 OPEN_SHORTAGES = Gauge(
@@ -73,4 +87,12 @@ TRANSFERS_SUGGESTED = Counter(
 )
 TRACE_DUPLICATES = Counter(
     "hub_trace_duplicates_total", "Packs dispensed twice", registry=REGISTRY
+)
+STOCK_MOVEMENTS = Counter(
+    "hub_stock_movements_total", "Stock events applied to the ledgers, by kind", ["kind"],
+    registry=REGISTRY,
+)
+SHORTAGES = Counter(
+    "hub_shortages_total", "Shortages opened and closed, by source and status",
+    ["source", "status"], registry=REGISTRY,
 )

@@ -50,6 +50,9 @@ class HubSettings(BaseSettings):
         default=0.0, description="Shifts the hub's clock (tests and drills only)"
     )
     producer_linger_ms: int = 5
+    empty_fetch_backoff_ms: float = Field(
+        default=5.0, description="Pause after an empty fetch (see hub/fetch_backoff.py)"
+    )
     commit_interval: float = Field(default=2.8, description="Seconds between offset commits")
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")
@@ -88,6 +91,14 @@ class HubSettings(BaseSettings):
     )
     pharmacy_utc_offset_hours: float = Field(
         default=8.0, description="Offset of the consortium's calendar day from UTC"
+    )
+    # Reporting (notifiable disease cards, deadline watchdog)
+    diseases_file: Path | None = Field(default=None, description="diseases.toml; None: shipped")
+    reporting_watchdog_seconds: float = Field(
+        default=30.0, gt=0, description="How often open cases are checked against deadlines"
+    )
+    reporting_case_retention_days: int = Field(
+        default=1096, ge=1, description="How long a case is remembered after it was last seen"
     )
 
     def broker_servers(self) -> str:

@@ -3,6 +3,7 @@ benchmarks, so all three start workers the same way."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,7 +61,7 @@ class WorkerProcess:
             if not self.running():
                 raise RuntimeError(f"worker exited early:\n{self.log_tail()}")
             status, body = self.get("/health")
-            if status == 200 and b'"assigned_partitions": 0' not in body:
+            if status == 200 and json.loads(body).get("assigned_partitions", 0) > 0:
                 return
             time.sleep(0.25)
         raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log_tail()}")

@@ -17,7 +17,7 @@ from tests.factories import lab_result, stock_event
 
 pytestmark = pytest.mark.integration
 CODEC = AvroCodec()
-DRUG = "XA10BAM000100100000001"[:22] + "1"
+DRUG = "XJ01CAA040E001010101445"  # amoxicillin capsules, in the formulary
 
 
 def feedback_for(events: list[Decoded]) -> dict[str | None, list[Feedback]]:

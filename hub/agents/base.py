@@ -81,7 +81,11 @@ async def handle(agent: str, handler: Handler, meta: Meta) -> None:
         await reject(meta, exc.code, exc.reason, agent, event)
     except Exception as exc:
         log.exception("agent %s failed on %s[%d]@%d", agent, meta.topic, meta.partition,
-                      meta.offset, extra={"agent": agent})
+                      meta.offset, extra={
+                          "agent": agent,
+                          "event_id": event.envelope.event_id if event else None,
+                          "member": event.envelope.member_id if event else meta.topic_member,
+                      })
         await reject(meta, Reason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", agent, event)
     finally:
         metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from aiohttp import web
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -19,4 +22,7 @@ class Health(View):
 @app.page("/metrics")
 class Metrics(View):
     async def get(self, request: Request) -> Response:
-        return self.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type=, so the header is set whole.
+        body = generate_latest(REGISTRY)
+        reply = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return cast(Response, reply)

@@ -1,0 +1,66 @@
+"""`python -m benchmarks`: the raw aiokafka baseline and every flow, on one embedded broker
+kind, printed as a table and written as JSON under benchmarks/results/."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.baseline import passthrough_rate
+from benchmarks.harness import Stage
+from benchmarks.scenarios import FLOWS, FlowFigures, run_flow
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+@click.command()
+@click.option("--events", default=20_000, help="Events per throughput run")
+@click.option("--rate", default=1000.0, help="Offered load (events/s) for latency")
+@click.option("--seconds", default=15.0, help="Length of each latency run")
+@click.option("--flows", default=",".join(FLOWS), help="Comma-separated subset")
+def main(events: int, rate: float, seconds: float, flows: str) -> None:
+    console = Console()
+    with Stage() as stage:
+        baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
+    console.print(f"raw aiokafka passthrough: {baseline:,.0f} msg/s")
+    figures: list[FlowFigures] = []
+    for flow in flows.split(","):
+        console.print(f"running {flow} ...")
+        figures.append(run_flow(flow, events, rate, seconds, baseline))
+    table = Table(title=f"hub benchmarks {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {_machine()}")
+    for column in ("flow", "events/s", "x baseline", "offered/s", "p50 ms", "p99 ms",
+                   "samples", "peak RSS MB"):
+        table.add_column(column, justify="right")
+    table.add_row("aiokafka passthrough", f"{baseline:,.0f}", "1.00", "", "", "", "", "")
+    for f in figures:
+        table.add_row(f.flow, f"{f.throughput:,.0f}", f"{f.ratio_to_baseline or 0:.2f}",
+                      f"{f.offered_rate:,.0f}", _ms(f.p50_ms), _ms(f.p99_ms),
+                      str(f.latency_samples), f"{f.peak_rss_mb:,.0f}")
+    console.print(table)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps({
+        "date": datetime.now(UTC).isoformat(), "machine": _machine(),
+        "baseline_msgs_per_s": round(baseline, 1),
+        "flows": [f.as_dict() for f in figures],
+    }, indent=2))
+    console.print(f"written {out}")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The scenarios of the benchmark table: one flow each, plus the realistic mix."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from benchmarks.harness import Stage, offered_load, preload, wait_drained
+from benchmarks.workload import Workload, utcnow
+from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
+from schemas.models.outputs import FeedbackStatus
+from schemas.reference.registry import load_registry
+from schemas.topics import CDC_REPORTS, PHARMACY_SHORTAGES, feedback_topic
+
+FLOWS = ("intake", "recognition", "reporting", "pharmacy", "mix")
+
+
+@dataclass
+class FlowFigures:
+    flow: str
+    events: int
+    throughput: float
+    ratio_to_baseline: float | None
+    offered_rate: float
+    latency_samples: int
+    p50_ms: float | None
+    p99_ms: float | None
+    peak_rss_mb: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_output(flow: str, event: Event) -> bool:
+    if flow == "intake":
+        return isinstance(event, Feedback) and event.status is FeedbackStatus.ACCEPTED
+    kinds: dict[str, tuple[type[Event], ...]] = {
+        "recognition": (RecognitionAdvice,),
+        "reporting": (DiseaseReportCard,),
+        "pharmacy": (Shortage,),
+        "mix": (RecognitionAdvice, DiseaseReportCard, Shortage),
+    }
+    return isinstance(event, kinds[flow])
+
+
+def _output_topics() -> list[str]:
+    members = [feedback_topic(m) for m in load_registry().ids]
+    return [*members, CDC_REPORTS.name, PHARMACY_SHORTAGES.name]
+
+
+def _workload(flow: str, for_latency: bool) -> Workload:
+    # Small opening stock for latency, so dispenses cross reorder points and raise shortages.
+    return Workload(seed=11, opening_quantity=60.0 if for_latency else 100_000.0)
+
+
+def _seed_events(flow: str, workload: Workload, count: int) -> list[Event]:
+    now = utcnow()
+    events: list[Event] = []
+    if flow in ("pharmacy", "mix"):
+        events.extend(workload.opening_counts(now))
+    if flow == "recognition":  # orders need results to recognise
+        events.extend(workload.lab_result(now) for _ in range(count // 2))
+    make = workload.generator(flow)
+    events.extend(make(now) for _ in range(count))
+    return events
+
+
+def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float | None,
+             ) -> FlowFigures:
+    with Stage() as stage:
+        workload = _workload(flow, for_latency=False)
+        loaded = preload(stage.bootstrap, _seed_events(flow, workload, count))
+        worker = stage.worker(f"{flow}-throughput")
+        worker.start(timeout=120)
+        elapsed = wait_drained(stage.bootstrap, f"bench-{flow}-throughput", timeout=1800)
+        peak = worker.peak_rss_bytes()
+        worker.stop()
+    throughput = loaded / elapsed
+    with Stage() as stage:
+        workload = _workload(flow, for_latency=True)
+        warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
+            if flow in ("pharmacy", "mix") else []
+        preload(stage.bootstrap, warmup)
+        worker = stage.worker(f"{flow}-latency")
+        worker.start(timeout=120)
+        latencies = offered_load(
+            stage.bootstrap, workload.generator(flow), rate, seconds, _output_topics(),
+            lambda event: _is_output(flow, event), utcnow,
+        )
+        peak = max(peak, worker.peak_rss_bytes())
+        worker.stop()
+    return FlowFigures(
+        flow=flow, events=loaded, throughput=round(throughput, 1),
+        ratio_to_baseline=round(throughput / baseline, 3) if baseline else None,
+        offered_rate=rate, latency_samples=len(latencies.samples_ms),
+        p50_ms=_round(latencies.p50), p99_ms=_round(latencies.p99),
+        peak_rss_mb=round(peak / 2**20, 1),
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

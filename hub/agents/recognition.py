@@ -1,0 +1,163 @@
+"""Recognition: results in hub.results are indexed per patient; an order in hub.orders gets
+advice on the ordering member's out. topic; a decision in hub.orders moves the counts.
+
+All three tables are keyed so that each partition writes only its own keys: the index
+and the order ledger by patient pseudonym (hub.results and hub.orders are co-partitioned
+by it), the counts by member, item and partition. They survive a restart and a rebalance
+through their changelogs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from hub import channels, metrics
+from hub.agents.base import Meta, hub_agent
+from hub.app import app
+from hub.emit import publish
+from hub.rejections import Reason, Rejection
+from hub.rules.recognition import map_item
+from hub.rules.recognition_advice import advise
+from hub.rules.recognition_index import (
+    PatientIndex,
+    add_result,
+    index_entry,
+    results_for,
+    should_index,
+)
+from hub.rules.recognition_stats import (
+    OrderLedger,
+    OrderRecord,
+    apply_delta,
+    counts_key,
+    metric_increments,
+    record_decision,
+    record_order,
+    summarise,
+)
+from hub.runtime import runtime
+from schemas import topics
+from schemas.models import Event, ImagingReport, LabResult, RecognitionDecision, TestOrder
+from schemas.models.common import Patient
+from schemas.models.outputs import Verdict
+from schemas.reference.items import ItemCatalogue, load_item_catalogue
+from schemas.reference.registry import Member
+
+RESULTS_AGENT = "recognition-results"
+ORDERS_AGENT = "recognition-orders"
+
+catalogue: ItemCatalogue = load_item_catalogue(runtime.settings.items_file)
+
+# patient key -> {item code: [IndexedResult.to_json(), ...]}
+result_index = app.Table(
+    "recognition-result-index", default=None, partitions=topics.INTERNAL_PARTITIONS
+)
+# patient key -> {"member|order id": OrderRecord.to_json()}
+order_ledger = app.Table(
+    "recognition-order-ledger", default=None, partitions=topics.INTERNAL_PARTITIONS
+)
+# "member|item|partition" -> {outcome: count}
+recognition_counts = app.Table(
+    "recognition-counts", default=None, partitions=topics.INTERNAL_PARTITIONS
+)
+
+
+def _patient_key(patient: Patient) -> str:
+    if not patient.key:
+        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "patient has no pseudonym")
+    return patient.key
+
+
+def _member(member_id: str) -> Member:
+    member = runtime.registry.get(member_id)
+    if member is None:
+        raise Rejection(Reason.UNKNOWN_MEMBER, f"{member_id!r} is not a registered member")
+    return member
+
+
+def patient_index(key: str) -> PatientIndex:
+    """A patient's indexed results, as held by this worker."""
+    index: PatientIndex | None = result_index.get(key)
+    return index or {}
+
+
+def recognition_stats(member_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """member -> item -> counts over the partitions this worker owns (one worker: all)."""
+    rows = [(k, v) for k, v in recognition_counts.items()
+            if member_id is None or k.startswith(f"{member_id}|")]
+    return summarise(rows)
+
+
+def _count(member_id: str, item_code: str, partition: int, delta: Counter[str]) -> None:
+    if not delta:
+        return
+    key = counts_key(member_id, item_code, partition)
+    recognition_counts[key] = apply_delta(recognition_counts.get(key), delta)
+    for outcome, reason, amount in metric_increments(delta):
+        metrics.RECOGNITION.labels(member_id, item_code, outcome, reason).inc(amount)
+
+
+@hub_agent(channels.results, name=RESULTS_AGENT)
+async def index_result(event: Event, meta: Meta) -> None:
+    if not isinstance(event, LabResult | ImagingReport):
+        return
+    member_id = event.envelope.member_id
+    loinc = event.loinc if isinstance(event, LabResult) else None
+    item = map_item(catalogue, member_id, event.item_code, event.local_code, loinc)
+    if not should_index(event, item):
+        return
+    key = _patient_key(event.patient)
+    settings = runtime.settings
+    horizon = runtime.now() - timedelta(
+        days=item.window_days + settings.recognition_late_order_days
+    )
+    current = patient_index(key)
+    updated = add_result(current, index_entry(event, item, runtime.registry),
+                         keep=settings.recognition_keep_per_item, reported_after=horizon)
+    if updated is not current:
+        result_index[key] = updated
+        metrics.RECOGNITION_INDEXED.labels(member_id, item.kind.value).inc()
+
+
+async def _advise(order: TestOrder, meta: Meta) -> None:
+    member_id = order.envelope.member_id
+    orderer = _member(member_id)
+    item = map_item(catalogue, member_id, order.item_code, order.local_code)
+    key = _patient_key(order.patient)
+    now = runtime.now()
+    advice = advise(order, item, results_for(patient_index(key), item.code), orderer,
+                    runtime.registry, now)
+    await publish(channels.out(member_id), order.envelope.event_id, advice)
+    record = OrderRecord(member_id, item.code, order.ordered_at,
+                         recognisable=advice.verdict is not Verdict.NONE_VALID)
+    kept_after = now - timedelta(days=runtime.settings.recognition_ledger_days)
+    ledger, delta = record_order(order_ledger.get(key) or {}, order.order_id, record, kept_after)
+    if delta:
+        order_ledger[key] = ledger
+    _count(member_id, item.code, meta.partition, delta)
+
+
+def _decide(decision: RecognitionDecision, meta: Meta) -> None:
+    member_id = decision.envelope.member_id
+    _member(member_id)
+    item = map_item(catalogue, member_id, decision.item_code, "")
+    key = _patient_key(decision.patient)
+    kept_after = runtime.now() - timedelta(days=runtime.settings.recognition_ledger_days)
+    current: OrderLedger = order_ledger.get(key) or {}
+    ledger, delta, item_code = record_decision(
+        current, member_id, decision.order_id, item.code, decision.decision,
+        decision.retest_reason, decision.envelope.occurred_at, kept_after,
+    )
+    if ledger is not current:
+        order_ledger[key] = ledger
+    _count(member_id, item_code, meta.partition, delta)
+
+
+@hub_agent(channels.orders, name=ORDERS_AGENT)
+async def on_order(event: Event, meta: Meta) -> None:
+    if isinstance(event, TestOrder):
+        await _advise(event, meta)
+    elif isinstance(event, RecognitionDecision):
+        _decide(event, meta)

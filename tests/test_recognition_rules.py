@@ -1,0 +1,276 @@
+"""Recognition rules, on their own: mapping, the window, QC, direction, re-test reasons,
+the advice, the bounded result index and the decision counts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hub.rejections import Rejection
+from hub.rules.recognition import NotRecognisable, map_item, why_not
+from hub.rules.recognition_advice import RETEST_EXPLANATIONS, advise, answer
+from hub.rules.recognition_cds import card, patient_identity, resolve_item, selected_orders
+from hub.rules.recognition_index import IndexedResult, add_result, index_entry, results_for
+from hub.rules.recognition_stats import (
+    OrderRecord,
+    apply_delta,
+    counts_key,
+    metric_increments,
+    record_decision,
+    record_order,
+    summarise,
+)
+from schemas.models import ImagingReport
+from schemas.models.clinical import Decision, Modality, OrderPriority, ResultStatus, RetestReason
+from schemas.models.common import IdType
+from schemas.models.outputs import Verdict
+from schemas.reference.items import Item, load_item_catalogue
+from schemas.reference.registry import Member, load_registry
+from tests.factories import lab_result, patient
+from tests.factories import test_order as make_order
+
+REGISTRY = load_registry()
+CATALOGUE = load_item_catalogue()
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def item(code: str) -> Item:
+    found = CATALOGUE.get(code)
+    assert found is not None
+    return found
+
+
+def member(member_id: str) -> Member:
+    found = REGISTRY.get(member_id)
+    assert found is not None
+    return found
+
+
+def result(producer: str = "chc-east", code: str = "K", at: datetime = T0,
+           qc: bool = True, event_id: str = "r1", order_ref: str | None = None) -> IndexedResult:
+    return IndexedResult(event_id, producer, code, at, qc, value_numeric=4.1, unit="mmol/L",
+                         order_ref=order_ref)
+
+
+def verdict_for(res: IndexedResult, orderer: str, at: datetime,
+                code: str = "K") -> NotRecognisable | None:
+    return why_not(res, item(code), member(orderer), REGISTRY, at)
+
+
+# --- mapping ---------------------------------------------------------------------------
+
+def test_two_members_local_codes_map_to_the_same_item() -> None:
+    assert map_item(CATALOGUE, "chc-east", None, "SH-K").code == "K"
+    assert map_item(CATALOGUE, "chc-west", "", "CW101").code == "K"
+    assert map_item(CATALOGUE, "chc-west", None, " cw101 ").code == "K"
+    assert map_item(CATALOGUE, "chc-west", "NA", "whatever").code == "NA"  # item_code wins
+    assert map_item(CATALOGUE, "chc-west", None, "LAB-99", loinc="2823-3").code == "K"
+
+
+@pytest.mark.parametrize(("member_id", "item_code", "local_code", "text"), [
+    ("chc-west", None, "SH-K", "local code 'SH-K' of chc-west"),  # east's code, not west's
+    ("chc-east", None, "NOPE", "not mapped"),
+    ("chc-east", "XYZ", "SH-K", "'XYZ' is not in the consortium catalogue"),
+])
+def test_unmapped_codes_are_refused(
+    member_id: str, item_code: str | None, local_code: str, text: str
+) -> None:
+    with pytest.raises(Rejection, match=text) as refused:
+        map_item(CATALOGUE, member_id, item_code, local_code)
+    assert refused.value.code == "UNMAPPED_CODE"
+
+
+# --- the rule --------------------------------------------------------------------------
+
+def test_window_edges_last_valid_second_and_first_invalid() -> None:
+    last_valid = T0 + timedelta(days=7)
+    assert verdict_for(result(), "lead", last_valid) is None
+    assert verdict_for(result(), "lead", last_valid + timedelta(seconds=1)) == \
+        NotRecognisable.EXPIRED
+    glucose = result(code="GLU")
+    assert verdict_for(glucose, "lead", T0 + timedelta(days=30), "GLU") is None
+    assert verdict_for(glucose, "lead", T0 + timedelta(days=30, seconds=1), "GLU") == \
+        NotRecognisable.EXPIRED
+    assert verdict_for(result(), "lead", T0 - timedelta(seconds=1)) == \
+        NotRecognisable.REPORTED_AFTER_ORDER
+
+
+def test_qc_missing_or_failed_is_not_recognisable() -> None:
+    at = T0 + timedelta(days=1)
+    assert verdict_for(result("vp-shanxia"), "lead", at) == NotRecognisable.QC_NOT_PASSED
+    assert verdict_for(result("chc-west", "CA"), "lead", at, "CA") == \
+        NotRecognisable.QC_NOT_PASSED  # failed external quality assessment
+    assert verdict_for(result(qc=False), "lead", at) == NotRecognisable.QC_NOT_PASSED
+    assert verdict_for(result("gone-member"), "lead", at) == NotRecognisable.UNKNOWN_PRODUCER
+    assert verdict_for(result(code="NA"), "lead", at) == NotRecognisable.OTHER_ITEM
+
+
+def test_direction_between_levels_and_consortia() -> None:
+    at = T0 + timedelta(days=1)
+    # the city TCM hospital (another consortium) does not recognise a lower level...
+    assert verdict_for(result("chc-east"), "city-tcm", at) == NotRecognisable.WRONG_DIRECTION
+    # ...but recognises the same level, and a lower level recognises it
+    assert verdict_for(result("lead"), "city-tcm", at) is None
+    assert verdict_for(result("city-tcm"), "chc-east", at) is None
+    assert verdict_for(result("city-tcm"), "vp-hexi", at) is None
+    # inside one consortium everyone recognises everyone, even upward
+    assert verdict_for(result("vp-dongjie", "GLU"), "lead", at, "GLU") is None
+
+
+def test_emergency_allows_a_retest_and_still_lists_the_result() -> None:
+    order = make_order("lead", ordered_at=T0 + timedelta(days=2), priority=OrderPriority.EMERGENCY)
+    advice = advise(order, item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=3))
+    assert advice.verdict is Verdict.RETEST_ALLOWED
+    assert advice.retest_reason is RetestReason.EMERGENCY
+    assert "emergency care" in advice.message
+    assert [r.result_event_id for r in advice.results] == ["r1"]
+
+
+@pytest.mark.parametrize("reason", list(RetestReason))
+def test_each_retest_reason_allows_a_retest_and_says_why(reason: RetestReason) -> None:
+    verdict = answer(item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=1),
+                     reason)
+    assert verdict.verdict is Verdict.RETEST_ALLOWED and verdict.retest_reason is reason
+    assert RETEST_EXPLANATIONS[reason] in verdict.message and len(verdict.results) == 1
+
+
+def test_nothing_recognisable_is_none_valid_even_with_a_reason() -> None:
+    late = T0 + timedelta(days=8)
+    verdict = answer(item("K"), [result()], member("lead"), REGISTRY, late,
+                     RetestReason.PATIENT_REQUEST)
+    assert verdict.verdict is Verdict.NONE_VALID and verdict.results == []
+    hiv = answer(item("HIV-CONFIRM"), [], member("lead"), REGISTRY, late)
+    assert hiv.verdict is Verdict.NONE_VALID and "not subject" in hiv.message
+
+
+def test_advice_goes_to_the_orderer_only_with_a_deterministic_id() -> None:
+    order = make_order("chc-west", ordered_at=T0 + timedelta(days=3))
+    results = [result(), result("lead", event_id="r0", at=T0 - timedelta(days=1))]
+    now = T0 + timedelta(days=3, hours=1)
+    advice = advise(order, item("K"), results, member("chc-west"), REGISTRY, now)
+    again = advise(order, item("K"), results, member("chc-west"), REGISTRY, now)
+    assert advice == again
+    assert advice.verdict is Verdict.RECOGNISABLE
+    assert advice.envelope.member_id == "chc-west"
+    assert advice.envelope.correlation_id == order.envelope.event_id
+    assert advice.order_id == order.order_id and advice.item_name == "钾"
+    newest = advice.results[0]
+    assert [r.result_event_id for r in advice.results] == ["r1", "r0"]  # newest first
+    assert (newest.member_name, newest.value_numeric, newest.mark) == ("城东社区卫生服务中心",
+                                                                       4.1, "AXHR")
+    assert newest.valid_until == T0 + timedelta(days=7)
+    assert "110101" not in advice.model_dump_json() and "张三" not in advice.model_dump_json()
+
+
+def test_a_late_order_is_judged_when_it_was_placed() -> None:
+    order = make_order("lead", ordered_at=T0 + timedelta(days=3))
+    advice = advise(order, item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=9))
+    assert advice.verdict is Verdict.RECOGNISABLE
+
+
+# --- the index -------------------------------------------------------------------------
+
+def test_index_keeps_the_newest_few_and_is_idempotent() -> None:
+    horizon = T0 - timedelta(days=40)
+    index: dict[str, list[dict[str, object]]] = {}
+    for n in range(5):
+        entry = result(event_id=f"r{n}", at=T0 + timedelta(hours=n))
+        index = add_result(index, entry, keep=3, reported_after=horizon)
+    assert [r.event_id for r in results_for(index, "K")] == ["r4", "r3", "r2"]
+    assert add_result(index, result(event_id="r4", at=T0 + timedelta(hours=4)), keep=3,
+                      reported_after=horizon) is index
+    json.dumps(index)  # a Faust table value
+    old = add_result(index, result(event_id="old", at=horizon - timedelta(seconds=1)),
+                     keep=3, reported_after=horizon)
+    assert [r.event_id for r in results_for(old, "K")] == ["r4", "r3", "r2"]
+    assert results_for(None, "K") == [] and results_for(index, "NA") == []
+
+
+def test_a_correction_replaces_the_result_of_the_same_order() -> None:
+    first = result(event_id="a", order_ref="ACC-1")
+    index = add_result({}, first, keep=3, reported_after=T0 - timedelta(days=1))
+    corrected = result(event_id="b", at=T0 + timedelta(hours=1), order_ref="ACC-1")
+    index = add_result(index, corrected, keep=3, reported_after=T0 - timedelta(days=1))
+    assert [r.event_id for r in results_for(index, "K")] == ["b"]
+
+
+def test_index_entries_snapshot_qc_and_what_recognition_shows() -> None:
+    lab = lab_result("chc-west", item="CA", reported_at=T0)
+    assert index_entry(lab, item("CA"), REGISTRY).qc_passed is False  # failed EQA
+    entry = index_entry(lab_result("chc-east", reported_at=T0), item("K"), REGISTRY)
+    assert entry.qc_passed and entry.value_numeric == 4.1 and entry.reference_range == "3.5-5.3"
+    assert IndexedResult.from_json(json.loads(json.dumps(entry.to_json()))) == entry
+    report = ImagingReport(
+        envelope=ImagingReport.new_envelope("lead"), patient=patient(), local_code="CT005",
+        modality=Modality.CT, report_ref="1.2.840.1", conclusion="x" * 500, reported_at=T0,
+        status=ResultStatus.FINAL,
+    )
+    imaged = index_entry(report, item("CT-CHEST"), REGISTRY)
+    assert imaged.report_ref == "1.2.840.1" and imaged.conclusion == "x" * 200
+
+
+# --- the decision loop -----------------------------------------------------------------
+
+def test_counts_each_order_once_and_move_with_changed_decisions() -> None:
+    kept_after = T0 - timedelta(days=30)
+    record = OrderRecord("chc-west", "K", T0, recognisable=True)
+    ledger, delta = record_order({}, "O1", record, kept_after)
+    assert delta == {"orders": 1, "recognisable": 1}
+    assert record_order(ledger, "O1", record, kept_after)[1] == {}  # redelivered
+    ledger, delta, code = record_decision(ledger, "chc-west", "O1", "K", Decision.RECOGNISED,
+                                          None, T0, kept_after)
+    assert (delta, code) == ({"recognised": 1}, "K")
+    assert record_decision(ledger, "chc-west", "O1", "K", Decision.RECOGNISED, None, T0,
+                           kept_after)[1] == {}
+    ledger, delta, _ = record_decision(ledger, "chc-west", "O1", "K", Decision.RETESTED,
+                                       RetestReason.CONDITION_CHANGED, T0, kept_after)
+    assert delta == {"recognised": -1, "retested": 1, "retested:CONDITION_CHANGED": 1}
+    assert metric_increments(delta) == [("retested", "CONDITION_CHANGED", 1)]
+    _, delta, _ = record_decision(ledger, "chc-west", "O9", "NA", Decision.RETESTED, None, T0,
+                                  kept_after)
+    assert delta == {"retested": 1, "retested:UNSPECIFIED": 1}  # unseen order: no order count
+    pruned, _ = record_order(ledger, "O2", record, T0 + timedelta(seconds=1))
+    assert list(pruned) == ["chc-west|O2"]
+
+
+def test_summary_sums_partitions_and_derives_avoided_tests() -> None:
+    rows = [
+        (counts_key("chc-west", "K", 0), apply_delta({}, {"orders": 2, "recognisable": 2,
+                                                          "recognised": 1})),
+        (counts_key("chc-west", "K", 5), {"orders": 1, "recognisable": 1, "retested": 1,
+                                          "retested:EMERGENCY": 1}),
+    ]
+    summary = summarise(rows)["chc-west"]["K"]
+    assert summary["orders"] == 3 and summary["recognised"] == 1 and summary["retested"] == 1
+    assert summary["retested_by_reason"] == {"EMERGENCY": 1}
+    assert summary["tests_avoided"] == 1 and summary["recognition_rate"] == pytest.approx(1 / 3,
+                                                                                         abs=1e-4)
+    assert apply_delta({"recognised": 1}, {"recognised": -1}) == {}
+
+
+# --- CDS Hooks translation -------------------------------------------------------------
+
+def test_cds_request_parsing_and_cards() -> None:
+    request: dict[str, Any] = {"context": {"selections": ["ServiceRequest/a"],
+                                           "draftOrders": {"entry": [
+        {"resource": {"resourceType": "ServiceRequest", "id": "a",
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]}}},
+        {"resource": {"resourceType": "ServiceRequest", "id": "b",
+                      "code": {"coding": [{"code": "SH-NA"}]}}},
+    ]}}, "prefetch": {"patient": {"identifier": [
+        {"type": {"coding": [{"code": "PASSPORT"}]}, "value": "E123"}]}}}
+    assert patient_identity(request) == (IdType.PASSPORT, "E123")
+    assert patient_identity({"prefetch": {"patient": {"identifier": [{"value": "x"}]}}}) is None
+    assert selected_orders(request) == [("ServiceRequest/a", [("http://loinc.org", "2823-3")])]
+    del request["context"]["selections"]
+    assert len(selected_orders(request)) == 2
+    assert resolve_item(CATALOGUE, "chc-east", "SH-NA") is item("NA")
+    assert resolve_item(CATALOGUE, "chc-east", "k", "urn:consortium-hub:item") is item("K")
+    assert resolve_item(CATALOGUE, "chc-east", "SH-NA", "http://loinc.org") is None
+    found = answer(item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=1))
+    shown = card(found, "ServiceRequest/a", "hook-1", "AXHR")
+    assert shown == card(found, "ServiceRequest/a", "hook-1", "AXHR")  # same uuid
+    assert len(shown["summary"]) <= 140 and "4.1 mmol/L" in shown["detail"]
