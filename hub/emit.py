@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from aiokafka import AIOKafkaProducer
+from faust.exceptions import NotReady
 from faust.types import TopicT
 
 from hub import channels, metrics
+from hub.app import app
 from hub.codec import CODEC_NAME
 from hub.runtime import runtime
 from schemas.models import DeadLetter, Event, Feedback, deterministic_id
 from schemas.models.outputs import FeedbackStatus
 
 
+def _kafka_producer() -> AIOKafkaProducer | None:
+    """The aiokafka producer under Faust's, once the worker has started it."""
+    ensure = getattr(app.producer, "_ensure_producer", None)
+    try:
+        return cast(AIOKafkaProducer, ensure()) if ensure is not None else None
+    except NotReady:
+        return None
+
+
 async def publish(channel: TopicT, key: str | None, event: Event) -> None:
-    """Queue one event on a topic (Faust flushes it before the input's offset commits)."""
-    await channel.send(
-        key=key.encode() if key is not None else None,
-        value=event,
-        key_serializer="raw",
-        value_serializer=CODEC_NAME,
-    )
+    """Queue one event on a topic.
+
+    Faust's own send path costs about 0.3 ms a message, its ceiling here; the aiokafka
+    producer underneath takes a message in a few microseconds. Faust flushes that producer
+    before it commits the input's offset, so the output is still written before the input
+    counts as done (at least once). The value is encoded by the same codec Faust has
+    registered; before the worker runs (tests of a handler) Faust's send is used.
+    """
+    key_bytes = key.encode() if key is not None else None
+    producer = _kafka_producer()
+    if producer is None:
+        await channel.send(key=key_bytes, value=event, key_serializer="raw",
+                           value_serializer=CODEC_NAME)
+    else:
+        await producer.send(channel.get_topic_name(), runtime.codec.encode(event),
+                            key=key_bytes)
     metrics.EVENTS_OUT.labels(channel.get_topic_name(), event.envelope.member_id).inc()
 
 

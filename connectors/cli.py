@@ -1,0 +1,170 @@
+"""The `hub-connector` command run at a member: `mllp` (HL7 v2 listener), `fhir` (FHIR R4
+endpoint), `import-csv` (stock counts and dispenses from a file), `deliver-feedback` (the
+hub's answers back to the HIS). Settings come from HUB_* variables (connectors/settings.py);
+options override them. The other subcommands (`cdc-sink`, `pharmacy-view`) follow: each
+imports its module lazily, so one command's dependencies do not slow the others."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import click
+
+from connectors.settings import ConnectorSettings, FeedbackTarget, get_settings
+
+log = logging.getLogger("connectors")
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True)
+def main(log_level: str) -> None:
+    """Member connectors of the consortium hub."""
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _settings(member: str | None, broker: str | None) -> ConnectorSettings:
+    settings = get_settings()
+    updates = {k: v for k, v in (("member_id", member), ("broker", broker)) if v}
+    return settings.model_copy(update=updates) if updates else settings
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+@main.command()
+@click.option("--member", help="Member id (default HUB_MEMBER_ID)")
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--host", help="Listen address (default HUB_MLLP_HOST)")
+@click.option("--port", type=int, help="Listen port (default HUB_MLLP_PORT)")
+def mllp(member: str | None, broker: str | None, host: str | None, port: int | None) -> None:
+    """Listen for HL7 v2 over MLLP and publish what arrives to the hub."""
+    from connectors.deadletter import DeadLetterFile
+    from connectors.hl7.handler import start_hl7_listener
+    from connectors.hl7.patient_cache import PatientCache
+    from connectors.mapping import CodeMapper
+    from connectors.metrics import serve_metrics
+    from connectors.sdk import MemberPublisher
+
+    settings = _settings(member, broker)
+    member_id = settings.require_member()
+
+    async def run() -> None:
+        publisher = MemberPublisher(settings.broker_servers(), member_id,
+                                    timeout=settings.publish_timeout)
+        server = await start_hl7_listener(
+            publisher, member_id, host=host or settings.mllp_host,
+            port=port if port is not None else settings.mllp_port,
+            codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
+            patients=PatientCache(settings.patient_cache_file),
+            dead_letters=DeadLetterFile(settings.dead_letter_dir, member_id),
+            zone=settings.local_timezone, default_charset=settings.hl7_default_charset,
+            max_message_bytes=settings.mllp_max_message_bytes,
+            idle_timeout=settings.mllp_idle_timeout,
+        )
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+        log.info("HL7 listener of %s on port %d; metrics on %d", member_id, server.port,
+                 settings.metrics_port)
+        try:
+            await _until_stopped()
+        finally:
+            await server.close()
+            publisher.close()
+
+    asyncio.run(run())
+
+
+@main.command()
+@click.option("--member", help="Member id (default HUB_MEMBER_ID)")
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--host", help="Listen address (default HUB_FHIR_HOST)")
+@click.option("--port", type=int, help="Listen port (default HUB_FHIR_PORT)")
+def fhir(member: str | None, broker: str | None, host: str | None, port: int | None) -> None:
+    """Serve the FHIR R4 endpoint (and /metrics) and publish what arrives to the hub."""
+    from aiohttp import web
+
+    from connectors.fhir.server import build_app
+    from connectors.sdk import MemberPublisher
+
+    settings = _settings(member, broker)
+    member_id = settings.require_member()
+    publisher = MemberPublisher(settings.broker_servers(), member_id,
+                                timeout=settings.publish_timeout)
+    try:
+        web.run_app(build_app(settings, publisher), host=host or settings.fhir_host,
+                    port=port if port is not None else settings.fhir_port)
+    finally:
+        publisher.close()
+
+
+@main.command("import-csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--member", help="Member id (default HUB_MEMBER_ID)")
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--kind", type=click.Choice(["COUNT", "DISPENSE"], case_sensitive=False),
+              help="Kind of every row, for files without a kind column")
+def import_csv_command(path: Path, member: str | None, broker: str | None,
+                       kind: str | None) -> None:
+    """Import a CSV of stock counts or dispenses (columns: see connectors/batch.py).
+    Exits 1 if any row was rejected."""
+    from connectors.batch import run_import_command
+
+    settings = _settings(member, broker)
+    rejected = run_import_command(path, settings, kind)
+    if rejected:
+        raise SystemExit(1)
+
+
+@main.command("deliver-feedback")
+@click.option("--member", help="Member id (default HUB_MEMBER_ID)")
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--target", type=click.Choice([t.value for t in FeedbackTarget]),
+              help="mllp or fhir (default HUB_FEEDBACK_TARGET)")
+def deliver_feedback(member: str | None, broker: str | None, target: str | None) -> None:
+    """Deliver the hub's feedback for this member to its HIS, as HL7 or FHIR."""
+    from connectors.feedback_delivery import run_delivery
+
+    settings = _settings(member, broker)
+    if target:
+        settings = settings.model_copy(update={"feedback_target": FeedbackTarget(target)})
+    run_delivery(settings)
+
+
+@main.command("pharmacy-view")
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Catch up, write shortages.csv and orders.csv here, and exit")
+@click.option("--refresh", default=1.0, show_default=True, help="Seconds between polls")
+def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -> None:
+    """The central pharmacy: open shortages and pending orders, live or as CSV."""
+    from connectors.pharmacy_view import run_view
+
+    run_view(_settings(None, broker).broker_servers(), export_dir=export_dir, refresh=refresh)
+
+
+@main.command("cdc-sink")
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("cdc-cards"), show_default=True, envvar="HUB_CDC_SINK_DIR",
+              help="Folder the cards are filed in (HUB_CDC_SINK_DIR)")
+@click.option("--group", default="cdc-sink", show_default=True, envvar="HUB_CDC_SINK_GROUP",
+              help="Kafka consumer group (HUB_CDC_SINK_GROUP)")
+@click.option("--once", is_flag=True, help="Catch up, then exit")
+def cdc_sink(broker: str | None, out_dir: Path, group: str, once: bool) -> None:
+    """The CDC: file every report card and revision from cdc.disease-reports as JSON and
+    in the national exchange layout."""
+    from connectors.cdc_sink import run_sink
+
+    run_sink(_settings(None, broker).broker_servers(), out_dir, group, follow=not once)
+
+
+if __name__ == "__main__":
+    main()

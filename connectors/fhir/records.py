@@ -1,0 +1,167 @@
+"""Condition → Diagnosis, ServiceRequest → TestOrder, MedicationDispense → StockEvent.
+
+Condition: ICD-10 codings (system http://hl7.org/fhir/sid/icd-10 or icd-10-cn) are taken
+as sent; another system is the member's local diagnosis code, mapped through the local
+diagnosis code map. verificationStatus unconfirmed/provisional/differential is a SUSPECTED
+case, confirmed a CONFIRMED one; refuted and entered-in-error are refused.
+
+MedicationDispense: the drug is the first coding of medicationCodeableConcept (or of the
+referenced Medication) that is a local drug code of the member or a national insurance
+code in the formulary. The packs' traceability codes (20 digits) are identifiers with the
+system `urn:consortium-hub:drug-trace-code`; the Medication's batch gives lot and expiry.
+"""
+
+from __future__ import annotations
+
+import re
+
+from connectors.fhir.context import FhirContext, status_of
+from connectors.fhir.patients import subject_patient
+from connectors.fhir.resources import (
+    ICD10_SYSTEMS,
+    References,
+    Resource,
+    codings,
+    concept_text,
+    local_and_loinc,
+    to_date,
+)
+from connectors.mapping import Rejected, RejectReason
+from schemas.models import Diagnosis, Event, StockEvent, TestOrder
+from schemas.models.clinical import CaseClassification, OrderPriority
+from schemas.models.pharmacy import StockEventKind
+
+TRACE_CODE_SYSTEM = "urn:consortium-hub:drug-trace-code"
+TRACE_CODE = re.compile(r"^\d{20}$")
+VERIFICATION: dict[str, CaseClassification | None] = {
+    "unconfirmed": CaseClassification.SUSPECTED, "provisional": CaseClassification.SUSPECTED,
+    "differential": CaseClassification.SUSPECTED, "confirmed": CaseClassification.CONFIRMED,
+    "": None,
+}
+ORDER_STATUSES: dict[str, str] = {"active": "active"}
+ORDER_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order",
+                           "instance-order"})
+PRIORITIES: dict[str, OrderPriority] = {
+    "routine": OrderPriority.ROUTINE, "urgent": OrderPriority.URGENT,
+    "asap": OrderPriority.URGENT, "stat": OrderPriority.EMERGENCY,
+}
+DISPENSE_STATUSES: dict[str, str] = {"completed": "completed"}
+
+
+def condition(ctx: FhirContext, resource: Resource, refs: References) -> list[Event]:
+    verification = next((c for _, c, _ in codings(resource.verificationStatus)), "")
+    if verification not in VERIFICATION:
+        raise Rejected(RejectReason.UNSUPPORTED,
+                       f"verificationStatus {verification!r} is not a diagnosis",
+                       "Condition.verificationStatus")
+    coded = codings(resource.code)
+    if not coded:
+        raise Rejected(RejectReason.MISSING_FIELD, "no coded diagnosis", "Condition.code")
+    system, code, display = next((c for c in coded if c[0] in ICD10_SYSTEMS), coded[0])
+    mapped = ctx.codes.diagnosis(code, "I10" if system in ICD10_SYSTEMS else system or "local",
+                                 "Condition.code")
+    name = resource.code.text or display or mapped.name
+    if not name:
+        raise Rejected(RejectReason.MISSING_FIELD, "no diagnosis name (code.text or display)",
+                       "Condition.code")
+    diagnosed_at = ctx.first_time(resource, "recordedDate", "onsetDateTime", "onsetPeriod")
+    onset = resource.onsetDateTime or (resource.onsetPeriod.start if resource.onsetPeriod else None)
+    encounter = resource.encounter
+    doctor = next((p.display for p in (resource.asserter, resource.recorder)
+                   if p is not None and p.display), None)
+    return [Diagnosis(
+        envelope=Diagnosis.new_envelope(ctx.member_id, event_id=ctx.event_id(resource),
+                                        occurred_at=diagnosed_at),
+        patient=ctx.patients.complete(subject_patient(resource, refs, ctx.zone)),
+        icd10=mapped.icd10, diagnosis_name=name,
+        encounter_ref=(encounter.identifier.value if encounter.identifier is not None
+                       else encounter.reference) if encounter is not None else None,
+        case_classification=VERIFICATION[verification],
+        onset_date=to_date(onset, ctx.zone, "Condition.onsetDateTime"),
+        diagnosed_at=diagnosed_at, doctor=doctor,
+        remarks=next((n.text for n in resource.note or [] if n.text), None),
+    )]
+
+
+def service_request(ctx: FhirContext, resource: Resource, refs: References) -> list[Event]:
+    status_of(resource, ORDER_STATUSES)
+    if resource.intent not in ORDER_INTENTS:
+        raise Rejected(RejectReason.UNSUPPORTED,
+                       f"intent {resource.intent!r} is not an order", "ServiceRequest.intent")
+    placer = [i for i in resource.identifier or []
+              if i.value and i.type is not None and "PLAC" in [c for _, c, _ in codings(i.type)]]
+    identifiers = placer or [i for i in resource.identifier or [] if i.value]
+    order_id = identifiers[0].value if identifiers else resource.id
+    if not order_id:
+        raise Rejected(RejectReason.MISSING_FIELD, "no order number (identifier or id)",
+                       "ServiceRequest.identifier")
+    local, loinc = local_and_loinc(resource.code)
+    item = ctx.codes.item(local, loinc, "ServiceRequest.code")
+    ordered_at = ctx.first_time(resource, "authoredOn", "occurrenceDateTime")
+    priority = PRIORITIES.get(resource.priority or "routine")
+    if priority is None:
+        raise Rejected(RejectReason.UNMAPPED_CODE, f"priority {resource.priority!r}",
+                       "ServiceRequest.priority")
+    requester = resource.requester
+    return [TestOrder(
+        envelope=TestOrder.new_envelope(ctx.member_id, event_id=ctx.event_id(resource),
+                                        occurred_at=ordered_at),
+        patient=subject_patient(resource, refs, ctx.zone), order_id=order_id,
+        item_code=item.code, local_code=local or loinc or item.code, ordered_at=ordered_at,
+        priority=priority, ordering_doctor=requester.display if requester is not None else None,
+        department=concept_text(next(iter(resource.locationCode or []), None)),
+    )]
+
+
+def _medication(resource: Resource, refs: References) -> tuple[object, Resource | None]:
+    if resource.medicationCodeableConcept is not None:
+        return resource.medicationCodeableConcept, None
+    medication = refs.resolve(resource.medicationReference, resource)
+    if medication is None or medication.get_resource_type() != "Medication":
+        raise Rejected(RejectReason.MISSING_FIELD,
+                       "the Medication is neither coded nor in the Bundle or contained",
+                       "MedicationDispense.medication[x]")
+    return medication.code, medication
+
+
+def medication_dispense(ctx: FhirContext, resource: Resource, refs: References) -> list[Event]:
+    status_of(resource, DISPENSE_STATUSES)
+    concept, medication = _medication(resource, refs)
+    coded = codings(concept)
+    if not coded:
+        raise Rejected(RejectReason.MISSING_FIELD, "no drug code",
+                       "MedicationDispense.medication[x]")
+    drug = local_code = None
+    for _, code, _ in coded:
+        try:
+            drug = ctx.codes.drug(code, "MedicationDispense.medication[x]")
+        except Rejected:
+            continue
+        local_code = code if code != drug.code else None
+        break
+    if drug is None:
+        shown = ", ".join(repr(code) for _, code, _ in coded)
+        raise Rejected(RejectReason.UNMAPPED_CODE,
+                       f"drug code {shown} of member {ctx.member_id} is not in the formulary",
+                       "MedicationDispense.medication[x]")
+    quantity = resource.quantity.value if resource.quantity is not None else None
+    if quantity is None or quantity <= 0:
+        raise Rejected(RejectReason.MISSING_FIELD, "no positive quantity dispensed",
+                       "MedicationDispense.quantity")
+    traces = [str(i.value).strip() for i in resource.identifier or []
+              if i.system == TRACE_CODE_SYSTEM and i.value]
+    for index, trace in enumerate(traces):
+        if not TRACE_CODE.match(trace):
+            raise Rejected(RejectReason.INVALID_VALUE, f"trace code {trace!r} is not 20 digits",
+                           f"MedicationDispense.identifier[{index}]")
+    at = ctx.first_time(resource, "whenHandedOver", "whenPrepared")
+    batch = medication.batch if medication is not None else None
+    return [StockEvent(
+        envelope=StockEvent.new_envelope(ctx.member_id, event_id=ctx.event_id(resource),
+                                         occurred_at=at),
+        kind=StockEventKind.DISPENSE, drug_code=drug.code, local_drug_code=local_code,
+        quantity=float(quantity), trace_codes=traces, at=at,
+        batch_no=batch.lotNumber if batch is not None else None,
+        expiry_date=to_date(batch.expirationDate, ctx.zone, "Medication.batch.expirationDate")
+        if batch is not None else None,
+    )]

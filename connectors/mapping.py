@@ -1,0 +1,179 @@
+"""What every connector shares: the sink events are published to, the reasons an input is
+rejected, and the member's local codes mapped to the consortium's (lab and examination
+items through the item catalogue, drugs through the formulary, diagnoses through the local
+diagnosis code map). A code that does not map is a rejection, never a silent skip."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from schemas.models import Event
+from schemas.models.clinical import Modality
+from schemas.reference.formulary import Drug, Formulary, load_formulary
+from schemas.reference.items import Item, ItemCatalogue, load_item_catalogue
+from schemas.reference.local_diagnosis_codes import (
+    ICD10,
+    LocalDiagnosisCodes,
+    load_local_diagnosis_codes,
+    normalise_icd10,
+)
+
+ICD10_SYSTEMS = frozenset({"", "I10", "ICD10", "ICD-10", "ICD10CN", "ICD-10-CN", "GB/T14396"})
+
+
+class EventSink(Protocol):
+    """Where a connector publishes. `MemberPublisher` is the real one: both calls block
+    until Kafka acknowledged every event and raise if one was not written."""
+
+    def publish(self, event: Event) -> None: ...
+
+    def publish_many(self, events: Sequence[Event]) -> int: ...
+
+
+@dataclass
+class MemorySink:
+    """An in-memory sink for tests and benchmarks; `fail_with` makes every publish fail."""
+
+    events: list[Event] = field(default_factory=list)
+    fail_with: Exception | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def publish(self, event: Event) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: Sequence[Event]) -> int:
+        if self.fail_with is not None:
+            raise self.fail_with
+        with self._lock:
+            self.events.extend(events)
+        return len(events)
+
+
+class RejectReason(StrEnum):
+    MALFORMED = "MALFORMED"
+    MISSING_FIELD = "MISSING_FIELD"
+    INVALID_VALUE = "INVALID_VALUE"
+    UNMAPPED_CODE = "UNMAPPED_CODE"
+    UNSUPPORTED = "UNSUPPORTED"
+    PUBLISH_FAILED = "PUBLISH_FAILED"
+
+
+class Rejected(ValueError):
+    """An input the connector will not publish, with where and why (for the sender)."""
+
+    def __init__(self, code: RejectReason, reason: str, location: str | None = None) -> None:
+        super().__init__(f"{location}: {reason}" if location else reason)
+        self.code = code
+        self.reason = reason
+        self.location = location
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+# HL7 table 0074 diagnostic service sections and DICOM modality codes (ImagingStudy,
+# and many Chinese PACS put the DICOM code in OBR-24) to the consortium's modalities.
+_MODALITIES: dict[str, Modality] = {
+    "RAD": Modality.XRAY, "RX": Modality.XRAY, "XRC": Modality.XRAY, "CR": Modality.XRAY,
+    "DX": Modality.XRAY, "DR": Modality.XRAY, "MG": Modality.XRAY, "RF": Modality.XRAY,
+    "XA": Modality.XRAY, "CT": Modality.CT, "NMR": Modality.MRI, "MR": Modality.MRI,
+    "MRI": Modality.MRI, "US": Modality.ULTRASOUND, "RUS": Modality.ULTRASOUND,
+    "CUS": Modality.ULTRASOUND, "OUS": Modality.ULTRASOUND, "VUS": Modality.ULTRASOUND,
+    "NMS": Modality.NUCLEAR_MEDICINE, "NM": Modality.NUCLEAR_MEDICINE,
+    "PT": Modality.NUCLEAR_MEDICINE, "EC": Modality.ELECTROPHYSIOLOGY,
+    "EN": Modality.ELECTROPHYSIOLOGY, "ECG": Modality.ELECTROPHYSIOLOGY,
+    "EEG": Modality.ELECTROPHYSIOLOGY, "EMG": Modality.ELECTROPHYSIOLOGY,
+}
+
+
+def modality_of(code: str | None) -> Modality | None:
+    """The modality an HL7 diagnostic service section or a DICOM modality code names."""
+    return _MODALITIES.get(code.strip().upper()) if code else None
+
+
+@dataclass(frozen=True, slots=True)
+class MappedDiagnosis:
+    icd10: str
+    name: str | None
+
+
+class CodeMapper:
+    """One member's local codes mapped to the consortium's."""
+
+    def __init__(
+        self,
+        member_id: str,
+        items: ItemCatalogue,
+        formulary: Formulary,
+        diagnoses: LocalDiagnosisCodes,
+    ) -> None:
+        self.member_id = member_id
+        self.items = items
+        self.formulary = formulary
+        self.diagnoses = diagnoses
+
+    @classmethod
+    def load(cls, member_id: str, diagnosis_codes_file: Path | None = None) -> CodeMapper:
+        """The mapper of a member from the shipped catalogues."""
+        return cls(member_id, load_item_catalogue(), load_formulary(),
+                   load_local_diagnosis_codes(diagnosis_codes_file))
+
+    def item(self, local_code: str | None, loinc: str | None = None,
+             location: str | None = None) -> Item:
+        """The catalogue item of a member's local code (or, failing that, its LOINC)."""
+        if local_code:
+            item = self.items.resolve(self.member_id, local_code)
+            if item is not None:
+                return item
+        if loinc:
+            item = self.items.by_loinc(loinc)
+            if item is not None:
+                return item
+        if not local_code and not loinc:
+            raise Rejected(RejectReason.MISSING_FIELD, "no item code", location)
+        shown = " / ".join(f"{kind} {code!r}" for kind, code in
+                           (("local code", local_code), ("LOINC", loinc)) if code)
+        raise Rejected(
+            RejectReason.UNMAPPED_CODE,
+            f"{shown} of member {self.member_id} is not in the item catalogue",
+            location,
+        )
+
+    def drug(self, code: str | None, location: str | None = None) -> Drug:
+        """The formulary drug of a member's local drug code (or of a national code)."""
+        if not code or not code.strip():
+            raise Rejected(RejectReason.MISSING_FIELD, "no drug code", location)
+        code = code.strip()
+        drug = self.formulary.resolve_local(self.member_id, code) or self.formulary.get(code)
+        if drug is None:
+            raise Rejected(
+                RejectReason.UNMAPPED_CODE,
+                f"drug code {code!r} of member {self.member_id} is not in the formulary",
+                location,
+            )
+        return drug
+
+    def diagnosis(self, code: str | None, system: str | None = None,
+                  location: str | None = None) -> MappedDiagnosis:
+        """An ICD-10 code as sent, or the member's local diagnosis code mapped to one."""
+        if not code or not code.strip():
+            raise Rejected(RejectReason.MISSING_FIELD, "no diagnosis code", location)
+        code = code.strip()
+        local = self.diagnoses.resolve(self.member_id, code)
+        if local is not None:
+            return MappedDiagnosis(local.icd10, local.name)
+        is_icd_system = (system or "").strip().upper().replace(" ", "") in ICD10_SYSTEMS
+        if is_icd_system and ICD10.match(code):
+            return MappedDiagnosis(normalise_icd10(code), None)
+        raise Rejected(
+            RejectReason.UNMAPPED_CODE,
+            f"diagnosis code {code!r} ({system or 'no system'}) is neither ICD-10 nor a local "
+            f"code of member {self.member_id}",
+            location,
+        )

@@ -1,0 +1,259 @@
+"""The FHIR R4 endpoint over real HTTP on 127.0.0.1 with an in-memory sink. The resources
+follow the shape of the FHIR specification's own examples (Observation f001, the lipid
+DiagnosticReport with contained results, the ultrasound report, ImagingStudy, Condition,
+ServiceRequest, MedicationDispense), coded with the lead hospital's codes."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from connectors.fhir.server import build_app
+from connectors.hl7.patient_cache import PatientCache
+from connectors.mapping import MemorySink
+from connectors.sdk import PublishError
+from connectors.settings import ConnectorSettings
+from schemas.models import (
+    Diagnosis,
+    ImagingReport,
+    LabResult,
+    StockEvent,
+    TestOrder,
+)
+from schemas.models.clinical import CaseClassification, Modality, OrderPriority
+from schemas.models.common import IdType
+from tests.test_fhir_resources import (
+    LOCAL_LAB,
+    bundle,
+    condition,
+    imaging_study,
+    lipid_report,
+    medication_dispense,
+    observation,
+    patient,
+    service_request,
+    ultrasound_report,
+)
+from tests.test_hl7_messages import PATIENT_ID
+
+Reply = tuple[int, dict[str, str], dict[str, Any]]
+
+
+def exchange(tmp_path: Path, sink: MemorySink, calls: list[tuple[str, Any]],
+             patients: PatientCache | None = None) -> list[Reply]:
+    """POST each (path, body) in turn (a str body is sent as is) and collect the replies."""
+    settings = ConnectorSettings(member_id="lead", dead_letter_dir=tmp_path / "dead-letter",
+                                 patient_cache_file=tmp_path / "patients.sqlite3")
+
+    async def run() -> list[Reply]:
+        app = build_app(settings, sink, patients=patients or PatientCache(None))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        replies: list[Reply] = []
+        try:
+            timeout = aiohttp.ClientTimeout(total=10)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                for path, body in calls:
+                    data = body if isinstance(body, str) else None
+                    async with session.post(f"http://127.0.0.1:{port}{path}", data=data,
+                                            json=None if data is not None else body) as reply:
+                        replies.append((reply.status, dict(reply.headers), await reply.json(
+                            content_type=None)))
+        finally:
+            await runner.cleanup()
+        return replies
+
+    return asyncio.run(run())
+
+
+def issues(body: dict[str, Any]) -> list[tuple[str, str]]:
+    outcome = OperationOutcome.model_validate(body)
+    return [(issue.expression[0], issue.diagnostics) for issue in outcome.issue]
+
+
+def test_observation_is_created_as_a_lab_result(tmp_path: Path) -> None:
+    sink = MemorySink()
+    [(status, headers, body)] = exchange(tmp_path, sink, [("/fhir/Observation", observation())])
+    assert status == 201
+    [result] = sink.events
+    assert isinstance(result, LabResult)
+    assert headers["Location"].endswith(f"/fhir/Observation/{result.envelope.event_id}")
+    assert headers["Content-Type"].startswith("application/fhir+json")
+    assert OperationOutcome.model_validate(body).issue[0].severity == "information"
+    assert (result.item_code, result.local_code, result.loinc) == ("K", LOCAL_LAB, "2823-3")
+    assert (result.value_numeric, result.unit, result.reference_range) == (6.3, "mmol/L",
+                                                                           "3.5-5.3")
+    assert result.abnormal_flag is not None and result.abnormal_flag.value == "HIGH"
+    assert (result.patient.id_type, result.patient.id_number) == (IdType.RESIDENT_ID,
+                                                                  PATIENT_ID)
+
+
+def test_the_same_resource_twice_gives_the_same_id(tmp_path: Path) -> None:
+    sink = MemorySink()
+    first, again = exchange(tmp_path, sink, [("/fhir/Observation", observation())] * 2)
+    assert first[1]["Location"] == again[1]["Location"]
+    assert sink.events[0].envelope.event_id == sink.events[1].envelope.event_id
+
+
+def test_lab_report_gives_one_lab_result_per_contained_observation(tmp_path: Path) -> None:
+    sink = MemorySink()
+    [(status, _, _)] = exchange(tmp_path, sink, [("/fhir/DiagnosticReport", lipid_report())])
+    assert status == 201
+    assert [e.item_code for e in sink.events if isinstance(e, LabResult)] == [
+        "TC", "TG", "HDL-C", "LDL-C"]
+    assert all(isinstance(e, LabResult) and e.order_ref == "LIPID-5234342"
+               for e in sink.events)
+
+
+def test_imaging_report_and_imaging_study(tmp_path: Path) -> None:
+    sink = MemorySink()
+    replies = exchange(tmp_path, sink, [("/fhir/DiagnosticReport", ultrasound_report()),
+                                        ("/fhir/ImagingStudy", imaging_study())])
+    assert [status for status, _, _ in replies] == [201, 201]
+    report, study = sink.events
+    assert isinstance(report, ImagingReport) and isinstance(study, ImagingReport)
+    assert (report.item_code, report.modality) == ("US-ABD", Modality.ULTRASOUND)
+    assert report.conclusion == "腹部超声未见明显异常。"
+    assert (study.item_code, study.modality) == ("CXR", Modality.XRAY)
+    assert study.report_ref == "2.16.124.113543.6003.1154777499.30246.19789.3503430045"
+
+
+def test_condition_service_request_and_dispense(tmp_path: Path) -> None:
+    sink = MemorySink()
+    replies = exchange(tmp_path, sink, [("/fhir/Condition", condition()),
+                                        ("/fhir/ServiceRequest", service_request()),
+                                        ("/fhir/MedicationDispense", medication_dispense())])
+    assert [status for status, _, _ in replies] == [201, 201, 201]
+    diagnosis, order, dispense = sink.events
+    assert isinstance(diagnosis, Diagnosis) and isinstance(order, TestOrder)
+    assert (diagnosis.icd10, diagnosis.diagnosis_name) == ("A15.000", "肺结核")
+    assert diagnosis.case_classification is CaseClassification.CONFIRMED
+    assert (order.order_id, order.item_code, order.priority) == ("ORD-88120", "GLU",
+                                                                 OrderPriority.URGENT)
+    assert isinstance(dispense, StockEvent) and dispense.kind.value == "DISPENSE"
+    assert (dispense.drug_code, dispense.local_drug_code, dispense.quantity) == (
+        "XJ01CAA040E001010101445", "YP000123", 2.0)
+    assert dispense.trace_codes == ["81234560000000000011", "81234560000000000012"]
+
+
+def test_condition_is_completed_from_the_patient_cache(tmp_path: Path) -> None:
+    sink = MemorySink()
+    by_record_only = condition(subject={"identifier": {"value": "MR0012345"}})
+    exchange(tmp_path, sink, [("/fhir/Patient", patient()), ("/fhir/Condition", by_record_only)])
+    [diagnosis] = sink.events
+    assert isinstance(diagnosis, Diagnosis)
+    assert (diagnosis.patient.id_type, diagnosis.patient.id_number) == (IdType.RESIDENT_ID,
+                                                                        PATIENT_ID)
+    assert diagnosis.patient.name == "张三" and diagnosis.patient.phone == "13800000000"
+
+
+def test_transaction_bundle_is_all_published(tmp_path: Path) -> None:
+    sink = MemorySink()
+    [(status, _, body)] = exchange(tmp_path, sink, [("/fhir", bundle())])
+    assert status == 200
+    response = Bundle.model_validate(body)
+    assert response.type == "transaction-response"
+    assert [e.response.status for e in response.entry] == [
+        "200 OK", "201 Created", "201 Created", "201 Created"]
+    kinds = [type(e).__name__ for e in sink.events]
+    assert kinds == ["LabResult", "Diagnosis", "TestOrder"]
+    assert all(e.patient.name == "张三" for e in sink.events)  # type: ignore[attr-defined]
+
+
+def test_one_bad_entry_refuses_the_whole_bundle(tmp_path: Path) -> None:
+    sink = MemorySink()
+    bad = bundle()
+    bad["entry"][2]["resource"]["code"]["coding"][0]["code"] = "ZD-UNKNOWN"
+    bad["entry"][2]["resource"]["code"]["coding"][0]["system"] = "urn:lead:his:diagnosis"
+    [(status, _, body)] = exchange(tmp_path, sink, [("/fhir", bad)])
+    assert status == 422 and sink.events == []
+    [(where, what)] = issues(body)
+    assert where == "Bundle.entry[2].resource.code" and "'ZD-UNKNOWN'" in what
+    assert OperationOutcome.model_validate(body).issue[0].code == "code-invalid"
+
+
+def test_invalid_resources_get_400_with_the_element(tmp_path: Path) -> None:
+    sink = MemorySink()
+    wrong_value = observation()
+    wrong_value["valueQuantity"]["value"] = "six point three"
+    unknown_element = {**observation(), "colour": "red"}
+    replies = exchange(tmp_path, sink, [
+        ("/fhir/Observation", wrong_value), ("/fhir/Observation", unknown_element),
+        ("/fhir/Observation", "{not json"), ("/fhir/Condition", observation()),
+        ("/fhir/Observation", {"resourceType": "Obsrvation", "status": "final"}),
+    ])
+    assert [status for status, _, _ in replies] == [400] * 5 and sink.events == []
+    assert issues(replies[0][2])[0][0] == "Observation.valueQuantity.value"
+    assert issues(replies[1][2])[0][0] == "Observation.colour"
+    assert "not JSON" in issues(replies[2][2])[0][1]
+    assert "posted to /fhir/Condition" in issues(replies[3][2])[0][1]
+    assert "not a FHIR R4 resource type" in issues(replies[4][2])[0][1]
+    dead = (tmp_path / "dead-letter").glob("*.jsonl")
+    assert sum(len(p.read_text().splitlines()) for p in dead) == 5
+
+
+@pytest.mark.parametrize(("path", "change", "where", "status"), [
+    ("/fhir/Observation", {"status": "registered"}, "Observation.status", 422),
+    ("/fhir/Observation", {"subject": {"reference": "Patient/404"}}, "Observation.subject", 422),
+    ("/fhir/Encounter", {"resourceType": "Encounter", "status": "finished",
+                         "class": {"code": "AMB"}}, "Encounter", 422),
+])
+def test_unprocessable_resources_get_422(tmp_path: Path, path: str, change: dict[str, Any],
+                                         where: str, status: int) -> None:
+    sink = MemorySink()
+    body = {**observation(), **change} if "resourceType" not in change else change
+    [(got, _, outcome)] = exchange(tmp_path, sink, [(path, body)])
+    assert got == status and issues(outcome)[0][0] == where and sink.events == []
+
+
+def test_batch_bundles_are_refused(tmp_path: Path) -> None:
+    batch = {**bundle(), "type": "batch"}
+    [(status, _, body)] = exchange(tmp_path, MemorySink(), [("/fhir", batch)])
+    assert status == 422 and issues(body)[0][0] == "Bundle.type"
+
+
+def test_kafka_not_taking_it_is_503(tmp_path: Path) -> None:
+    sink = MemorySink(fail_with=PublishError("no broker"))
+    [(status, _, body)] = exchange(tmp_path, sink, [("/fhir/Observation", observation())])
+    assert status == 503 and "resend later" in issues(body)[0][1]
+
+
+def test_metrics_and_capability_statement(tmp_path: Path) -> None:
+    settings = ConnectorSettings(member_id="lead", dead_letter_dir=tmp_path)
+
+    async def run() -> tuple[str, dict[str, Any]]:
+        app = build_app(settings, MemorySink(), patients=PatientCache(None))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{base}/fhir/Observation", json=observation()):
+                    pass
+                async with session.get(f"{base}/metrics") as reply:
+                    text = await reply.text()
+                async with session.get(f"{base}/fhir/metadata") as reply:
+                    capability = await reply.json(content_type=None)
+        finally:
+            await runner.cleanup()
+        return text, capability
+
+    text, capability = asyncio.run(run())
+    assert 'connector_fhir_requests_total{resource="Observation",status="201"}' in text
+    assert 'connector_events_published_total{channel="fhir",event="LabResult"}' in text
+    types = {r["type"] for r in capability["rest"][0]["resource"]}
+    assert {"Observation", "MedicationDispense", "Condition"} <= types
+    assert copy.deepcopy(capability)["fhirVersion"].startswith("4.")
