@@ -30,7 +30,7 @@ def _machine() -> str:
 @click.option("--seconds", default=15.0, help="Length of each latency run")
 @click.option("--flows", default=",".join(FLOWS), help="Comma-separated subset")
 def main(events: int, rate: float, seconds: float, flows: str) -> None:
-    console = Console()
+    console = Console(width=150)
     with Stage() as stage:
         baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
     console.print(f"raw aiokafka passthrough: {baseline:,.0f} msg/s")

@@ -17,16 +17,34 @@ from schemas.models.outputs import FeedbackStatus
 
 AGENT = "intake"
 
-# event id -> [partition, offset, first seen (ms)] of the message that first carried it
-seen_event_ids = app.Table(
-    "intake-seen-event-ids", default=None, partitions=runtime.settings.member_partitions
+DAY_SECONDS = 86_400.0
+RETENTION_DAYS = runtime.settings.dedup_retention_days
+
+# event id -> [partition, offset, first seen (ms)] of the message that first carried it.
+# Day-long windows that Faust expires after the retention (with changelog tombstones), so
+# the table stays bounded: an id resent after the retention is accepted again.
+seen_event_ids = (
+    app.Table("intake-seen-event-ids", default=list,
+              partitions=runtime.settings.member_partitions)
+    .tumbling(DAY_SECONDS, expires=DAY_SECONDS * (RETENTION_DAYS + 1))
+    .relative_to_stream()
 )
+
+
+def first_seen(event_id: str) -> list[int] | None:
+    """Where an event id was first accepted, looking back over the retention."""
+    windows = seen_event_ids[event_id]
+    for days_back in range(RETENTION_DAYS + 1):
+        found: list[int] = windows.delta(days_back * DAY_SECONDS)
+        if found:
+            return found
+    return None
 
 
 @hub_agent(channels.ingress, name=AGENT)
 async def intake(event: Event, meta: Meta) -> None:
     event_id = event.envelope.event_id
-    first = seen_event_ids.get(event_id)
+    first = first_seen(event_id)
     redelivery = first is not None and first[0] == meta.partition and first[1] == meta.offset
     if first is not None and not redelivery:
         metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
