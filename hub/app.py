@@ -9,7 +9,7 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
-from hub import codec, fetch_backoff
+from hub import codec, fetch_backoff, group_leave
 from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
@@ -22,11 +22,13 @@ WEB_MODULES: tuple[str, ...] = (
     "hub.web.pages",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
+    "hub.web.dashboard",
 )
 
 codec.register()
 settings = runtime.settings
 fetch_backoff.install(settings.empty_fetch_backoff_ms)
+group_leave.install()
 
 
 def broker_credentials() -> CredentialsT | None:
@@ -60,6 +62,7 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
     broker_commit_interval=settings.commit_interval,
+    consumer_group_instance_id=settings.consumer_instance_id(),
     producer_linger_ms=settings.producer_linger_ms,
     producer_compression_type=settings.producer_compression,
     topic_replication_factor=settings.replication_factor,

@@ -32,7 +32,12 @@ def install(backoff_ms: float) -> None:
     async def fetch_then_pause_if_empty(self: Fetcher, *args: Any, **kwargs: Any) -> bool:
         has_new_data = await original(self, *args, **kwargs)
         if not has_new_data:
-            await asyncio.sleep(pause)
+            try:
+                await asyncio.sleep(pause)
+            except asyncio.CancelledError:
+                # Closing the fetcher cancels this task and awaits it without expecting
+                # the error; aiokafka's own handler answers a cancel with False too.
+                return False
         return has_new_data
 
     Fetcher._proc_fetch_request = fetch_then_pause_if_empty

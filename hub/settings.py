@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +53,12 @@ class HubSettings(BaseSettings):
     producer_linger_ms: int = 5
     empty_fetch_backoff_ms: float = Field(
         default=5.0, description="Pause after an empty fetch (see hub/fetch_backoff.py)"
+    )
+    group_instance_id: str | None = Field(
+        default=None,
+        description="Static group membership (KIP-345): a restarted worker with the same id "
+        "takes its predecessor's place at once instead of waiting for it to expire; "
+        "default <host>-<web port>, stable across restarts, distinct side by side",
     )
     commit_interval: float = Field(default=2.8, description="Seconds between offset commits")
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
@@ -110,6 +117,9 @@ class HubSettings(BaseSettings):
         raise RuntimeError(
             "no broker: set HUB_BROKER or start the embedded one with `hub broker`"
         )
+
+    def consumer_instance_id(self) -> str:
+        return self.group_instance_id or f"{socket.gethostname()}-{self.web_port}"
 
     def faust_broker_url(self) -> str:
         """Faust's broker URL; a placeholder when none is configured yet (the worker

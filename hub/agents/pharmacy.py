@@ -1,0 +1,178 @@
+"""Pharmacy: stock events and shortage registrations in (hub.stock, keyed by drug code);
+shortages, replenishment orders, transfer requests and trace-code alerts out.
+
+hub.stock is keyed by drug code, so every member's ledger of a drug is read and written by
+the worker that owns the drug's partition: dispatch (who has surplus?) and the trace-code
+check are local reads. The tables survive restarts and rebalances through their
+changelogs:
+
+- `pharmacy-ledgers`:        "drug|member" -> MemberLedger.to_json()
+- `pharmacy-trace-days`:     "drug|YYYY-MM-DD" -> {trace code: [member, event id]}
+- `pharmacy-trace-kept-from`: drug -> first day whose trace bucket is still kept
+
+Outputs are sent before the state is written: a crash in between redelivers the input,
+which repeats the same outputs (deterministic ids) rather than losing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from functools import cache
+
+from hub import channels, metrics
+from hub.agents.base import Meta, hub_agent
+from hub.app import app
+from hub.emit import publish, send_feedback
+from hub.rejections import Reason, Rejection
+from hub.rules.replenishment import local_day
+from hub.rules.replenishment_engine import (
+    DrugState,
+    Outcome,
+    PharmacyPolicy,
+    on_registration,
+    on_stock_event,
+    resolve_drug,
+)
+from hub.rules.replenishment_ledger import MemberLedger
+from hub.rules.replenishment_outputs import shortage_key
+from hub.rules.replenishment_trace import (
+    Bucket,
+    bucket_key,
+    expired_days,
+    record_codes,
+    retained_days,
+)
+from hub.runtime import runtime
+from schemas import topics
+from schemas.models import Event, ShortageRegistration, StockEvent
+from schemas.models.outputs import ShortageStatus
+from schemas.models.pharmacy import StockEventKind
+from schemas.reference.formulary import Formulary, load_formulary
+
+AGENT = "pharmacy"
+
+ledgers = app.Table("pharmacy-ledgers", default=None, partitions=topics.INTERNAL_PARTITIONS)
+trace_days = app.Table("pharmacy-trace-days", default=None, partitions=topics.INTERNAL_PARTITIONS)
+trace_kept_from = app.Table(
+    "pharmacy-trace-kept-from", default=None, partitions=topics.INTERNAL_PARTITIONS
+)
+
+
+@cache
+def formulary() -> Formulary:
+    return load_formulary(runtime.settings.formulary_file, runtime.registry)
+
+
+def policy() -> PharmacyPolicy:
+    settings = runtime.settings
+    return PharmacyPolicy(
+        window_days=settings.pharmacy_use_window_days,
+        transfer_hold_days=settings.pharmacy_transfer_hold_days,
+        utc_offset_hours=settings.pharmacy_utc_offset_hours,
+    )
+
+
+def ledger_key(drug_code: str, member_id: str) -> str:
+    return f"{drug_code}|{member_id}"
+
+
+class StoredLedgers(Mapping[str, MemberLedger]):
+    """The stockists' ledgers of one drug, read from the table only when asked for."""
+
+    def __init__(self, drug_code: str, member_ids: list[str]) -> None:
+        self._drug = drug_code
+        self._members = member_ids
+        self._read: dict[str, MemberLedger | None] = {}
+
+    def _load(self, member_id: str) -> MemberLedger | None:
+        if member_id not in self._read:
+            stored = ledgers.get(ledger_key(self._drug, member_id))
+            self._read[member_id] = MemberLedger.from_json(stored) if stored else None
+        return self._read[member_id]
+
+    def __getitem__(self, member_id: str) -> MemberLedger:
+        found = self._load(member_id) if member_id in self._members else None
+        if found is None:
+            raise KeyError(member_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (m for m in self._members if self._load(m) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _trace_buckets(drug_code: str, today: date) -> list[Bucket]:
+    days = retained_days(today, runtime.settings.pharmacy_trace_retention_days)
+    found = (trace_days.get(bucket_key(drug_code, day)) for day in days)
+    return [bucket for bucket in found if bucket]
+
+
+def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str], today: date) -> None:
+    """Record today's new codes and drop the buckets that fell out of retention."""
+    if codes:
+        key = bucket_key(drug_code, today)
+        trace_days[key] = record_codes(
+            trace_days.get(key), codes, event.envelope.member_id, event.envelope.event_id
+        )
+    retention = runtime.settings.pharmacy_trace_retention_days
+    kept = trace_kept_from.get(drug_code)
+    expired = expired_days(date.fromisoformat(kept) if kept else None, today, retention)
+    for day in expired:
+        if bucket_key(drug_code, day) in trace_days:
+            del trace_days[bucket_key(drug_code, day)]
+    oldest = retained_days(today, retention)[-1].isoformat()
+    if kept is None or expired:
+        trace_kept_from[drug_code] = oldest
+
+
+async def _send(outcome: Outcome) -> None:
+    for shortage in outcome.shortages:
+        await publish(channels.pharmacy_shortages,
+                      shortage_key(shortage.member_id, shortage.drug_code), shortage)
+        metrics.SHORTAGES.labels(shortage.source.value, shortage.status.value).inc()
+        if shortage.status is ShortageStatus.OPEN:
+            metrics.OPEN_SHORTAGES.inc()
+            if shortage.transfer_from:
+                metrics.TRANSFERS_SUGGESTED.inc()
+        else:
+            metrics.OPEN_SHORTAGES.dec()
+    for order in outcome.orders:
+        await publish(channels.pharmacy_orders, shortage_key(order.member_id, order.drug_code),
+                      order)
+        metrics.REPLENISHMENT_ORDERS.labels(order.member_id).inc()
+    for feedback in outcome.feedback:
+        await send_feedback(feedback)
+    for alert in outcome.alerts:
+        await publish(channels.alerts, alert.kind, alert)
+        metrics.TRACE_DUPLICATES.inc()
+
+
+@hub_agent(channels.stock, name=AGENT)
+async def pharmacy(event: Event, meta: Meta) -> None:
+    if not isinstance(event, StockEvent | ShortageRegistration):
+        raise Rejection(Reason.INVALID_EVENT, f"{event.avro_name()} is not a stock event")
+    member_id = event.envelope.member_id
+    drug = resolve_drug(formulary(), member_id, event.drug_code)
+    stockists = formulary().stockists(drug.code)
+    params = {m: p for m in stockists if (p := formulary().stock_params(m, drug.code))}
+    state = DrugState(drug, params, StoredLedgers(drug.code, stockists))
+    now = runtime.now()
+    today = local_day(now, runtime.settings.pharmacy_utc_offset_hours)
+    checks_packs = isinstance(event, StockEvent) and event.kind is StockEventKind.DISPENSE
+    if isinstance(event, StockEvent):
+        buckets = _trace_buckets(drug.code, today) if checks_packs and event.trace_codes else []
+        outcome = on_stock_event(event, state, policy(), now, buckets)
+    else:
+        outcome = on_registration(event, state, policy(), now)
+    if outcome.already_applied:
+        metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
+        return
+    await _send(outcome)
+    for changed_member, book in outcome.ledgers.items():
+        ledgers[ledger_key(drug.code, changed_member)] = book.to_json()
+    if isinstance(event, StockEvent):
+        metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
+        _keep_trace_codes(event, drug.code, outcome.trace_codes, today)

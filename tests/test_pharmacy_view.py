@@ -1,0 +1,107 @@
+"""The central pharmacy's view without a broker: board state, idempotence, CSV export."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from connectors.pharmacy_view import PharmacyBoard, apply_records, render
+from schemas.codec import AvroCodec
+from schemas.models import ReplenishmentOrder, Shortage, deterministic_id
+from schemas.models.outputs import ShortageSource, ShortageStatus
+
+AT = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)
+AMLODIPINE = "XC08CAA015A001010101907"
+INSULIN = "XA10ADR082B002010104198"
+
+
+def shortage(sid: str, status: ShortageStatus, member: str = "chc-east", drug: str = AMLODIPINE,
+             minutes: int = 0, **fields: Any) -> Shortage:
+    values: dict[str, Any] = {
+        "shortage_id": sid, "status": status, "source": ShortageSource.THRESHOLD,
+        "member_id": member, "drug_code": drug, "drug_name": "苯磺酸氨氯地平片",
+        "specification": "5mg×28片", "on_hand": 230.0, "avg_daily_use": 70.0,
+        "days_of_supply": 3.29, "reorder_point": 270.0, "suggested_quantity": 170.0,
+        "transfer_from": "lead", "transfer_quantity": 170.0,
+    }
+    values.update(fields)
+    event_id = deterministic_id("test", sid, status.value, str(minutes))
+    return Shortage(envelope=Shortage.new_envelope(
+        member, event_id=event_id, occurred_at=AT + timedelta(minutes=minutes)), **values)
+
+
+def order(oid: str, quantity: float, shortage_ids: list[str],
+          minutes: int = 0) -> ReplenishmentOrder:
+    return ReplenishmentOrder(
+        envelope=ReplenishmentOrder.new_envelope(
+            "thc-river", event_id=deterministic_id("test", oid, str(minutes)),
+            occurred_at=AT + timedelta(minutes=minutes)),
+        order_id=oid, member_id="thc-river", drug_code=INSULIN,
+        drug_name="精蛋白生物合成人胰岛素注射液(预混30R)", quantity=quantity, unit="支",
+        supply_mode="REQUISITION", cycle_start=date(2025, 3, 10), shortage_ids=shortage_ids,
+    )
+
+
+def test_open_shortages_leave_the_board_when_closed() -> None:
+    board = PharmacyBoard()
+    opened = shortage("s-1", ShortageStatus.OPEN)
+    assert board.apply(opened)
+    assert not board.apply(opened)  # the same event id again: dropped
+    assert board.apply(shortage("s-2", ShortageStatus.OPEN, member="thc-river", drug=INSULIN,
+                                transfer_from=None, transfer_quantity=0.0, order_quantity=125.0))
+    assert [s.shortage_id for s in board.open_shortages()] == ["s-1", "s-2"]
+    assert board.apply(shortage("s-1", ShortageStatus.CLOSED, minutes=30))
+    assert [s.shortage_id for s in board.open_shortages()] == ["s-2"]
+    # a late copy of the OPEN version (another event id) does not reopen it
+    assert board.apply(shortage("s-1", ShortageStatus.OPEN, minutes=1))
+    assert [s.shortage_id for s in board.open_shortages()] == ["s-2"]
+
+
+def test_orders_keep_their_latest_version_and_stay_pending_until_shortages_close() -> None:
+    board = PharmacyBoard()
+    board.apply(order("o-1", 20, ["s-a"]))
+    board.apply(order("o-1", 35, ["s-a", "s-b"], minutes=60))  # the requisition grew
+    (pending,) = board.pending_orders()
+    assert (pending.quantity, pending.shortage_ids) == (35, ["s-a", "s-b"])
+    board.apply(shortage("s-a", ShortageStatus.CLOSED))
+    assert len(board.pending_orders()) == 1
+    board.apply(shortage("s-b", ShortageStatus.CLOSED))
+    assert board.pending_orders() == []
+
+
+def test_csv_export(tmp_path: Path) -> None:
+    board = PharmacyBoard()
+    board.apply(shortage("s-1", ShortageStatus.OPEN, reason=None))
+    board.apply(order("o-1", 20, ["s-x"]))
+    board.apply(order("o-1", 35, ["s-x", "s-y"], minutes=60))
+    shortages_path, orders_path = board.write_csv(tmp_path / "export")
+    assert shortages_path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM for spreadsheets
+    with shortages_path.open(encoding="utf-8-sig", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["shortage_id"] == "s-1" and row["drug_name"] == "苯磺酸氨氯地平片"
+    assert (row["on_hand"], row["transfer_from"], row["transfer_quantity"]) == ("230", "lead",
+                                                                               "170")
+    assert row["opened_at"] == "2025-03-12T02:00:00+00:00" and row["reason"] == ""
+    with orders_path.open(encoding="utf-8-sig", newline="") as handle:
+        (order_row,) = list(csv.DictReader(handle))
+    assert (order_row["order_id"], order_row["quantity"], order_row["shortage_ids"]) == (
+        "o-1", "35", "s-x;s-y")
+    assert order_row["placed_at"] == "2025-03-12T02:00:00+00:00"  # when first placed
+
+
+def test_raw_messages_are_decoded_and_garbage_is_skipped() -> None:
+    codec = AvroCodec()
+    board = PharmacyBoard()
+    first = codec.encode(shortage("s-1", ShortageStatus.OPEN))
+    changed = apply_records(board, codec, [first, b"\x00not avro", first,
+                                           codec.encode(order("o-1", 10, ["s-1"]))])
+    assert changed == 2
+    console = Console(record=True, width=160)
+    console.print(render(board))
+    text = console.export_text()
+    assert "Open shortages (1)" in text and "Pending orders (1)" in text
+    assert "lead (170)" in text
