@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,8 +17,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hub dev
 
-test: $(STAMP)
+# Headless Chromium and a CJK font for tests/test_dashboard.py (Debian, as root); where
+# apt-get cannot install them the test skips and says why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	   apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) || \
+	  echo "make browser: chromium not installed (needs apt-get as root); the browser test will skip"; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check hub schemas connectors tests benchmarks
+	$(BIN)/mypy hub schemas connectors benchmarks
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

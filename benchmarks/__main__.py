@@ -13,8 +13,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import index_scale
 from benchmarks.baseline import passthrough_rate
 from benchmarks.harness import Stage
+from benchmarks.index_scale import ScaleFigures
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow
 
 RESULTS = Path(__file__).parent / "results"
@@ -29,7 +31,12 @@ def _machine() -> str:
 @click.option("--rate", default=1000.0, help="Offered load (events/s) for latency")
 @click.option("--seconds", default=15.0, help="Length of each latency run")
 @click.option("--flows", default=",".join(FLOWS), help="Comma-separated subset")
-def main(events: int, rate: float, seconds: float, flows: str) -> None:
+@click.option("--index-sizes", default="", help="Indexed results for the scale runs, e.g. "
+              "1000000 (empty: skip)")
+@click.option("--stores", default="memory://,rocksdb://", help="Table stores for scale runs")
+@click.option("--scale-rate", default=500.0, help="Orders/s offered in the scale runs")
+def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
+         stores: str, scale_rate: float) -> None:
     console = Console(width=150)
     with Stage() as stage:
         baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
@@ -48,14 +55,34 @@ def main(events: int, rate: float, seconds: float, flows: str) -> None:
                       f"{f.offered_rate:,.0f}", _ms(f.p50_ms), _ms(f.p99_ms),
                       str(f.latency_samples), f"{f.peak_rss_mb:,.0f}")
     console.print(table)
+    scale: list[ScaleFigures] = []
+    for size in filter(None, index_sizes.split(",")):
+        for store in stores.split(","):
+            console.print(f"scale: {int(size):,} indexed results, {store} ...")
+            scale.append(index_scale.run(int(size), store, scale_rate, seconds))
+    if scale:
+        console.print(_scale_table(scale))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({
         "date": datetime.now(UTC).isoformat(), "machine": _machine(),
         "baseline_msgs_per_s": round(baseline, 1),
         "flows": [f.as_dict() for f in figures],
+        "index_scale": [s.as_dict() for s in scale],
     }, indent=2))
     console.print(f"written {out}")
+
+
+def _scale_table(rows: list[ScaleFigures]) -> Table:
+    table = Table(title="recognition with a large index (recovered from its changelog)")
+    for column in ("indexed results", "store", "recovery s", "orders/s offered", "advice p50 ms",
+                   "advice p99 ms", "samples", "peak RSS MB"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(f"{r.indexed_results:,}", r.store, f"{r.recovery_s:.1f}",
+                      f"{r.offered_rate:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms),
+                      str(r.advice_samples), f"{r.peak_rss_mb:,.0f}")
+    return table
 
 
 def _ms(value: float | None) -> str:

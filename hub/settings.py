@@ -44,7 +44,9 @@ class HubSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     member_partitions: int = 2
-    session_timeout: float = 6.0
+    session_timeout: float = Field(
+        default=30.0, description="Consumer group session timeout (tests use 6 s)"
+    )
     ack_accepted: bool = Field(default=True, description="Send ACCEPTED feedback per event")
     dedup_retention_days: int = 7
     clock_offset_seconds: float = Field(
