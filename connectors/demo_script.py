@@ -93,10 +93,12 @@ def morning(now: datetime) -> Iterator[Step]:
         "chc-east", ZHANG, "I10.x00", "高血压", now, CaseClassification.CONFIRMED))
     yield Step("lead", "stock count: 1800 amoxicillin (above its maximum)",
                _stock("lead", "COUNT", AMOXICILLIN, 1800, now))
-    yield Step("thc-river", "stock count: 100 amoxicillin, 120 metformin",
+    yield Step("thc-river", "stock count: 100 amoxicillin",
                _stock("thc-river", "COUNT", AMOXICILLIN, 100, now))
     yield Step("thc-river", "stock count: 120 metformin",
                _stock("thc-river", "COUNT", METFORMIN, 120, now))
+    yield Step("mch", "stock count: 300 amoxicillin",
+               _stock("mch", "COUNT", AMOXICILLIN, 300, now))
     for i, qty in enumerate((20.0, 15.0, 20.0)):
         yield Step("thc-river", f"dispenses {qty:g} amoxicillin", _stock(
             "thc-river", "DISPENSE", AMOXICILLIN, qty, now + timedelta(seconds=i),

@@ -1,0 +1,252 @@
+// The operators' page: polls /dashboard/data every 2 s and redraws. Plain DOM and inline
+// SVG, no external fetch; text is always set with textContent (never parsed as HTML).
+"use strict";
+
+const DATA_URL = "/dashboard/data";
+const POLL_MS = 2000;
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v !== null && v !== undefined) node.setAttribute(k, v);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function bilingual(zh, en) {
+  return [zh + " ", el("small", {}, en)];
+}
+
+function clock(value) {
+  const when = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  return when.toLocaleTimeString("zh-CN", { hour12: false });
+}
+
+function span(seconds) {
+  const s = Math.abs(seconds);
+  if (s < 90) return Math.round(s) + " 秒";
+  if (s < 5400) return Math.round(s / 60) + " 分";
+  if (s < 172800) return (s / 3600).toFixed(1) + " 时";
+  return Math.round(s / 86400) + " 天";
+}
+
+function number(value) {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}
+
+function fill(tbody, rows, columns, emptyZh, emptyEn) {
+  tbody.replaceChildren();
+  if (rows.length === 0) {
+    tbody.append(el("tr", {}, el("td", { class: "empty", colspan: columns },
+                                   ...bilingual(emptyZh, emptyEn))));
+  }
+  for (const row of rows) tbody.append(row);
+}
+
+function setText(id, text, alarm) {
+  const node = document.getElementById(id);
+  node.textContent = text;
+  node.classList.toggle("alarm", Boolean(alarm));
+}
+
+function sparkline(box, series) {
+  const w = 420, h = 124, pad = 4, base = h - 16;
+  const top = Math.max(1, ...series.map(p => Math.max(p.in, p.out)));
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img",
+                             "aria-label": "events per second" });
+  chart.append(svg("line", { x1: 0, y1: base, x2: w, y2: base, stroke: "#ccc" }));
+  chart.append(svg("text", { x: 2, y: 12, "font-size": 10, fill: "#6b7785" },
+                   number(top) + " /s"));
+  if (series.length > 1) {
+    chart.append(svg("text", { x: 2, y: h - 3, "font-size": 10, fill: "#6b7785" },
+                     span(series[series.length - 1].at - series[0].at) + "前"));
+    chart.append(svg("text", { x: w - 2, y: h - 3, "font-size": 10, fill: "#6b7785",
+                               "text-anchor": "end" }, "现在 now"));
+  }
+  const step = series.length > 1 ? (w - 2 * pad) / (series.length - 1) : 0;
+  for (const [key, colour] of [["in", "#1f77b4"], ["out", "#ff7f0e"]]) {
+    const points = series.map((p, i) =>
+      `${(pad + i * step).toFixed(1)},${(base - (p[key] / top) * (base - 16)).toFixed(1)}`);
+    if (points.length > 0) {
+      chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colour,
+                                     "stroke-width": 1.8 }));
+    }
+  }
+  box.replaceChildren(chart);
+}
+
+function hbars(box, items, colour) {
+  const w = 420, row = 20, label = 190;
+  const top = Math.max(1, ...items.map(i => i.value));
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${Math.max(row, items.length * row)}` });
+  items.forEach((item, i) => {
+    const y = i * row;
+    const g = svg("g", { "data-reason": item.label });
+    g.append(svg("text", { x: 0, y: y + 14, "font-size": 11, class: "code" }, item.label));
+    g.append(svg("rect", { x: label, y: y + 3, height: row - 6, rx: 2, fill: colour,
+                           width: Math.max(2, (item.value / top) * (w - label - 40)) }));
+    g.append(svg("text", { x: w - 4, y: y + 14, "font-size": 11, "text-anchor": "end" },
+                 String(item.value)));
+    chart.append(g);
+  });
+  if (items.length === 0) {
+    chart.append(svg("text", { x: 0, y: 14, "font-size": 11, fill: "#6b7785" },
+                     "无 · none"));
+  }
+  box.replaceChildren(chart);
+}
+
+function rateBar(share, rate) {
+  const w = 64;
+  const chart = svg("svg", { viewBox: `0 0 ${w + 40} 16`, width: w + 40, height: 16 });
+  chart.append(svg("rect", { x: 0, y: 1, width: w, height: 6, fill: "#eef1f4" }));
+  chart.append(svg("rect", { x: 0, y: 1, width: w * (share || 0), height: 6, fill: "#9ecae1" }));
+  chart.append(svg("rect", { x: 0, y: 9, width: w, height: 6, fill: "#eef1f4" }));
+  chart.append(svg("rect", { x: 0, y: 9, width: w * (rate || 0), height: 6, fill: "#2e8b57" }));
+  chart.append(svg("text", { x: w + 4, y: 13, "font-size": 11 },
+                   rate === null ? "—" : Math.round(rate * 100) + "%"));
+  return chart;
+}
+
+function renderMembers(data) {
+  const now = Date.parse(data.at) / 1000;
+  const rows = data.members.map(m => el("tr", { "data-member": m.id, class: m.status },
+    el("td", { class: "nowrap" }, el("span", { class: "dot " + m.status }),
+       { ok: "正常", silent: "静默", never: "无数据" }[m.status]),
+    el("td", {}, m.name + " ", el("small", { class: "code" }, m.id)),
+    el("td", { class: "num events-in", "data-member": m.id }, m.events_in),
+    m.last_event_at === null ? el("td", {}, "—")
+      : el("td", { class: "nowrap", title: clock(m.last_event_at) },
+           `${span(now - m.last_event_at)}前`)));
+  fill(document.querySelector("#members tbody"), rows, 4, "无成员", "no members");
+  document.getElementById("silent-note").textContent =
+    `超过 ${span(data.silent_after_seconds)}无事件标红 · red: silent longer than ` +
+    `${Math.round(data.silent_after_seconds / 60)} min`;
+}
+
+function renderThroughput(t, lag) {
+  sparkline(document.getElementById("sparkline"), t.series);
+  document.getElementById("totals").textContent =
+    `累计 total: ${t.events_in_total} in / ${t.events_out_total} out`;
+  const behind = lag.topics.filter(l => l.lag > 0);
+  const rows = behind.map(l => el("tr", { "data-topic": l.topic },
+    el("td", { class: "code" }, l.topic), el("td", { class: "num" }, l.lag)));
+  fill(document.querySelector("#lag tbody"), rows, 2,
+       `${lag.topics.length} 个主题无积压`, `${lag.topics.length} topics, all caught up`);
+}
+
+function renderDeadLetters(d) {
+  hbars(document.getElementById("reason-bars"),
+        d.by_reason.map(r => ({ label: r.reason, value: r.count })), "#c62828");
+  const rows = d.recent.map(l => el("tr", { "data-reason": l.reason_code },
+    el("td", {}, clock(l.at)),
+    el("td", { class: "code" }, l.reason_code),
+    el("td", { class: "detail", title: l.reason }, el("span", { class: "code" }, l.source_topic),
+       el("small", {}, l.reason))));
+  fill(document.querySelector("#recent-letters tbody"), rows, 3, "无死信", "none");
+}
+
+function caseRow(c, late) {
+  const left = late ? `迟 ${span(c.late_by_seconds || 0)}`
+    : c.seconds_left < 0 ? `超时 ${span(c.seconds_left)}` : span(c.seconds_left);
+  return el("tr", { class: "state-" + (late ? "late" : c.state),
+                    [late ? "data-late" : "data-case"]: c.case },
+    el("td", { class: "code" }, c.case),
+    el("td", {}, c.disease_name + " ", el("small", {}, c.disease_code)),
+    el("td", { class: "code" }, c.member),
+    el("td", { class: "num left" }, left));
+}
+
+function renderReporting(r) {
+  const pills = document.getElementById("case-states");
+  pills.replaceChildren(
+    el("span", {}, "按时 in time ", r.open_by_state.in_time),
+    el("span", { class: "warned" }, "过半 warned ", r.open_by_state.warned),
+    el("span", { class: "late" }, "超时 late ", r.open_by_state.late),
+    el("span", {}, `报告卡 cards ${r.cards.on_time} 按时 / ${r.cards.late} 迟`));
+  fill(document.querySelector("#open-cases tbody"), r.open_cases.map(c => caseRow(c, false)),
+       4, "无待报病例", "no open cases");
+  fill(document.querySelector("#late-reports tbody"), r.late_reports.map(c => caseRow(c, true)),
+       4, "无迟报", "none late");
+}
+
+function renderPharmacy(p) {
+  const shortages = p.open_shortages.map(s => el("tr", { "data-shortage": s.member },
+    el("td", { class: "code" }, s.member),
+    el("td", {}, s.drug_name),
+    el("td", { class: "num" }, number(s.on_hand)),
+    el("td", { class: "num" }, number(s.short)),
+    el("td", {}, [s.transfer_from ? `调 ${number(s.transfer_quantity)} ← ${s.transfer_from}` : "",
+                  s.order_quantity > 0 ? `订 ${number(s.order_quantity)} ${s.unit}` : ""]
+      .filter(Boolean).join("；") || "—")));
+  fill(document.querySelector("#shortages tbody"), shortages, 5, "无缺药", "no shortages");
+  const orders = p.pending_orders.map(o => el("tr", { "data-pending": o.member },
+    el("td", { class: "code" }, o.order || "—"), el("td", { class: "code" }, o.member),
+    el("td", {}, o.drug_name),
+    el("td", { class: "num" }, `${number(o.received)} / ${number(o.quantity)} ${o.unit}`)));
+  fill(document.querySelector("#orders tbody"), orders, 4, "无待到货订单", "none pending");
+  document.getElementById("orders-placed").textContent = `已下单 placed: ${p.orders_placed}`;
+}
+
+function renderRecognition(items) {
+  const rows = items.map(r => el("tr", { "data-recognition": `${r.member}/${r.item}` },
+    el("td", { class: "code" }, r.member),
+    el("td", {}, r.item_name + " ", el("small", { class: "code" }, r.item)),
+    el("td", { class: "num orders" }, r.orders),
+    el("td", { class: "num recognisable" }, r.recognisable),
+    el("td", { class: "num recognised" }, r.recognised),
+    el("td", {}, rateBar(r.recognisable_rate, r.recognition_rate))));
+  fill(document.querySelector("#recognition tbody"), rows, 6, "暂无开单", "no orders yet");
+}
+
+function render(data) {
+  document.getElementById("consortium").textContent = data.consortium;
+  setText("kpi-in", number(data.throughput.in_per_second));
+  setText("kpi-out", number(data.throughput.out_per_second));
+  setText("kpi-lag", data.lag.total, data.lag.total > 1000);
+  setText("kpi-dlq", data.dead_letters.total, data.dead_letters.total > 0);
+  setText("kpi-cases", data.reporting.open_total, data.reporting.open_by_state.late > 0);
+  setText("kpi-shortages", data.pharmacy.open_total, data.pharmacy.open_total > 0);
+  renderMembers(data);
+  renderThroughput(data.throughput, data.lag);
+  renderDeadLetters(data.dead_letters);
+  renderReporting(data.reporting);
+  renderPharmacy(data.pharmacy);
+  renderRecognition(data.recognition);
+  document.getElementById("updated").textContent = "更新于 updated " + clock(data.at);
+  document.body.dataset.loaded = "1";
+}
+
+function status(live) {
+  const node = document.getElementById("status");
+  node.className = "status " + (live ? "live" : "down");
+  node.replaceChildren(...(live ? bilingual("在线", "live") : bilingual("断开", "no data")));
+}
+
+async function poll() {
+  try {
+    const reply = await fetch(DATA_URL, { cache: "no-store" });
+    if (!reply.ok) throw new Error("HTTP " + reply.status);
+    render(await reply.json());
+    status(true);
+  } catch (err) {
+    status(false);
+    console.error("dashboard:", err);
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+poll();
