@@ -225,7 +225,8 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
     member_id = settings.require_member()
     total = max(path.read_bytes().count(b"\n"), 1)
     publisher = MemberPublisher(settings.broker_servers(), member_id,
-                                timeout=settings.publish_timeout)
+                                timeout=settings.publish_timeout,
+                                security=settings.kafka_client_config())
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), console=console) as progress:

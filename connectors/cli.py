@@ -59,7 +59,8 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
 
     async def run() -> None:
         publisher = MemberPublisher(settings.broker_servers(), member_id,
-                                    timeout=settings.publish_timeout)
+                                    timeout=settings.publish_timeout,
+                                    security=settings.kafka_client_config())
         server = await start_hl7_listener(
             publisher, member_id, host=host or settings.mllp_host,
             port=port if port is not None else settings.mllp_port,
@@ -97,7 +98,8 @@ def fhir(member: str | None, broker: str | None, host: str | None, port: int | N
     settings = _settings(member, broker)
     member_id = settings.require_member()
     publisher = MemberPublisher(settings.broker_servers(), member_id,
-                                timeout=settings.publish_timeout)
+                                timeout=settings.publish_timeout,
+                                security=settings.kafka_client_config())
     try:
         web.run_app(build_app(settings, publisher), host=host or settings.fhir_host,
                     port=port if port is not None else settings.fhir_port)
@@ -147,7 +149,9 @@ def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -
     """The central pharmacy: open shortages and pending orders, live or as CSV."""
     from connectors.pharmacy_view import run_view
 
-    run_view(_settings(None, broker).broker_servers(), export_dir=export_dir, refresh=refresh)
+    settings = _settings(None, broker)
+    run_view(settings.broker_servers(), export_dir=export_dir, refresh=refresh,
+             security=settings.kafka_client_config())
 
 
 @main.command("cdc-sink")
@@ -163,7 +167,9 @@ def cdc_sink(broker: str | None, out_dir: Path, group: str, once: bool) -> None:
     in the national exchange layout."""
     from connectors.cdc_sink import run_sink
 
-    run_sink(_settings(None, broker).broker_servers(), out_dir, group, follow=not once)
+    settings = _settings(None, broker)
+    run_sink(settings.broker_servers(), out_dir, group, follow=not once,
+             security=settings.kafka_client_config())
 
 
 if __name__ == "__main__":

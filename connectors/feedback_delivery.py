@@ -160,7 +160,8 @@ def run_delivery(settings: ConnectorSettings) -> None:
     from connectors.sdk import FeedbackReader
 
     member_id = settings.require_member()
-    reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False)
+    reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
+                            security=settings.kafka_client_config())
     delivery = FeedbackDelivery(make_target(settings),
                                 skip_statuses=frozenset(settings.feedback_skip_statuses),
                                 retry_seconds=settings.feedback_retry_seconds)

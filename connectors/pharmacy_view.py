@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -158,9 +158,11 @@ def render(board: PharmacyBoard) -> Group:
     return Group(shortages, orders)
 
 
-def _consumer(bootstrap: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
+def _consumer(
+    bootstrap: str, security: Mapping[str, str] | None = None
+) -> tuple[KafkaConsumer, list[TopicPartition]]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             client_id="pharmacy-view")
+                             client_id="pharmacy-view", **(security or {}))
     partitions = [
         TopicPartition(spec.name, p)
         for spec in (PHARMACY_SHORTAGES, PHARMACY_ORDERS)
@@ -194,7 +196,10 @@ def catch_up(bootstrap: str, board: PharmacyBoard, codec: AvroCodec) -> None:
         consumer.close()
 
 
-def run_view(bootstrap: str, *, export_dir: Path | None = None, refresh: float = 1.0) -> None:
+def run_view(
+    bootstrap: str, *, export_dir: Path | None = None, refresh: float = 1.0,
+    security: Mapping[str, str] | None = None,
+) -> None:
     board, codec = PharmacyBoard(), AvroCodec()
     if export_dir is not None:
         catch_up(bootstrap, board, codec)
@@ -202,7 +207,7 @@ def run_view(bootstrap: str, *, export_dir: Path | None = None, refresh: float =
         click.echo(f"{len(board.shortages)} open shortages -> {shortages}")
         click.echo(f"{len(board.pending_orders())} pending orders -> {orders}")
         return
-    consumer, _ = _consumer(bootstrap)
+    consumer, _ = _consumer(bootstrap, security)
     try:
         with Live(render(board), console=Console(), refresh_per_second=4) as live:
             while True:

@@ -9,7 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from schemas.client_security import KafkaClientSecurity
 
 
 class FeedbackTarget(StrEnum):
@@ -17,7 +19,7 @@ class FeedbackTarget(StrEnum):
     FHIR = "fhir"
 
 
-class ConnectorSettings(BaseSettings):
+class ConnectorSettings(KafkaClientSecurity):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
 
     broker: str = Field(default="", description="Kafka bootstrap servers (host:port,...)")

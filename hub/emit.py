@@ -78,9 +78,12 @@ async def dead_letter(
     agent: str,
     topic_member: str | None,
     event: Event | None,
+    id_parts: tuple[str, ...] | None = None,
 ) -> DeadLetter:
-    """Record a rejected input for operators; its original bytes are sealed."""
-    letter_id = deterministic_id("dead-letter", topic, str(partition), str(offset), agent)
+    """Record a rejected input for operators; its original bytes are sealed. The letter's
+    id derives from `id_parts` (default: the input's position and the agent)."""
+    parts = id_parts or (topic, str(partition), str(offset), agent)
+    letter_id = deterministic_id("dead-letter", *parts)
     letter = DeadLetter(
         envelope=DeadLetter.new_envelope(
             topic_member or "hub",

@@ -8,8 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from schemas.client_security import KafkaClientSecurity
 from schemas.reference.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ DEV_API_SECRET = "dev-only-api-secret-change-me"
 BROKER_URL_FILE = "broker.url"
 
 
-class HubSettings(BaseSettings):
+class HubSettings(KafkaClientSecurity):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
 
     broker: str = Field(
@@ -67,16 +68,6 @@ class HubSettings(BaseSettings):
     replication_factor: int = Field(default=1, description="3 on a production cluster")
     log_json: bool | None = Field(default=None, description="None: JSON when not on a terminal")
     log_level: str = "INFO"
-    # Kafka client security (a production cluster: SASL_SSL with SCRAM users, see deploy/)
-    kafka_security_protocol: str = Field(
-        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
-    )
-    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
-    kafka_sasl_username: str = ""
-    kafka_sasl_password: SecretStr = SecretStr("")
-    kafka_ssl_cafile: Path | None = Field(
-        default=None, description="CA bundle that signed the brokers' certificates"
-    )
     # Recognition (result index and decision counts)
     recognition_keep_per_item: int = Field(
         default=3, description="Newest results kept per patient and item"
@@ -131,18 +122,6 @@ class HubSettings(BaseSettings):
         except RuntimeError:
             servers = "127.0.0.1:9092"
         return ";".join(f"kafka://{s}" for s in servers.split(","))
-
-    def kafka_client_config(self) -> dict[str, str]:
-        """Security options for kafka-python clients (topic admin, `hub dlq`)."""
-        protocol = self.kafka_security_protocol.upper()
-        config = {"security_protocol": protocol}
-        if protocol.startswith("SASL"):
-            config["sasl_mechanism"] = self.kafka_sasl_mechanism
-            config["sasl_plain_username"] = self.kafka_sasl_username
-            config["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
-        if protocol.endswith("SSL") and self.kafka_ssl_cafile is not None:
-            config["ssl_cafile"] = str(self.kafka_ssl_cafile)
-        return config
 
     def load_registry(self) -> Registry:
         return load_registry(self.registry_file)

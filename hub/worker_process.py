@@ -17,7 +17,8 @@ from hub.embedded_broker import free_port
 
 
 class WorkerProcess:
-    """A worker with its own data dir and web port; readiness = partitions assigned."""
+    """A worker with its own data dir and web port; ready = partitions assigned and the
+    tables recovered (what /health reports)."""
 
     def __init__(
         self, bootstrap: str, data_dir: Path, env: dict[str, str] | None = None,
@@ -61,7 +62,7 @@ class WorkerProcess:
             if not self.running():
                 raise RuntimeError(f"worker exited early:\n{self.log_tail()}")
             status, body = self.get("/health")
-            if status == 200 and json.loads(body).get("assigned_partitions", 0) > 0:
+            if status == 200 and json.loads(body).get("ready"):
                 return
             time.sleep(0.25)
         raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log_tail()}")

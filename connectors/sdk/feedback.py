@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer
@@ -24,6 +24,7 @@ class FeedbackReader:
         group_id: str | None = None,
         from_beginning: bool = True,
         codec: AvroCodec | None = None,
+        security: Mapping[str, str] | None = None,
         **consumer_config: Any,
     ) -> None:
         self.member_id = member_id
@@ -36,6 +37,7 @@ class FeedbackReader:
             "enable_auto_commit": True,
             "client_id": f"member-{member_id}-feedback",
         }
+        config.update(security or {})
         config.update(consumer_config)
         self.consumer = KafkaConsumer(feedback_topic(member_id), **config)
 

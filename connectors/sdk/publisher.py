@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kafka import KafkaProducer
@@ -43,6 +43,7 @@ class MemberPublisher:
         *,
         codec: AvroCodec | None = None,
         timeout: float = 15.0,
+        security: Mapping[str, str] | None = None,
         **producer_config: Any,
     ) -> None:
         self.member_id = member_id
@@ -57,6 +58,7 @@ class MemberPublisher:
             "retries": 5,
             "client_id": f"member-{member_id}",
         }
+        config.update(security or {})
         config.update(producer_config)
         self.producer = KafkaProducer(**config)
 

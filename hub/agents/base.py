@@ -47,21 +47,32 @@ def _meta(event: EventT[bytes]) -> Meta:
     return Meta(message.topic, message.partition, message.offset, key, raw)
 
 
+def rejection_id_parts(meta: Meta, agent: str, event: Event | None) -> tuple[str, ...]:
+    """What a rejection's ids (dead letter, feedback) derive from. On a member's ingress
+    topic, the message's position: each resend of an event id is answered on its own. Past
+    intake, the event id: intake forwards an input again when it is redelivered after a
+    crash, at a new offset of the internal topic, and that copy must get the same answer."""
+    if event is not None and meta.topic_member is None:
+        return (meta.topic, event.envelope.event_id, agent)
+    return (meta.topic, str(meta.partition), str(meta.offset), agent)
+
+
 async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | None) -> None:
     """Dead-letter an input and tell the member who sent it (the owner of the ingress
     topic, or for internal topics the member intake already verified)."""
     member = meta.topic_member or (event.envelope.member_id if event else None)
+    id_parts = rejection_id_parts(meta, agent, event)
     await dead_letter(
         raw=meta.raw, topic=meta.topic, partition=meta.partition, offset=meta.offset,
         reason_code=code, reason=reason, agent=agent, topic_member=member, event=event,
+        id_parts=id_parts,
     )
     if member is None:
         return
     in_reply_to = event.envelope.event_id if event else None
     await send_feedback(
         feedback(
-            member, in_reply_to, FeedbackStatus.REJECTED,
-            id_parts=(meta.topic, str(meta.partition), str(meta.offset), agent),
+            member, in_reply_to, FeedbackStatus.REJECTED, id_parts=id_parts,
             reason_code=code, reason=reason, source_topic=meta.topic,
             source_partition=meta.partition, source_offset=meta.offset,
         )

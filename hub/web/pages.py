@@ -16,7 +16,11 @@ from hub.metrics import REGISTRY
 class Health(View):
     async def get(self, request: Request) -> Response:
         assigned = app.consumer.assignment() if app.consumer else set()
-        return self.json({"status": "ok", "assigned_partitions": len(assigned)})
+        recovery = app.tables.recovery  # type: ignore[attr-defined]  # TableManager's
+        ready = (bool(assigned) and not app.rebalancing and not recovery.in_recovery
+                 and recovery.completed.is_set())
+        return self.json({"status": "ok", "ready": ready,
+                          "assigned_partitions": len(assigned)})
 
 
 @app.page("/metrics")

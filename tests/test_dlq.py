@@ -1,0 +1,384 @@
+"""Dead letters end to end on the embedded broker: a member's connector, upgraded ahead of
+the hub, sends a LabResult written with a newer schema version; intake cannot read it
+(UNKNOWN_SCHEMA). The operator lists it, deploys a hub that knows the new schema, and
+replays it: it is processed exactly once, a second replay does nothing, a forced one is a
+duplicate. A real duplicate replayed is refused again. Plus the selection, ledger and
+display rules on their own."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+import fastavro
+import pytest
+from click.testing import CliRunner
+from kafka import KafkaConsumer, TopicPartition
+
+from connectors.sdk import MemberPublisher
+from connectors.sdk.publisher import ordering_key
+from hub.dlq import (
+    Replayer,
+    ReplayLedger,
+    Selection,
+    dlq,
+    letter_row,
+    parse_since,
+    render_table,
+    replay_target,
+)
+from hub.embedded_broker import EmbeddedBroker
+from hub.privacy import Sealer
+from hub.settings import DEV_SEALING_KEY
+from schemas.codec import AVRO_DIR, MARKER, RELEASED_DIR, AvroCodec, schema_fingerprint
+from schemas.models import DeadLetter, Envelope, Feedback, LabResult
+from schemas.models.outputs import FeedbackStatus
+from schemas.topics import DEAD_LETTER, RESULTS, feedback_topic, ingress_topic
+from tests.conftest import Decoded, WorkerProcess, wait_for
+from tests.factories import lab_result
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB_SCHEMA = "consortium.clinical.LabResult.avsc"
+CODEC = AvroCodec()
+WAIT = 90.0  # seconds: generous, the suite shares two cores with other work
+# Loaded by the "upgraded" worker through PYTHONPATH: the hub release that knows the
+# connector's newer LabResult schema (its writer schemas include it).
+SHIM = """import os
+from pathlib import Path
+import schemas.codec
+schemas.codec.RELEASED_DIR = Path(os.environ["HUB_TEST_RELEASED_DIR"])
+"""
+
+
+def newer_lab_result_schema() -> dict[str, Any]:
+    """LabResult version 2: the connector adds an optional field the hub does not know."""
+    schema: dict[str, Any] = json.loads((AVRO_DIR / LAB_SCHEMA).read_text(encoding="utf-8"))
+    schema["fields"].append({"name": "device_serial", "type": ["null", "string"],
+                             "default": None})
+    schema["version"] = 2
+    return schema
+
+
+def encode_newer(event: LabResult, schema: dict[str, Any]) -> bytes:
+    parsed = fastavro.parse_schema(schema, _write_hint=False)
+    buf = io.BytesIO()
+    buf.write(MARKER + schema_fingerprint(parsed))
+    fastavro.schemaless_writer(buf, parsed, {**event.to_avro(), "device_serial": "SN-0042"})
+    return buf.getvalue()
+
+
+def upgraded_hub_env(folder: Path, schema: dict[str, Any]) -> dict[str, str]:
+    released = folder / "released"
+    released.mkdir(parents=True)
+    for shipped in RELEASED_DIR.iterdir():
+        if shipped.is_dir():
+            (released / shipped.name).symlink_to(shipped.resolve())
+    (released / "v2-connector").mkdir()
+    (released / "v2-connector" / LAB_SCHEMA).write_text(json.dumps(schema), encoding="utf-8")
+    shim = folder / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(SHIM, encoding="utf-8")
+    return {"PYTHONPATH": str(shim), "HUB_TEST_RELEASED_DIR": str(released)}
+
+
+def hub_cli(broker: EmbeddedBroker, data_dir: Path, *args: str) -> str:
+    env = {**os.environ, "HUB_BROKER": broker.bootstrap, "HUB_DATA_DIR": str(data_dir),
+           "HUB_LOG_JSON": "true"}
+    done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+
+
+def committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
+    """The group's committed offsets (fetched without joining the group)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return {tp.partition: consumer.committed(tp) for tp in parts}
+    finally:
+        consumer.close()
+
+
+def restart_when_committed(broker: EmbeddedBroker, worker: WorkerProcess, app_id: str,
+                           topic: str) -> None:
+    """Stop a worker once it committed everything on `topic`, so its successor does not
+    simply read the originals again."""
+    ends = end_offsets(broker.bootstrap, topic)
+
+    def all_committed() -> bool:
+        done = committed(broker.bootstrap, app_id, topic)
+        return all(done.get(p) == end for p, end in ends.items() if end)
+
+    assert wait_for(all_committed, timeout=WAIT)
+    worker.stop(timeout=8)  # a clean stop, or a kill: the offsets are committed either way
+
+
+def wait_fully_ready(worker: WorkerProcess) -> None:
+    """Recovered and seeked to the committed offsets: a message that arrives earlier can be
+    read once before that seek and once after (at least once)."""
+    assert wait_for(lambda: '"[^Worker]: Ready"' in worker.log_path.read_text(), timeout=WAIT)
+
+
+def letters(read_topic: Callable[..., list[Decoded]], **kw: Any) -> list[DeadLetter]:
+    return [e for _, e in read_topic(DEAD_LETTER.name, kinds=(DeadLetter,), **kw)
+            if isinstance(e, DeadLetter)]
+
+
+@pytest.mark.integration
+def test_replay_after_the_fix_is_processed_exactly_once(
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    app_id = f"hub-test-{tmp_path.name}"
+    ops_dir = tmp_path / "operator"
+    schema = newer_lab_result_schema()
+    worker = start_worker(HUB_APP_ID=app_id)
+    lead = publisher("lead")
+
+    plain = lab_result("lead")
+    envelope = Envelope(**{**plain.envelope.model_dump(), "schema_version": 2})
+    newer = plain.model_copy(update={"envelope": envelope})
+    lead.send_bytes(encode_newer(newer, schema), key=ordering_key(newer))
+    repeated = lab_result("lead", item="NA")
+    lead.publish(repeated)
+    lead.publish(repeated)
+
+    found = letters(read_topic, until=lambda ev: len(ev) >= 2, timeout=WAIT)
+    by_reason = {d.reason_code: d for d in found}
+    assert sorted(by_reason) == ["DUPLICATE_EVENT", "UNKNOWN_SCHEMA"]
+    unreadable = by_reason["UNKNOWN_SCHEMA"]
+    assert unreadable.source_topic == ingress_topic("lead") and unreadable.topic_member == "lead"
+
+    table = hub_cli(broker, ops_dir, "dlq", "list")
+    assert "UNKNOWN_SCHEMA" in table and "DUPLICATE_EVENT" in table and "in.lead[" in table
+    assert "gAAAAA" not in table and "110101" not in table  # no sealed bytes, no identity
+    rows = [json.loads(line) for line in
+            hub_cli(broker, ops_dir, "dlq", "list", "--json", "--member", "lead",
+                    "--reason", "UNKNOWN_SCHEMA").splitlines()]
+    assert [r["id"] for r in rows] == [unreadable.envelope.event_id]
+
+    # The fix: a hub release that knows LabResult v2.
+    restart_when_committed(broker, worker, app_id, ingress_topic("lead"))
+    upgraded = start_worker(HUB_APP_ID=app_id, **upgraded_hub_env(tmp_path / "release", schema))
+    wait_fully_ready(upgraded)
+
+    out = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
+    assert "replayed 1;" in out
+    newer_id = newer.envelope.event_id
+
+    def forwarded(event_id: str) -> list[LabResult]:
+        return [e for _, e in read_topic(RESULTS.name, kinds=(LabResult,))
+                if isinstance(e, LabResult) and e.envelope.event_id == event_id]
+
+    def answers(event_id: str, status: FeedbackStatus) -> list[Feedback]:
+        return [e for _, e in read_topic(feedback_topic("lead"), kinds=(Feedback,))
+                if isinstance(e, Feedback) and e.in_reply_to == event_id and e.status == status]
+
+    assert wait_for(lambda: answers(newer_id, FeedbackStatus.ACCEPTED), timeout=WAIT)
+    assert len(forwarded(newer_id)) == 1
+
+    # Replaying again does nothing: the ledger remembers; nothing is written.
+    before = end_offsets(broker.bootstrap, ingress_topic("lead"))
+    again = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
+    assert "replayed 0; already replayed 1" in again
+    assert end_offsets(broker.bootstrap, ingress_topic("lead")) == before
+
+    # A real duplicate stays a duplicate; forcing the fixed one again is refused as one.
+    assert "replayed 1;" in hub_cli(broker, ops_dir, "dlq", "replay", "--reason",
+                                    "DUPLICATE_EVENT", "--member", "lead")
+    assert "replayed 1;" in hub_cli(broker, ops_dir, "dlq", "replay", "--id",
+                                    unreadable.envelope.event_id, "--force")
+
+    def duplicates_of(event_id: str) -> list[DeadLetter]:
+        return [d for d in letters(read_topic) if d.reason_code == "DUPLICATE_EVENT"
+                and d.original_event_id == event_id]
+
+    assert wait_for(lambda: len(duplicates_of(repeated.envelope.event_id)) == 2, timeout=WAIT)
+    assert wait_for(lambda: len(duplicates_of(newer_id)) == 1, timeout=WAIT)
+    for event_id in (newer_id, repeated.envelope.event_id):
+        assert len(forwarded(event_id)) == 1
+        assert len(answers(event_id, FeedbackStatus.ACCEPTED)) == 1
+
+    listed = [json.loads(line) for line in
+              hub_cli(broker, ops_dir, "dlq", "list", "--json").splitlines()]
+    states = {r["id"]: r["replay"] for r in listed}
+    assert states[unreadable.envelope.event_id] == "replayed"
+    assert sum("result of" in s for s in states.values()) == 2
+
+
+NEW_ITEM = """
+[[items]]
+code = "DLQ-TEST"
+name = "重放测试项目"
+name_en = "Replay test item"
+kind = "LAB"
+group = "biochemistry"
+window_days = 7
+unit = "mmol/L"
+local_codes = { chc-west = "CW-NEW-900" }
+"""
+
+
+def indexed(worker: WorkerProcess, member: str) -> float:
+    """hub_recognition_results_indexed_total for a member's lab results on this worker."""
+    _, body = worker.get("/metrics")
+    for line in body.decode().splitlines():
+        if (line.startswith("hub_recognition_results_indexed_total{")
+                and f'member="{member}"' in line and 'kind="LAB"' in line):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.integration
+def test_an_internal_letter_is_replayed_to_its_topic_after_a_catalogue_change(
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """chc-west reports a result under a local code the catalogue does not map yet:
+    intake forwards it, recognition refuses it (UNMAPPED_CODE, from hub.results). The item
+    is added to the catalogue (HUB_ITEMS_FILE), the worker restarted, the letter replayed to
+    hub.results with its pseudonym key and partition: indexed once."""
+    app_id = f"hub-test-{tmp_path.name}"
+    items = tmp_path / "items.toml"
+    shipped = resources.files("schemas.reference").joinpath("items.toml").read_text("utf-8")
+    items.write_text(shipped, encoding="utf-8")
+    worker = start_worker(HUB_APP_ID=app_id, HUB_ITEMS_FILE=str(items))
+    result = lab_result("chc-west", item_code=None, local_code="CW-NEW-900")
+    publisher("chc-west").publish(result)
+
+    def unmapped() -> list[DeadLetter]:
+        return [d for d in letters(read_topic) if d.reason_code == "UNMAPPED_CODE"
+                and d.original_event_id == result.envelope.event_id]
+
+    (refused,) = wait_for(unmapped, timeout=WAIT)
+    assert refused.source_topic == RESULTS.name and refused.claimed_member == "chc-west"
+
+    items.write_text(shipped + NEW_ITEM, encoding="utf-8")
+    restart_when_committed(broker, worker, app_id, RESULTS.name)
+    fixed = start_worker(HUB_APP_ID=app_id, HUB_ITEMS_FILE=str(items))
+    wait_fully_ready(fixed)
+    assert indexed(fixed, "chc-west") == 0
+
+    ops_dir = tmp_path / "operator"
+    out = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNMAPPED_CODE",
+                  "--member", "chc-west")
+    assert "replayed 1;" in out
+    assert wait_for(lambda: indexed(fixed, "chc-west") == 1, timeout=WAIT)
+    copies = [(key, e) for key, e in read_topic(RESULTS.name, kinds=(LabResult,))
+              if e.envelope.event_id == result.envelope.event_id]
+    assert len(copies) == 2 and copies[0][0] == copies[1][0]  # same pseudonym key
+    assert len(unmapped()) == 1
+
+    before = end_offsets(broker.bootstrap, RESULTS.name)
+    again = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNMAPPED_CODE",
+                    "--member", "chc-west")
+    assert "replayed 0; already replayed 1" in again
+    assert end_offsets(broker.bootstrap, RESULTS.name) == before
+    assert indexed(fixed, "chc-west") == 1
+
+
+def letter(source: str = "in.lead", reason: str = "UNKNOWN_SCHEMA", offset: int = 5,
+           claimed: str | None = None, at: datetime | None = None) -> DeadLetter:
+    original = CODEC.encode(lab_result("lead"))
+    return DeadLetter(
+        envelope=DeadLetter.new_envelope("lead", occurred_at=at or datetime.now(UTC)),
+        source_topic=source, source_partition=1, source_offset=offset, topic_member="lead",
+        claimed_member=claimed, original_event_id=None, schema_name=None, reason_code=reason,
+        reason="no known schema has fingerprint a026f6fe00a3ea0b, caller 13800138000",
+        agent="intake", original_sealed=Sealer(DEV_SEALING_KEY.encode()).seal(original),
+        original_size=len(original),
+    )
+
+
+def test_selection_by_reason_member_id_and_time() -> None:
+    old = letter(at=datetime.now(UTC) - timedelta(days=2))
+    new = letter(reason="DUPLICATE_EVENT", claimed="chc-east")
+    assert not Selection().narrowed and Selection().matches(old)
+    assert Selection(reasons=frozenset({"DUPLICATE_EVENT"})).matches(new)
+    assert not Selection(reasons=frozenset({"DUPLICATE_EVENT"})).matches(old)
+    assert Selection(members=frozenset({"chc-east"})).matches(new)
+    assert not Selection(members=frozenset({"chc-east"})).matches(old)
+    assert Selection(ids=frozenset({old.envelope.event_id})).matches(old)
+    since = parse_since("1d", datetime.now(UTC))
+    assert Selection(since=since).matches(new) and not Selection(since=since).matches(old)
+
+
+def test_since_is_relative_or_an_iso_time() -> None:
+    now = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    assert parse_since("30m", now) == now - timedelta(minutes=30)
+    assert parse_since("7d", now) == now - timedelta(days=7)
+    assert parse_since("2026-01-01", now) == datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(click.BadParameter):
+        parse_since("yesterday", now)
+
+
+def test_only_ingress_and_internal_letters_are_replayed_where_they_came_from() -> None:
+    assert replay_target(letter("in.chc-east")) == "in.chc-east"
+    assert replay_target(letter("hub.results")) == "hub.results"
+    assert replay_target(letter("hub.stock")) == "hub.stock"
+    for output in ("out.lead", "cdc.disease-reports", "hub.dead-letter", "pharmacy.orders"):
+        assert replay_target(letter(output)) is None
+
+
+def test_the_ledger_survives_and_links_a_replay_to_its_result(tmp_path: Path) -> None:
+    first = letter(offset=5)
+    ledger = ReplayLedger.load(tmp_path)
+    assert first.envelope.event_id not in ledger
+    ledger.record(first, "in.lead", 1, 9)
+    reloaded = ReplayLedger.load(tmp_path)
+    assert first.envelope.event_id in reloaded
+    assert reloaded.replay_of(letter(offset=9)) == first.envelope.event_id
+    assert reloaded.replay_of(letter(offset=10)) is None
+    rows = [letter_row(first, reloaded), letter_row(letter(offset=9), reloaded)]
+    assert rows[0]["replay"] == "replayed"
+    assert rows[1]["replay"] == f"result of {first.envelope.event_id[:8]}"
+
+
+def test_the_listing_never_shows_sealed_bytes_or_personal_data(tmp_path: Path) -> None:
+    shown = letter()
+    row = letter_row(shown, ReplayLedger.load(tmp_path))
+    table = render_table([row])
+    assert "13800138000" not in table and "***" in table
+    assert shown.original_sealed.decode()[:20] not in table + json.dumps(row)
+    assert table.splitlines()[0].split() == [
+        "TIME", "ID", "SOURCE", "MEMBER", "CLAIMED", "SCHEMA", "CODE", "REASON", "REPLAY"]
+    assert "in.lead[1]@5" in table and "UNKNOWN_SCHEMA" in table
+
+
+def test_letters_older_than_the_dedup_window_need_force(tmp_path: Path) -> None:
+    replayer = Replayer.__new__(Replayer)  # no producer: these letters are never sent
+    replayer.ledger = ReplayLedger.load(tmp_path)
+    replayer.oldest = datetime.now(UTC) - timedelta(days=7)
+    assert replayer.replay(letter(at=datetime.now(UTC) - timedelta(days=8)), False) == "too old"
+    assert replayer.replay(letter("out.lead"), True) == "not replayable"
+
+
+def test_replay_needs_a_choice_of_letters() -> None:
+    result = CliRunner().invoke(dlq, ["replay"])
+    assert result.exit_code == 2 and "--all" in result.output
