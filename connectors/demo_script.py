@@ -42,9 +42,9 @@ def person(id_number: str | None, name: str, sex: Sex, born: date, village: str)
     )
 
 
-ZHANG = person("510726198001011234", "张伟", Sex.MALE, date(1980, 1, 1), "河西村")
+ZHANG = person("510726198001011237", "张伟", Sex.MALE, date(1980, 1, 1), "河西村")
 LI = person("510726197505052345", "李娜", Sex.FEMALE, date(1975, 5, 5), "山下村")
-WANG = person("510726201503033456", "王小明", Sex.MALE, date(2015, 3, 3), "东街")
+WANG = person("510726201503033457", "王小明", Sex.MALE, date(2015, 3, 3), "东街")
 NO_ID = person(None, "赵强", Sex.MALE, date(1968, 8, 8), "河西村")
 
 

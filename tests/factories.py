@@ -11,7 +11,7 @@ from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
 NOW = datetime.now(UTC)
 
 
-def patient(id_number: str = "110101199003074518", **overrides: Any) -> Patient:
+def patient(id_number: str = "110101199003074514", **overrides: Any) -> Patient:
     fields: dict[str, Any] = {
         "id_type": IdType.RESIDENT_ID, "id_number": id_number, "name": "张三",
         "sex": Sex.MALE, "birth_date": date(1990, 3, 7), "phone": "13800000000",

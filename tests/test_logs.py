@@ -26,7 +26,7 @@ from hub.logs import (
 from schemas.codec import AvroCodec
 from tests.factories import lab_result
 
-RESIDENT_ID = "110101199003074518"
+RESIDENT_ID = "110101199003074514"
 RESIDENT_ID_X = "11010119900307451X"
 MOBILE = "13800138000"
 EVENT_ID = "0f8e2b4c-1a2b-4c3d-9e8f-a13912345678"

@@ -18,7 +18,7 @@ from tests.conftest import WorkerProcess, wait_for
 from tests.factories import lab_result
 
 SECRET = "recognition-api-secret"
-ID_NUMBER = "110101199003074518"
+ID_NUMBER = "110101199003074514"
 NOW = datetime.now(UTC).replace(microsecond=0)
 PATIENT = {"resourceType": "Patient", "id": "p-1", "identifier": [
     {"system": "urn:example:mrn", "value": "MRN-77"},

@@ -32,7 +32,7 @@ from tests.factories import test_order as make_order
 
 pytestmark = pytest.mark.integration
 SECRET = "recognition-integration-secret"
-ID_NUMBER = "110101199003074518"
+ID_NUMBER = "110101199003074514"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=11)  # A's results
 
 

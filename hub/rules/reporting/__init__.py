@@ -1,0 +1,48 @@
+"""Notifiable disease reporting (domain.md section 2) as pure functions: detection,
+deadlines, cases with their duplicate and revision rules, card assembly, the deadline
+watchdog and timeliness figures."""
+
+from hub.rules.reporting.card import CardView, Opener, build_card, card_view, missing_fields
+from hub.rules.reporting.cases import Context, on_detection
+from hub.rules.reporting.detection import (
+    Detection,
+    add_working_days,
+    deadline_for,
+    detect_diagnosis,
+    detect_lab,
+    warning_at,
+)
+from hub.rules.reporting.outputs import Outcome
+from hub.rules.reporting.state import Case, PatientCases, Report
+from hub.rules.reporting.timeliness import (
+    DeadlineState,
+    Timeliness,
+    check_deadlines,
+    deadline_state,
+    timeliness,
+)
+
+__all__ = [
+    "CardView",
+    "Case",
+    "Context",
+    "DeadlineState",
+    "Detection",
+    "Opener",
+    "Outcome",
+    "PatientCases",
+    "Report",
+    "Timeliness",
+    "add_working_days",
+    "build_card",
+    "card_view",
+    "check_deadlines",
+    "deadline_for",
+    "deadline_state",
+    "detect_diagnosis",
+    "detect_lab",
+    "missing_fields",
+    "on_detection",
+    "timeliness",
+    "warning_at",
+]
