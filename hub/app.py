@@ -68,6 +68,9 @@ app = faust.App(
     topic_replication_factor=settings.replication_factor,
     table_cleanup_interval=60.0,
     web_enabled=True,
+    # Faust's /table views would serve table contents to anyone who asks: the hub's own
+    # endpoints authenticate members instead.
+    web_tables_enabled=False,
     web_bind=settings.web_host,
     web_port=settings.web_port,
     web_host=settings.web_host,
