@@ -83,18 +83,29 @@ def patient_index(key: str) -> PatientIndex:
     return index or {}
 
 
+APPLIED_AT = "_offset"  # in a counts value: the source offset last applied to it
+
+
 def recognition_stats(member_id: str | None = None) -> dict[str, dict[str, Any]]:
     """member -> item -> counts over the partitions this worker owns (one worker: all)."""
-    rows = [(k, v) for k, v in recognition_counts.items()
+    rows = [(k, {name: n for name, n in v.items() if name != APPLIED_AT})
+            for k, v in recognition_counts.items()
             if member_id is None or k.startswith(f"{member_id}|")]
     return summarise(rows)
 
 
-def _count(member_id: str, item_code: str, partition: int, delta: Counter[str]) -> None:
+def _count(member_id: str, item_code: str, meta: Meta, delta: Counter[str]) -> None:
+    """Apply a count change once. It is written before the order ledger, and tagged with
+    the source offset: a worker killed between the two writes sees the same message again,
+    finds the count already applied at that offset, and only writes the ledger. (Counts are
+    keyed per partition, so offsets only grow.)"""
     if not delta:
         return
-    key = counts_key(member_id, item_code, partition)
-    recognition_counts[key] = apply_delta(recognition_counts.get(key), delta)
+    key = counts_key(member_id, item_code, meta.partition)
+    current: dict[str, int] = recognition_counts.get(key) or {}
+    if current.get(APPLIED_AT, -1) >= meta.offset:
+        return
+    recognition_counts[key] = {**apply_delta(current, delta), APPLIED_AT: meta.offset}
     for outcome, reason, amount in metric_increments(delta):
         metrics.RECOGNITION.labels(member_id, item_code, outcome, reason).inc(amount)
 
@@ -134,9 +145,9 @@ async def _advise(order: TestOrder, meta: Meta) -> None:
                          recognisable=advice.verdict is not Verdict.NONE_VALID)
     kept_after = now - timedelta(days=runtime.settings.recognition_ledger_days)
     ledger, delta = record_order(order_ledger.get(key) or {}, order.order_id, record, kept_after)
+    _count(member_id, item.code, meta, delta)
     if delta:
         order_ledger[key] = ledger
-    _count(member_id, item.code, meta.partition, delta)
 
 
 def _decide(decision: RecognitionDecision, meta: Meta) -> None:
@@ -150,9 +161,9 @@ def _decide(decision: RecognitionDecision, meta: Meta) -> None:
         current, member_id, decision.order_id, item.code, decision.decision,
         decision.retest_reason, decision.envelope.occurred_at, kept_after,
     )
+    _count(member_id, item_code, meta, delta)
     if ledger is not current:
         order_ledger[key] = ledger
-    _count(member_id, item_code, meta.partition, delta)
 
 
 @hub_agent(channels.orders, name=ORDERS_AGENT)
