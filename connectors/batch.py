@@ -72,13 +72,21 @@ class ImportSummary:
         return len(self.rejections)
 
 
+class UnreadableFile(ValueError):
+    """The file's bytes are not text in any encoding tried: nothing was imported."""
+
+
 def decode_text(data: bytes, encoding: str | None = None) -> str:
-    if encoding:
-        return data.decode(encoding)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
+    tried = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    for name in tried:
+        try:
+            return data.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise UnreadableFile(
+        f"the file is not text in {' or '.join(tried)}: nothing was imported; "
+        "save it as UTF-8 or GB18030, or name its encoding"
+    )
 
 
 def _time(value: str, zone: ZoneInfo) -> datetime:
@@ -240,6 +248,9 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
                 on_row=lambda number: progress.update(task, completed=number),
             )
             progress.update(task, completed=total)
+    except UnreadableFile as exc:
+        console.print(f"{path.name}: {exc}", markup=False)
+        raise SystemExit(2) from exc
     finally:
         publisher.close()
     console.print(f"{path.name}: {summary.rows} rows, [green]{summary.accepted} accepted[/], "

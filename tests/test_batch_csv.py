@@ -133,3 +133,11 @@ def test_import_command_on_the_broker(
                                        kinds=(StockEvent,), timeout=30)]
     assert len(events) == 6 and len({e.envelope.event_id for e in events}) == 3
     assert list((tmp_path / ".hub-connector" / "dead-letter").glob("*.jsonl"))
+
+
+def test_a_file_in_no_known_encoding_is_refused_whole_with_a_reason() -> None:
+    from connectors.batch import UnreadableFile, decode_text
+
+    with pytest.raises(UnreadableFile, match="nothing was imported"):
+        decode_text(b"\xff\xfe\x00\xd8\x00\xdc" * 3 + b"\x81\x30\x81")
+    assert decode_text("盘点,阿莫西林".encode("gb18030")) == "盘点,阿莫西林"
