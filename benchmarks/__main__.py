@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import index_scale
+from benchmarks import index_scale, mllp
 from benchmarks.baseline import passthrough_rate
 from benchmarks.harness import Stage
 from benchmarks.index_scale import ScaleFigures
@@ -35,8 +35,9 @@ def _machine() -> str:
               "1000000 (empty: skip)")
 @click.option("--stores", default="memory://,rocksdb://", help="Table stores for scale runs")
 @click.option("--scale-rate", default=500.0, help="Orders/s offered in the scale runs")
+@click.option("--mllp-messages", default=2000, help="HL7 messages per MLLP run (0: skip)")
 def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
-         stores: str, scale_rate: float) -> None:
+         stores: str, scale_rate: float, mllp_messages: int) -> None:
     console = Console(width=150)
     with Stage() as stage:
         baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
@@ -62,6 +63,10 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
             scale.append(index_scale.run(int(size), store, scale_rate, seconds))
     if scale:
         console.print(_scale_table(scale))
+    hl7 = [mllp.run(n, mllp_messages) for n in (1, 10)] if mllp_messages else []
+    for row in hl7:
+        console.print(f"MLLP ACK to ACK, {row.connections} connection(s): "
+                      f"{row.messages_per_s:,.0f} messages/s ({row.accepted}/{row.messages} AA)")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({
@@ -69,6 +74,7 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
         "baseline_msgs_per_s": round(baseline, 1),
         "flows": [f.as_dict() for f in figures],
         "index_scale": [s.as_dict() for s in scale],
+        "mllp": [m.as_dict() for m in hl7],
     }, indent=2))
     console.print(f"written {out}")
 
