@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from hub.embedded_broker import free_port
 
@@ -81,6 +82,25 @@ class WorkerProcess:
             return int(exc.code), bytes(exc.read())
         except OSError:
             return 0, b""
+
+    def request_json(
+        self, path: str, body: object | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """GET (or POST when `body` is given) a JSON endpoint: the status and the decoded
+        reply (its text when it is not JSON)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data,
+            headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as reply:
+                status, raw = int(reply.status), bytes(reply.read())
+        except urllib.error.HTTPError as exc:
+            status, raw = int(exc.code), bytes(exc.read())
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -5,9 +5,6 @@ a valid member token; one member's token never shows another member's counts."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,18 +40,7 @@ PATHS: tuple[tuple[str, dict[str, Any] | None], ...] = (
 
 def call(worker: WorkerProcess, path: str, body: dict[str, Any] | None,
          headers: dict[str, str]) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(worker.url + path, data=data, headers={
-        "Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw)
-        except ValueError:
-            return exc.code, raw.decode(errors="replace")
+    return worker.request_json(path, body, headers)
 
 
 def bearer(member: str, secret: str = SECRET) -> dict[str, str]:

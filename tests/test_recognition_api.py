@@ -3,9 +3,6 @@ Hooks service, for an authenticated member only; plus the token functions."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,14 +29,7 @@ def bearer(member: str, secret: str = SECRET) -> dict[str, str]:
 
 def call(worker: WorkerProcess, path: str, body: dict[str, Any] | None,
          headers: dict[str, str]) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(worker.url + path, data=data, headers={
-        "Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return worker.request_json(path, body, headers)
 
 
 def lookup(worker: WorkerProcess, items: list[str], member: str = "chc-east") -> dict[str, Any]:

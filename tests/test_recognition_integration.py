@@ -6,8 +6,6 @@ decisions the centre sends back move the counts, which survive a worker restart.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,20 +36,8 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=11)  # A's result
 
 def post_json(worker: WorkerProcess, path: str, body: dict[str, Any],
               member: str) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        worker.url + path, data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": f"Bearer {member_token(SECRET, member)}",
-                 "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw)
-        except ValueError:
-            return exc.code, raw.decode(errors="replace")
+    return worker.request_json(
+        path, body, {"Authorization": f"Bearer {member_token(SECRET, member)}"})
 
 
 def stats(worker: WorkerProcess, member: str) -> dict[str, Any]:
