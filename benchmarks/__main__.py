@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from benchmarks import index_scale, mllp
 from benchmarks.baseline import passthrough_rate
 from benchmarks.harness import Stage
 from benchmarks.index_scale import ScaleFigures
+from benchmarks.pharmacy_scale import run as pharmacy_scale_run
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow
 
 RESULTS = Path(__file__).parent / "results"
@@ -36,8 +38,9 @@ def _machine() -> str:
 @click.option("--stores", default="memory://,rocksdb://", help="Table stores for scale runs")
 @click.option("--scale-rate", default=500.0, help="Orders/s offered in the scale runs")
 @click.option("--mllp-messages", default=2000, help="HL7 messages per MLLP run (0: skip)")
+@click.option("--pharmacy-scale", default="", help="MEMBERSxDRUGS ledgers, e.g. 200x2000")
 def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
-         stores: str, scale_rate: float, mllp_messages: int) -> None:
+         stores: str, scale_rate: float, mllp_messages: int, pharmacy_scale: str) -> None:
     console = Console(width=150)
     with Stage() as stage:
         baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
@@ -63,6 +66,12 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
             scale.append(index_scale.run(int(size), store, scale_rate, seconds))
     if scale:
         console.print(_scale_table(scale))
+    ledgers = None
+    if pharmacy_scale:
+        members, drugs = (int(n) for n in pharmacy_scale.lower().split("x"))
+        ledgers = pharmacy_scale_run(members, drugs, events, rate / 5, seconds,
+                                     Path(tempfile.mkdtemp(prefix="hub-pharmacy-scale-")))
+        console.print(ledgers)
     hl7 = [mllp.run(n, mllp_messages) for n in (1, 10)] if mllp_messages else []
     for row in hl7:
         console.print(f"MLLP ACK to ACK, {row.connections} connection(s): "
@@ -75,6 +84,7 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
         "flows": [f.as_dict() for f in figures],
         "index_scale": [s.as_dict() for s in scale],
         "mllp": [m.as_dict() for m in hl7],
+        "pharmacy_scale": ledgers.as_dict() if ledgers else None,
     }, indent=2))
     console.print(f"written {out}")
 

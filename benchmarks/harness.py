@@ -70,10 +70,11 @@ def preload(bootstrap: str, events: Iterable[Event]) -> int:
     return count
 
 
-def hub_input_topics() -> list[str]:
+def hub_input_topics(member_ids: list[str] | None = None) -> list[str]:
     internal = [t.name for t in FIXED_TOPICS if t.name.startswith("hub.") and
                 t.audience.value == "hub-internal"]
-    return [ingress_topic(m) for m in load_registry().ids] + internal
+    members = member_ids if member_ids is not None else load_registry().ids
+    return [ingress_topic(m) for m in members] + internal
 
 
 def lag(bootstrap: str, group: str, topics: list[str]) -> int:
@@ -96,10 +97,11 @@ def _offset(committed: object) -> int:
     return offset if isinstance(offset, int) and offset >= 0 else 0
 
 
-def wait_drained(bootstrap: str, group: str, timeout: float) -> float:
+def wait_drained(bootstrap: str, group: str, timeout: float,
+                 registry_ids: list[str] | None = None) -> float:
     """Seconds until the group has committed everything on the hub's input topics."""
     started = time.monotonic()
-    topics = hub_input_topics()
+    topics = hub_input_topics(registry_ids)
     while time.monotonic() - started < timeout:
         if lag(bootstrap, group, topics) == 0:
             return time.monotonic() - started
