@@ -19,7 +19,7 @@ from benchmarks.baseline import passthrough_rate
 from benchmarks.harness import Stage
 from benchmarks.index_scale import ScaleFigures
 from benchmarks.pharmacy_scale import run as pharmacy_scale_run
-from benchmarks.scenarios import FLOWS, FlowFigures, run_flow
+from benchmarks.scenarios import FLOWS, FlowFigures, run_flow, run_workers
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,8 +39,11 @@ def _machine() -> str:
 @click.option("--scale-rate", default=500.0, help="Orders/s offered in the scale runs")
 @click.option("--mllp-messages", default=2000, help="HL7 messages per MLLP run (0: skip)")
 @click.option("--pharmacy-scale", default="", help="MEMBERSxDRUGS ledgers, e.g. 200x2000")
+@click.option("--compare-workers/--no-compare-workers", default=True,
+              help="The mix with one worker and with two")
 def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
-         stores: str, scale_rate: float, mllp_messages: int, pharmacy_scale: str) -> None:
+         stores: str, scale_rate: float, mllp_messages: int, pharmacy_scale: str,
+         compare_workers: bool) -> None:
     console = Console(width=150)
     with Stage() as stage:
         baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
@@ -72,6 +75,10 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
         ledgers = pharmacy_scale_run(members, drugs, events, rate / 5, seconds,
                                      Path(tempfile.mkdtemp(prefix="hub-pharmacy-scale-")))
         console.print(ledgers)
+    by_workers = {n: run_workers("mix", events, n) for n in (1, 2)} if compare_workers else {}
+    for n, rate_n in by_workers.items():
+        console.print(f"mix with {n} worker(s), all running before the backlog: "
+                      f"{rate_n:,.0f} events/s")
     hl7 = [mllp.run(n, mllp_messages) for n in (1, 10)] if mllp_messages else []
     for row in hl7:
         console.print(f"MLLP ACK to ACK, {row.connections} connection(s): "
@@ -85,6 +92,7 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
         "index_scale": [s.as_dict() for s in scale],
         "mllp": [m.as_dict() for m in hl7],
         "pharmacy_scale": ledgers.as_dict() if ledgers else None,
+        "mix_by_workers": by_workers,
     }, indent=2))
     console.print(f"written {out}")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchmarks.harness import Stage, offered_load, preload, wait_drained
+from benchmarks.harness import WORKER_ENV, Stage, offered_load, preload, wait_drained
 from benchmarks.workload import Workload, utcnow
+from hub.worker_process import WorkerProcess
 from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
@@ -101,3 +103,24 @@ def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def run_workers(flow: str, count: int, workers: int) -> float:
+    """Events/s of `workers` workers in one group, all running before the backlog is
+    written, from the first event written until everything is committed."""
+    with Stage() as stage:
+        group = f"{flow}-x{workers}"
+        procs = [WorkerProcess(stage.bootstrap, stage.root / f"{group}-{n}",
+                               {**WORKER_ENV, "HUB_APP_ID": f"bench-{group}"})
+                 for n in range(workers)]
+        for proc in procs:
+            proc.start(timeout=120)
+        wait_drained(stage.bootstrap, f"bench-{group}", timeout=120)  # joined and settled
+        events = _seed_events(flow, _workload(flow, for_latency=False), count)
+        started = time.monotonic()
+        preload(stage.bootstrap, events)
+        wait_drained(stage.bootstrap, f"bench-{group}", timeout=1800)
+        elapsed = time.monotonic() - started
+        for proc in procs:
+            proc.stop()
+    return round(len(events) / elapsed, 1)
