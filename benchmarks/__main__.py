@@ -30,7 +30,8 @@ def _machine() -> str:
 
 @click.command()
 @click.option("--events", default=20_000, help="Events per throughput run")
-@click.option("--rate", default=1000.0, help="Offered load (events/s) for latency")
+@click.option("--rate", default=250.0, help="Offered load (events/s) for latency, below "
+              "saturation")
 @click.option("--seconds", default=15.0, help="Length of each latency run")
 @click.option("--flows", default=",".join(FLOWS), help="Comma-separated subset")
 @click.option("--index-sizes", default="", help="Indexed results for the scale runs, e.g. "
