@@ -323,7 +323,10 @@ def test_reference_run_exercises_every_flow(reference: dict[str, Any]) -> None:
 # offset only if the acked offsets run on from the committed one without a gap
 # (faust/transport/consumer.py, Consumer._new_offset), so an unacked or skipped offset
 # after a fast static-membership restart on the embedded broker would do exactly this.
-# Until it is found, these run and report, but do not decide the suite.
+# Reproduced: Faust's own committed offset for the partition (from OffsetFetch at
+# assignment) was 273 while the broker held 285 and acked offsets started at 285, so
+# `min(acked) - committed > 1` blocks every later commit (README, "Open bug").
+# Until it is fixed, these run and report, but do not decide the suite.
 STALL = pytest.mark.xfail(
     strict=False,
     reason="open: an ingress partition can stop committing after a SIGKILL restart",
