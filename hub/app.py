@@ -13,6 +13,7 @@ from hub import codec, fetch_backoff, group_leave
 from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
+    "hub.commit_repair",
     "hub.agents.intake",
     "hub.agents.recognition",
     "hub.agents.pharmacy",
