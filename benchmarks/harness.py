@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.sdk import ordering_key
-from hub.admin import create_topics
+from hub.admin import backlog, create_topics
 from hub.embedded_broker import EmbeddedBroker
 from hub.worker_process import WorkerProcess
 from schemas.codec import AvroCodec, CodecError
@@ -77,33 +77,13 @@ def hub_input_topics(member_ids: list[str] | None = None) -> list[str]:
     return [ingress_topic(m) for m in members] + internal
 
 
-def lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Messages on `topics` not yet committed by `group`."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        parts = [TopicPartition(t, p) for t in topics
-                 for p in consumer.partitions_for_topic(t) or ()]
-        ends = consumer.end_offsets(parts)
-        committed = admin.list_group_offsets({group: None}).get(group, {})
-        return sum(max(0, ends[tp] - _offset(committed.get(tp))) for tp in parts)
-    finally:
-        consumer.close()
-        admin.close()
-
-
-def _offset(committed: object) -> int:
-    offset = getattr(committed, "offset", committed)
-    return offset if isinstance(offset, int) and offset >= 0 else 0
-
-
 def wait_drained(bootstrap: str, group: str, timeout: float,
                  registry_ids: list[str] | None = None) -> float:
     """Seconds until the group has committed everything on the hub's input topics."""
     started = time.monotonic()
     topics = hub_input_topics(registry_ids)
     while time.monotonic() - started < timeout:
-        if lag(bootstrap, group, topics) == 0:
+        if not backlog(bootstrap, group, topics):
             return time.monotonic() - started
         time.sleep(0.25)
     raise TimeoutError(f"not drained after {timeout}s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -43,3 +43,28 @@ def list_topics(bootstrap: str) -> list[str]:
         return sorted(admin.list_topics())
     finally:
         admin.close()
+
+
+def backlog(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+    """Per partition of `topics` ("topic[p]"), the messages `group` has not committed yet;
+    partitions with none are left out."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             **get_settings().kafka_client_config())
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
+                             **get_settings().kafka_client_config())
+    try:
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(partitions)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        behind = {f"{tp.topic}[{tp.partition}]": end - _committed(committed.get(tp))
+                  for tp, end in ends.items()}
+        return {name: n for name, n in behind.items() if n > 0}
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def _committed(meta: object) -> int:
+    offset = getattr(meta, "offset", meta)
+    return offset if isinstance(offset, int) and offset >= 0 else 0

@@ -28,7 +28,8 @@ def _kafka_producer() -> AIOKafkaProducer | None:
 async def publish(channel: TopicT, key: str | None, event: Event) -> None:
     """Queue one event on a topic.
 
-    Faust's own send path costs about 0.3 ms a message, its ceiling here; the aiokafka
+    Faust's own send path costs about 0.22 ms a message here (an agent
+    moved 11.7k events/s without sends, 3.3k/s with one each); the aiokafka
     producer underneath takes a message in a few microseconds. Faust flushes that producer
     before it commits the input's offset, so the output is still written before the input
     counts as done (at least once). The value is encoded by the same codec Faust has

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from benchmarks.workload import LAB_ITEMS, MEMBERS, Workload
 from connectors.cdc_sink import CardFolder, consume
 from connectors.pharmacy_view import PharmacyBoard, catch_up
 from connectors.sdk import FeedbackReader, MemberPublisher
+from hub.admin import backlog as admin_backlog
 from hub.admin import create_topics
 from hub.auth import member_token
 from hub.embedded_broker import EmbeddedBroker
@@ -133,22 +133,9 @@ class Members:
 def backlog(bootstrap: str, group: str) -> dict[str, int]:
     """Per input partition of the worker, the messages its consumer group has not yet
     committed (partitions with none left out)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        inputs = [ingress_topic(m) for m in load_registry().ids] + [
-            s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK)]
-        partitions = [TopicPartition(t, p) for t in inputs
-                      for p in consumer.partitions_for_topic(t) or ()]
-        ends = consumer.end_offsets(partitions)
-        committed = {tp: meta.offset for tp, meta in
-                     admin.list_group_offsets(group).get(group, {}).items()}
-        behind = {f"{tp.topic}[{tp.partition}]": end - committed.get(tp, 0)
-                  for tp, end in ends.items()}
-        return {name: n for name, n in behind.items() if n > 0}
-    finally:
-        consumer.close()
-        admin.close()
+    inputs = [ingress_topic(m) for m in load_registry().ids] + [
+        s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK)]
+    return admin_backlog(bootstrap, group, inputs)
 
 
 def wait_processed(bootstrap: str, worker: WorkerProcess, timeout: float = 90.0) -> None:
