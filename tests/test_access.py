@@ -152,7 +152,7 @@ def test_table_data_is_not_served_without_a_token(
     publisher("chc-west").publish(make_order("chc-west", item="K", order_id="W-TABLE-1"))
     assert wait_for(lambda: call(worker, "/recognition/stats", None, bearer("chc-west"))[1]
                     .get("items")), worker.log_tail()
-    served = [call(worker, f"/table/recognition-counts/chc-west|K|{p}/", None, {})
+    served = [call(worker, f"/table/recognition-order-ledger/counts|chc-west|K|{p}/", None, {})
               for p in range(8)]
     assert all(status in (401, 403, 404) for status, _ in served), served
     assert call(worker, "/table/", None, {})[0] in (401, 403, 404)

@@ -62,8 +62,8 @@ CHUNKS = 6
 ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-crash",
        "HUB_COMMIT_INTERVAL": "1.0"}
 OUTPUT_TOPICS = [s.name for s in FIXED_TOPICS] + [feedback_topic(m) for m in MEMBERS]
-TABLES = ("recognition-result-index", "recognition-order-ledger", "recognition-counts",
-          "pharmacy-ledgers", "pharmacy-trace-days", "reporting-cases")
+TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
+          "pharmacy-trace-days", "reporting-cases")
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,9 @@ def table_state(bootstrap: str, table: str) -> dict[str, Any]:
             state.pop(name, None)
         else:
             state[name] = _json(value)
-    if table == "recognition-counts":  # where a count was applied differs after re-forwards
-        return {k: {n: c for n, c in v.items() if not n.startswith("_")}
-                for k, v in state.items()}
+    if table == "recognition-order-ledger":  # where a count was applied differs after
+        return {k: {n: c for n, c in v.items() if not n.startswith("_")}  # re-forwards
+                if k.startswith('"counts|') else v for k, v in state.items()}
     if table == "reporting-cases":  # sealed blocks are freshly encrypted, times are "now"
         return {k: [(c["case_id"], c["disease_code"], [r["event_id"] for r in c["reports"]],
                      c["missing"], [(s["card_id"], s["kind"]) for s in c["cards"]])

@@ -279,6 +279,29 @@ def test_a_redelivered_event_changes_nothing() -> None:
     assert again.already_applied and again.shortages == [] and again.ledgers == {}
 
 
+def test_a_crash_that_stored_only_the_donors_pledge_gets_the_same_plan_again() -> None:
+    """A redelivery after the donor's ledger was written but not the short member's must
+    dispatch the same transfer (its own pledge does not count against the donor), and the
+    short member's ledger, which marks the event applied, is written last."""
+    state = stockists()
+    event = dispense("chc-east", 50)
+    first, _ = run(state, event)
+    (opened,) = first.shortages
+    assert opened.transfer_from == "lead"
+    assert [m for m, _ in first.ledger_writes("chc-east")] == ["lead", "chc-east"]
+    half_stored = DrugState(DRUG, state.params, {**state.ledgers, "lead": first.ledgers["lead"]})
+    again, _ = run(half_stored, event)
+    assert again.shortages == first.shortages and again.feedback == first.feedback
+    assert again.ledgers == first.ledgers
+
+
+def test_a_pledge_to_the_same_shortage_counts_as_free() -> None:
+    lead = pledge(ledger("lead", 1000, per_day=20, days=9), "s-0", "x", 600, TODAY, 3)
+    assert donor_surplus(lead, params(safety=200, maximum=1200, lead=2), TODAY, 30,
+                         for_shortage="s-0") == 638
+    assert lead.pledged(TODAY, excluding="s-9") == 600
+
+
 def test_without_surplus_anywhere_the_shortage_becomes_an_order() -> None:
     state = stockists()
     state = DrugState(DRUG, state.params, {**state.ledgers,

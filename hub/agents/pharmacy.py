@@ -42,6 +42,7 @@ from hub.rules.replenishment_trace import (
     expired_days,
     record_codes,
     retained_days,
+    unseen_codes,
 )
 from hub.runtime import runtime
 from schemas import topics
@@ -169,10 +170,15 @@ async def pharmacy(event: Event, meta: Meta) -> None:
         outcome = on_registration(event, state, policy(), now)
     if outcome.already_applied:
         metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
+        if checks_packs and isinstance(event, StockEvent) and event.trace_codes:
+            # The trace table's changelog is another topic than the ledgers': a crash can
+            # have stored the ledger and lost the codes. Recording them again is harmless.
+            unseen = unseen_codes(event.trace_codes, _trace_buckets(drug.code, today))
+            _keep_trace_codes(event, drug.code, unseen, today)
         return
     await _send(outcome)
-    for changed_member, book in outcome.ledgers.items():
-        ledgers[ledger_key(drug.code, changed_member)] = book.to_json()
     if isinstance(event, StockEvent):
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
         _keep_trace_codes(event, drug.code, outcome.trace_codes, today)
+    for changed_member, book in outcome.ledger_writes(member_id):
+        ledgers[ledger_key(drug.code, changed_member)] = book.to_json()

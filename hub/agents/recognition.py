@@ -1,10 +1,13 @@
 """Recognition: results in hub.results are indexed per patient; an order in hub.orders gets
 advice on the ordering member's out. topic; a decision in hub.orders moves the counts.
 
-All three tables are keyed so that each partition writes only its own keys: the index
-and the order ledger by patient pseudonym (hub.results and hub.orders are co-partitioned
-by it), the counts by member, item and partition. They survive a restart and a rebalance
-through their changelogs.
+Both tables are keyed so that each partition writes only its own keys: the index and the
+order ledger by patient pseudonym (hub.results and hub.orders are co-partitioned by it).
+The decision counts live in the order ledger's table too, under "counts|member|item|
+partition" keys: an order writes its count and then its ledger entry, and only writes to
+one changelog partition keep their order, so a crash can never store the ledger entry (which
+makes a redelivery count nothing) without the count. They survive a restart and a
+rebalance through their changelogs.
 """
 
 from __future__ import annotations
@@ -54,14 +57,19 @@ catalogue: ItemCatalogue = load_item_catalogue(runtime.settings.items_file)
 result_index = app.Table(
     "recognition-result-index", default=None, partitions=topics.INTERNAL_PARTITIONS
 )
-# patient key -> {"member|order id": OrderRecord.to_json()}
+# patient key -> {"member|order id": OrderRecord.to_json()}, and
+# "counts|member|item|partition" -> {outcome: count}
 order_ledger = app.Table(
     "recognition-order-ledger", default=None, partitions=topics.INTERNAL_PARTITIONS
 )
-# "member|item|partition" -> {outcome: count}
-recognition_counts = app.Table(
-    "recognition-counts", default=None, partitions=topics.INTERNAL_PARTITIONS
-)
+COUNTS_PREFIX = "counts|"
+counts_keys: set[str] = set()  # the counts keys in the table, so stats need not scan it
+
+
+@order_ledger.on_recover
+async def _find_counts_keys() -> None:
+    counts_keys.clear()
+    counts_keys.update(k for k in order_ledger if k.startswith(COUNTS_PREFIX))
 
 
 def _patient_key(patient: Patient) -> str:
@@ -88,24 +96,28 @@ APPLIED_AT = "_offset"  # in a counts value: the source offset last applied to i
 
 def recognition_stats(member_id: str | None = None) -> dict[str, dict[str, Any]]:
     """member -> item -> counts over the partitions this worker owns (one worker: all)."""
-    rows = [(k, {name: n for name, n in v.items() if name != APPLIED_AT})
-            for k, v in recognition_counts.items()
-            if member_id is None or k.startswith(f"{member_id}|")]
+    prefix = f"{COUNTS_PREFIX}{member_id}|" if member_id else COUNTS_PREFIX
+    rows = [(key.removeprefix(COUNTS_PREFIX),
+             {name: n for name, n in counts.items() if name != APPLIED_AT})
+            for key in sorted(counts_keys) if key.startswith(prefix)
+            and (counts := order_ledger.get(key)) is not None]
     return summarise(rows)
 
 
 def _count(member_id: str, item_code: str, meta: Meta, delta: Counter[str]) -> None:
-    """Apply a count change once. It is written before the order ledger, and tagged with
-    the source offset: a worker killed between the two writes sees the same message again,
-    finds the count already applied at that offset, and only writes the ledger. (Counts are
-    keyed per partition, so offsets only grow.)"""
+    """Apply a count change once. It is written before the order ledger entry (same
+    changelog partition, so stored first) and tagged with the source offset: a worker
+    killed between the two writes sees the same message again, finds the count already
+    applied at that offset, and only writes the ledger. (Counts are keyed per partition,
+    so offsets only grow.)"""
     if not delta:
         return
-    key = counts_key(member_id, item_code, meta.partition)
-    current: dict[str, int] = recognition_counts.get(key) or {}
+    key = COUNTS_PREFIX + counts_key(member_id, item_code, meta.partition)
+    current: dict[str, int] = order_ledger.get(key) or {}
     if current.get(APPLIED_AT, -1) >= meta.offset:
         return
-    recognition_counts[key] = {**apply_delta(current, delta), APPLIED_AT: meta.offset}
+    order_ledger[key] = {**apply_delta(current, delta), APPLIED_AT: meta.offset}
+    counts_keys.add(key)
     for outcome, reason, amount in metric_increments(delta):
         metrics.RECOGNITION.labels(member_id, item_code, outcome, reason).inc(amount)
 

@@ -32,12 +32,17 @@ def keep_level(position: StockPosition, params: StockParams) -> float:
 
 
 def donor_surplus(
-    ledger: MemberLedger, params: StockParams, today: date, window_days: int
+    ledger: MemberLedger, params: StockParams, today: date, window_days: int,
+    for_shortage: str | None = None,
 ) -> float:
+    """What a member can give. A pledge it already made to `for_shortage` counts as still
+    free: dispatching that shortage again (a redelivery after a crash that wrote the
+    donor's ledger but not the short member's) must make the same plan."""
     if ledger.open_shortage is not None:
         return 0.0
     position = ledger.position(params, today, window_days)
-    spare = ledger.on_hand - ledger.pledged(today) - keep_level(position, params)
+    spare = (ledger.on_hand - ledger.pledged(today, excluding=for_shortage)
+             - keep_level(position, params))
     return whole_units_down(spare)
 
 

@@ -82,6 +82,12 @@ class Outcome:
     trace_codes: list[str] = field(default_factory=list)
     already_applied: bool = False
 
+    def ledger_writes(self, member_id: str) -> list[tuple[str, MemberLedger]]:
+        """The changed ledgers, the event's own member last. Its ledger marks the event as
+        applied, and one drug's ledger writes reach the changelog in the order made: once
+        that one is stored, a donor's pledge is too."""
+        return sorted(self.ledgers.items(), key=lambda item: item[0] == member_id)
+
 
 def resolve_drug(formulary: Formulary, member_id: str, drug_code: str) -> Drug:
     """The drug an input names, refused if the formulary or the member does not have it."""
@@ -100,7 +106,8 @@ def _open(
     """Dispatch a new shortage (transfer first, order for the rest) and announce it."""
     member, params = ledger.member_id, state.params[ledger.member_id]
     donors = [
-        Donor(m, donor_surplus(state.ledgers[m], state.params[m], today, policy.window_days))
+        Donor(m, donor_surplus(state.ledgers[m], state.params[m], today, policy.window_days,
+                               for_shortage=shortage.shortage_id))
         for m in sorted(state.params) if m != member and m in state.ledgers
     ]
     plan = plan_dispatch(shortage.quantity_short, choose_donor(donors), params)

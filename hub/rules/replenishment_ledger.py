@@ -95,8 +95,10 @@ class MemberLedger(BaseModel):
     def _applied_with(self, event_id: str) -> list[str]:
         return [*self.applied, event_id][-APPLIED_IDS_KEPT:]
 
-    def pledged(self, today: date) -> float:
-        return sum(p.quantity for p in self.pledges.values() if p.until >= today)
+    def pledged(self, today: date, excluding: str | None = None) -> float:
+        """Units promised to others and still held; `excluding` one pledge's shortage id."""
+        return sum(p.quantity for key, p in self.pledges.items()
+                   if p.until >= today and key != excluding)
 
     def position(self, params: StockParams, today: date, window_days: int) -> StockPosition:
         return stock_position(
