@@ -90,6 +90,10 @@ def worker() -> None:
     create_topics(servers, _all_topics(), settings.replication_factor)
     settings.warn_dev_secrets()
     (settings.data_dir / "faust" / settings.app_id).mkdir(parents=True, exist_ok=True)
+    if settings.event_loop == "uvloop":
+        import mode.loop
+
+        mode.loop.use("uvloop")
     from hub.app import app, load_agents
 
     load_agents()

@@ -34,6 +34,11 @@ END_TO_END_SECONDS = Histogram(
     "hub_end_to_end_seconds", "From the event's occurred_at to its output, by agent",
     ["agent"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
 )
+COMMIT_REPAIRS = Counter(
+    "hub_commit_repairs_total",
+    "Input partitions whose stuck commits were repaired (hub/commit_repair.py), by kind",
+    ["kind"], registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "hub_consumer_lag", "Messages not yet consumed, by topic", ["topic"], registry=REGISTRY
 )
