@@ -16,7 +16,7 @@ from schemas.models import DeadLetter, Event, Feedback, deterministic_id
 from schemas.models.outputs import FeedbackStatus
 
 
-def _kafka_producer() -> AIOKafkaProducer | None:
+def kafka_producer() -> AIOKafkaProducer | None:
     """The aiokafka producer under Faust's, once the worker has started it."""
     ensure = getattr(app.producer, "_ensure_producer", None)
     try:
@@ -36,7 +36,7 @@ async def publish(channel: TopicT, key: str | None, event: Event) -> None:
     registered; before the worker runs (tests of a handler) Faust's send is used.
     """
     key_bytes = key.encode() if key is not None else None
-    producer = _kafka_producer()
+    producer = kafka_producer()
     if producer is None:
         await channel.send(key=key_bytes, value=event, key_serializer="raw",
                            value_serializer=CODEC_NAME)

@@ -32,11 +32,11 @@ from hub.rules.replenishment_ledger import (
     pledge,
 )
 from hub.rules.replenishment_trace import (
-    expired_days,
+    days_to_read,
     find_duplicates,
     record_codes,
-    retained_days,
     unseen_codes,
+    update_day_index,
 )
 from schemas.models import ShortageRegistration
 from schemas.models.outputs import FeedbackStatus, ShortageSource, ShortageStatus
@@ -370,12 +370,20 @@ def test_a_pack_dispensed_twice_is_found_across_members() -> None:
 
 
 def test_trace_buckets_are_retained_for_a_bounded_time() -> None:
-    assert retained_days(TODAY, 3) == [TODAY, TODAY - timedelta(days=1),
-                                       TODAY - timedelta(days=2)]
-    assert expired_days(None, TODAY, 3) == []
-    assert expired_days(TODAY - timedelta(days=4), TODAY, 3) == [
-        TODAY - timedelta(days=4), TODAY - timedelta(days=3)]
-    assert expired_days(TODAY - timedelta(days=2), TODAY, 3) == []
+    def day(n: int) -> str:
+        return (TODAY - timedelta(days=n)).isoformat()
+
+    # only the retained days that have a bucket are read, newest first
+    assert days_to_read([day(5), day(2), day(0)], TODAY, 3) == [TODAY, TODAY - timedelta(2)]
+    assert days_to_read(None, TODAY, 3) == []
+    first = update_day_index(None, TODAY, 3, recorded_today=True)
+    assert (first.bucket_days, first.expired, first.changed) == ([day(0)], [], True)
+    same = update_day_index([day(0)], TODAY, 3, recorded_today=True)
+    assert not same.changed and same.expired == []
+    aged = update_day_index([day(4), day(3), day(1)], TODAY, 3, recorded_today=False)
+    assert aged.bucket_days == [day(1)] and aged.changed
+    assert aged.expired == [TODAY - timedelta(days=4), TODAY - timedelta(days=3)]
+    assert not update_day_index([day(1)], TODAY, 3, recorded_today=False).changed
 
 
 def test_duplicate_pack_flags_operators_and_both_members() -> None:

@@ -7,8 +7,8 @@ check are local reads. The tables survive restarts and rebalances through their
 changelogs:
 
 - `pharmacy-ledgers`:        "drug|member" -> MemberLedger.to_json()
-- `pharmacy-trace-days`:     "drug|YYYY-MM-DD" -> {trace code: [member, event id]}
-- `pharmacy-trace-kept-from`: drug -> first day whose trace bucket is still kept
+- `pharmacy-trace-days`:     "drug|YYYY-MM-DD" -> {trace code: [member, event id]}, and
+                             "drug" -> the days that have a bucket ["YYYY-MM-DD", ...]
 
 Outputs are sent before the state is written: a crash in between redelivers the input,
 which repeats the same outputs (deterministic ids) rather than losing them.
@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cache
 
-from hub import channels, metrics
+from hub import channels, metrics, table_writes
 from hub.agents.base import Meta, hub_agent
 from hub.app import app
 from hub.emit import publish, send_feedback
@@ -39,10 +39,11 @@ from hub.rules.replenishment_outputs import shortage_key
 from hub.rules.replenishment_trace import (
     Bucket,
     bucket_key,
-    expired_days,
+    days_to_read,
+    index_key,
     record_codes,
-    retained_days,
     unseen_codes,
+    update_day_index,
 )
 from hub.runtime import runtime
 from schemas import topics
@@ -55,9 +56,6 @@ AGENT = "pharmacy"
 
 ledgers = app.Table("pharmacy-ledgers", default=None, partitions=topics.INTERNAL_PARTITIONS)
 trace_days = app.Table("pharmacy-trace-days", default=None, partitions=topics.INTERNAL_PARTITIONS)
-trace_kept_from = app.Table(
-    "pharmacy-trace-kept-from", default=None, partitions=topics.INTERNAL_PARTITIONS
-)
 
 
 @cache
@@ -106,27 +104,27 @@ class StoredLedgers(Mapping[str, MemberLedger]):
 
 
 def _trace_buckets(drug_code: str, today: date) -> list[Bucket]:
-    days = retained_days(today, runtime.settings.pharmacy_trace_retention_days)
+    days = days_to_read(trace_days.get(index_key(drug_code)), today,
+                        runtime.settings.pharmacy_trace_retention_days)
     found = (trace_days.get(bucket_key(drug_code, day)) for day in days)
     return [bucket for bucket in found if bucket]
 
 
-def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str], today: date) -> None:
-    """Record today's new codes and drop the buckets that fell out of retention."""
+async def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str], today: date,
+                            partition: int) -> None:
+    """Record today's new codes and drop the buckets that fell out of retention. The day
+    list is written after the buckets it names (same changelog partition)."""
     if codes:
         key = bucket_key(drug_code, today)
-        trace_days[key] = record_codes(
+        await table_writes.put(trace_days, partition, key, record_codes(
             trace_days.get(key), codes, event.envelope.member_id, event.envelope.event_id
-        )
-    retention = runtime.settings.pharmacy_trace_retention_days
-    kept = trace_kept_from.get(drug_code)
-    expired = expired_days(date.fromisoformat(kept) if kept else None, today, retention)
-    for day in expired:
-        if bucket_key(drug_code, day) in trace_days:
-            del trace_days[bucket_key(drug_code, day)]
-    oldest = retained_days(today, retention)[-1].isoformat()
-    if kept is None or expired:
-        trace_kept_from[drug_code] = oldest
+        ))
+    change = update_day_index(trace_days.get(index_key(drug_code)), today,
+                              runtime.settings.pharmacy_trace_retention_days, bool(codes))
+    for day in change.expired:
+        await table_writes.delete(trace_days, partition, bucket_key(drug_code, day))
+    if change.changed:
+        await table_writes.put(trace_days, partition, index_key(drug_code), change.bucket_days)
 
 
 async def _send(outcome: Outcome) -> None:
@@ -174,11 +172,12 @@ async def pharmacy(event: Event, meta: Meta) -> None:
             # The trace table's changelog is another topic than the ledgers': a crash can
             # have stored the ledger and lost the codes. Recording them again is harmless.
             unseen = unseen_codes(event.trace_codes, _trace_buckets(drug.code, today))
-            _keep_trace_codes(event, drug.code, unseen, today)
+            await _keep_trace_codes(event, drug.code, unseen, today, meta.partition)
         return
     await _send(outcome)
     if isinstance(event, StockEvent):
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
-        _keep_trace_codes(event, drug.code, outcome.trace_codes, today)
+        await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, meta.partition)
     for changed_member, book in outcome.ledger_writes(member_id):
-        ledgers[ledger_key(drug.code, changed_member)] = book.to_json()
+        await table_writes.put(ledgers, meta.partition, ledger_key(drug.code, changed_member),
+                        book.to_json())

@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from hub import channels, metrics
+from hub import channels, metrics, table_writes
 from hub.agents.base import Meta, hub_agent
 from hub.app import app
 from hub.emit import publish
@@ -104,7 +104,7 @@ def recognition_stats(member_id: str | None = None) -> dict[str, dict[str, Any]]
     return summarise(rows)
 
 
-def _count(member_id: str, item_code: str, meta: Meta, delta: Counter[str]) -> None:
+async def _count(member_id: str, item_code: str, meta: Meta, delta: Counter[str]) -> None:
     """Apply a count change once. It is written before the order ledger entry (same
     changelog partition, so stored first) and tagged with the source offset: a worker
     killed between the two writes sees the same message again, finds the count already
@@ -116,7 +116,8 @@ def _count(member_id: str, item_code: str, meta: Meta, delta: Counter[str]) -> N
     current: dict[str, int] = order_ledger.get(key) or {}
     if current.get(APPLIED_AT, -1) >= meta.offset:
         return
-    order_ledger[key] = {**apply_delta(current, delta), APPLIED_AT: meta.offset}
+    await table_writes.put(order_ledger, meta.partition, key,
+                    {**apply_delta(current, delta), APPLIED_AT: meta.offset})
     counts_keys.add(key)
     for outcome, reason, amount in metric_increments(delta):
         metrics.RECOGNITION.labels(member_id, item_code, outcome, reason).inc(amount)
@@ -140,7 +141,7 @@ async def index_result(event: Event, meta: Meta) -> None:
     updated = add_result(current, index_entry(event, item, runtime.registry),
                          keep=settings.recognition_keep_per_item, reported_after=horizon)
     if updated is not current:
-        result_index[key] = updated
+        await table_writes.put(result_index, meta.partition, key, updated)
         metrics.RECOGNITION_INDEXED.labels(member_id, item.kind.value).inc()
 
 
@@ -157,12 +158,12 @@ async def _advise(order: TestOrder, meta: Meta) -> None:
                          recognisable=advice.verdict is not Verdict.NONE_VALID)
     kept_after = now - timedelta(days=runtime.settings.recognition_ledger_days)
     ledger, delta = record_order(order_ledger.get(key) or {}, order.order_id, record, kept_after)
-    _count(member_id, item.code, meta, delta)
+    await _count(member_id, item.code, meta, delta)
     if delta:
-        order_ledger[key] = ledger
+        await table_writes.put(order_ledger, meta.partition, key, ledger)
 
 
-def _decide(decision: RecognitionDecision, meta: Meta) -> None:
+async def _decide(decision: RecognitionDecision, meta: Meta) -> None:
     member_id = decision.envelope.member_id
     _member(member_id)
     item = map_item(catalogue, member_id, decision.item_code, "")
@@ -173,9 +174,9 @@ def _decide(decision: RecognitionDecision, meta: Meta) -> None:
         current, member_id, decision.order_id, item.code, decision.decision,
         decision.retest_reason, decision.envelope.occurred_at, kept_after,
     )
-    _count(member_id, item_code, meta, delta)
+    await _count(member_id, item_code, meta, delta)
     if ledger is not current:
-        order_ledger[key] = ledger
+        await table_writes.put(order_ledger, meta.partition, key, ledger)
 
 
 @hub_agent(channels.orders, name=ORDERS_AGENT)
@@ -183,4 +184,4 @@ async def on_order(event: Event, meta: Meta) -> None:
     if isinstance(event, TestOrder):
         await _advise(event, meta)
     elif isinstance(event, RecognitionDecision):
-        _decide(event, meta)
+        await _decide(event, meta)

@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from hub import channels, metrics
+from hub import channels, metrics, table_writes
 from hub.agents.base import Meta, hub_agent
 from hub.app import app
 from hub.emit import publish, send_feedback
@@ -102,7 +102,7 @@ async def _apply(detection: Detection, key: str, meta: Meta) -> None:
         if not out.changed:
             return
         await _send(out)
-        cases[key] = out.state.dump()
+        await table_writes.put(cases, meta.partition, key, out.state.dump())
 
 
 @hub_agent(channels.diagnoses, name=DIAGNOSES_AGENT)
@@ -145,12 +145,10 @@ def _may_be_open(value: dict[str, Any]) -> bool:
                for c in value.get("cases", ()))
 
 
-def _write_back(key: str, state: PatientCases) -> None:
+async def _write_back(key: str, patient: PatientCases) -> None:
     """Write a state from the timer: no input event decides the changelog partition, so
-    use the one the patient's events arrive on (Table.__setitem__ needs an event)."""
-    value = state.dump()
-    cases.data[key] = value
-    cases.send_changelog(state.partition, key, value)
+    use the one the patient's events arrive on."""
+    await table_writes.put(cases, patient.partition, key, patient.dump())
 
 
 def owned_states() -> list[PatientCases]:
@@ -178,7 +176,7 @@ async def deadline_watchdog() -> None:
                     counts[deadline_state(case, now)] += 1
             if out.changed:
                 await _send(out)
-                _write_back(key, out.state)
+                await _write_back(key, out.state)
     for deadline, count in counts.items():
         metrics.OPEN_CASES.labels(deadline.value).set(count)
 

@@ -2,9 +2,10 @@
 
 Every pack carries a 20-digit code whose first 7 digits identify the product. Dispensed
 codes are remembered per drug in one bucket per day, `retention_days` long: a dispense
-looks the code up in the retained buckets, and buckets older than that are dropped. Stock
-arrives on the stock topic keyed by drug code, so a drug's buckets are all local to the
-worker that handles the drug.
+looks the code up in the retained buckets, and buckets older than that are dropped. Each
+drug keeps the list of days that have a bucket, so a lookup reads only those (not one key
+per retained day). Stock arrives on the stock topic keyed by drug code, so a drug's
+buckets are all local to the worker that handles the drug.
 """
 
 from __future__ import annotations
@@ -59,18 +60,41 @@ def bucket_key(drug_code: str, day: date) -> str:
     return f"{drug_code}|{day.isoformat()}"
 
 
-def retained_days(today: date, retention_days: int) -> list[date]:
-    """The days whose buckets a lookup reads, newest first."""
-    return [today - timedelta(days=n) for n in range(retention_days)]
+def index_key(drug_code: str) -> str:
+    """The key of a drug's list of days that have a bucket (in the buckets' own table, so
+    a stored list implies its buckets are stored: one changelog partition keeps order)."""
+    return drug_code
 
 
-def expired_days(kept_from: date | None, today: date, retention_days: int) -> list[date]:
-    """Days whose buckets fell out of retention since buckets were last dropped on
-    `kept_from` (None: nothing was ever dropped, nothing older exists)."""
-    oldest_kept = today - timedelta(days=retention_days - 1)
-    if kept_from is None or kept_from >= oldest_kept:
-        return []
-    return [kept_from + timedelta(days=n) for n in range((oldest_kept - kept_from).days)]
+def oldest_retained(today: date, retention_days: int) -> date:
+    return today - timedelta(days=retention_days - 1)
+
+
+def days_to_read(bucket_days: Sequence[str] | None, today: date,
+                 retention_days: int) -> list[date]:
+    """The retained days that have a bucket, newest first: a lookup reads only these."""
+    oldest = oldest_retained(today, retention_days).isoformat()
+    return [date.fromisoformat(d) for d in sorted(bucket_days or (), reverse=True)
+            if oldest <= d <= today.isoformat()]
+
+
+@dataclass(frozen=True, slots=True)
+class DayIndexChange:
+    bucket_days: list[str]  # the list to store
+    expired: list[date]  # days whose buckets to drop
+    changed: bool
+
+
+def update_day_index(bucket_days: Sequence[str] | None, today: date, retention_days: int,
+                     recorded_today: bool) -> DayIndexChange:
+    """Add today when codes were recorded; drop the days that fell out of retention."""
+    oldest = oldest_retained(today, retention_days).isoformat()
+    current = sorted(set(bucket_days or ()))
+    kept = [d for d in current if d >= oldest]
+    if recorded_today and today.isoformat() not in kept:
+        kept = sorted([*kept, today.isoformat()])
+    expired = [date.fromisoformat(d) for d in current if d < oldest]
+    return DayIndexChange(kept, expired, kept != list(bucket_days or ()))
 
 
 def find_duplicates(
