@@ -223,6 +223,18 @@ def test_batch_bundles_are_refused(tmp_path: Path) -> None:
     assert status == 422 and issues(body)[0][0] == "Bundle.type"
 
 
+def test_a_body_over_the_limit_gets_413_with_an_operation_outcome(tmp_path: Path) -> None:
+    sink = MemorySink()
+    big = observation()
+    big["note"] = [{"text": "x" * (ConnectorSettings().fhir_max_body_bytes + 1)}]
+    [(status, _, body)] = exchange(tmp_path, sink, [("/fhir/Observation", big)])
+    assert status == 413 and sink.events == []
+    assert "larger than this endpoint takes" in issues(body)[0][1]
+    dead = [line for p in (tmp_path / "dead-letter").glob("*.jsonl")
+            for line in p.read_text().splitlines()]
+    assert len(dead) == 1 and "TOO_LARGE" in dead[0]
+
+
 def test_kafka_not_taking_it_is_503(tmp_path: Path) -> None:
     sink = MemorySink(fail_with=PublishError("no broker"))
     [(status, _, body)] = exchange(tmp_path, sink, [("/fhir/Observation", observation())])

@@ -9,8 +9,9 @@ for transactions, 200 OK with a transaction-response Bundle, every entry "201 Cr
 with its location (reference-only entries "200 OK").
 Errors: 400 with an OperationOutcome when the body is not valid FHIR R4 (fhir.resources
 validation; each issue names the element), 422 when it is valid but cannot be mapped
-(unmapped code, missing field, unsupported status), 503 when Kafka did not take it
-(resend later). Refused bodies go to the local dead-letter file.
+(unmapped code, missing field, unsupported status), 413 when the body is over
+HUB_FHIR_MAX_BODY_BYTES, 503 when Kafka did not take it (resend later). Refused bodies go
+to the local dead-letter file.
 GET /metrics: Prometheus; GET /fhir/metadata: a minimal CapabilityStatement.
 """
 
@@ -41,6 +42,7 @@ CONTEXT: web.AppKey[FhirContext] = web.AppKey("context", FhirContext)
 SINK: web.AppKey[EventSink] = web.AppKey("sink", EventSink)
 DEAD_LETTERS: web.AppKey[DeadLetterFile] = web.AppKey("dead_letters", DeadLetterFile)
 EXECUTOR: web.AppKey[Executor | None] = web.AppKey("executor")
+MAX_BODY: web.AppKey[int] = web.AppKey("max_body", int)
 
 
 def _reply(status: int, body: dict[str, Any], label: str,
@@ -67,8 +69,14 @@ def _issue_code(reason: RejectReason) -> str:
 
 async def create(request: web.Request) -> web.Response:
     path_type = request.match_info.get("type", "Bundle")
-    raw = await request.read()
     label = path_type if path_type in MAPPERS or path_type in ("Bundle", "Patient") else "other"
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:  # the body is not read: only its size kept
+        limit = request.app[MAX_BODY]
+        return _refuse(request, b"", label, 413, "TOO_LARGE",
+                       [("(body)", f"the body is larger than this endpoint takes ({limit} "
+                                   f"bytes): split the Bundle ({exc.text})")], "too-costly")
     context = request.app[CONTEXT]
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -146,6 +154,7 @@ def build_app(
     app[SINK] = sink
     app[DEAD_LETTERS] = DeadLetterFile(settings.dead_letter_dir, member_id)
     app[EXECUTOR] = executor
+    app[MAX_BODY] = settings.fhir_max_body_bytes
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/fhir/metadata", metadata)
     app.router.add_post("/fhir", create)
