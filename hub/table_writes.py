@@ -33,11 +33,24 @@ async def put(table: TableT[str, Any], partition: int | None, key: str, value: A
     if producer is None:  # no running worker (a handler called on its own): Faust's path
         table[key] = value
         return
-    store.data[key] = value
     if partition is None:
+        store.data[key] = value
         table.send_changelog(None, key, value)
         return
+    _store(store.data, partition, key, value)
     await _record(producer, table, partition, key, value)
+
+
+def _store(data: Any, partition: int, key: str, value: Any) -> None:
+    """Into the store. RocksDB keeps a database per partition and takes the partition from
+    the event being handled, which a timer (the reporting watchdog) has not: name it."""
+    into_partition = getattr(data, "_db_for_partition", None)
+    if into_partition is None:  # the memory store: one mapping
+        data[key] = value
+        return
+    encoded = data._encode_key(key)
+    data._key_index[encoded] = partition
+    into_partition(partition).put(encoded, data._encode_value(value))
 
 
 async def delete(table: TableT[str, Any], partition: int, key: str) -> None:

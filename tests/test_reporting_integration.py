@@ -192,3 +192,30 @@ def test_timeliness_and_open_cases_on_the_worker(
     assert row["disease_name"] == "流行性腮腺炎"
     assert (row["cases"], row["reported"], row["late_cards"], row["on_time_rate"]) == (1, 1, 1, 0.0)
     assert worker.get("/reporting/timeliness?since=yesterday")[0] == 400
+
+
+def test_the_watchdog_writes_its_marks_into_rocksdb_tables_too(
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """The watchdog writes states from a timer, with no input being handled: the RocksDB
+    store, which otherwise takes a partition's database from the current input, must
+    still take them (it refused them before hub/table_writes.py named the partition)."""
+    worker = start_worker(HUB_STORE="rocksdb://", HUB_REPORTING_WATCHDOG_SECONDS="1")
+    overdue = dx("city-tcm", ZHAO, "B06.900", NOW - timedelta(hours=30),
+                 CaseClassification.CLINICAL, onset_date=None)
+    publisher("city-tcm").publish(overdue)
+
+    def late_here(events: list[Decoded]) -> list[LateReport]:
+        return [e for _, e in events if isinstance(e, LateReport)
+                and (e.reporting_unit_id, e.disease_code) == ("city-tcm", "RUBELLA")]
+
+    reports = read_topic(CDC_REPORTS.name, timeout=60, until=lambda ev: bool(late_here(ev)))
+    [late] = late_here(reports)
+    assert late.missing_fields == ["onset_date"]
+    changelog = f"{worker.env['HUB_APP_ID']}-reporting-cases-changelog"
+    latest = {k: json.loads(v) for k, v in read_all(worker.env["HUB_BROKER"], changelog) if v}
+    marked = [c for v in latest.values() for c in v["cases"] if c["case_id"] == late.case_id]
+    assert marked and marked[0]["late_reported_at"]
+    assert worker.running(), worker.log_tail()
