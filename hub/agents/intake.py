@@ -25,7 +25,8 @@ RETENTION_DAYS = runtime.settings.dedup_retention_days
 # the table stays bounded: an id resent after the retention is accepted again.
 seen_event_ids = (
     app.Table("intake-seen-event-ids", default=list,
-              partitions=runtime.settings.member_partitions)
+              partitions=runtime.settings.member_partitions,
+              options=runtime.settings.rocksdb_options())
     .tumbling(DAY_SECONDS, expires=DAY_SECONDS * (RETENTION_DAYS + 1))
     .relative_to_stream()
 )

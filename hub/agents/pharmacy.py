@@ -54,8 +54,10 @@ from schemas.reference.formulary import Formulary, load_formulary
 
 AGENT = "pharmacy"
 
-ledgers = app.Table("pharmacy-ledgers", default=None, partitions=topics.INTERNAL_PARTITIONS)
-trace_days = app.Table("pharmacy-trace-days", default=None, partitions=topics.INTERNAL_PARTITIONS)
+ledgers = app.Table("pharmacy-ledgers", default=None, partitions=topics.INTERNAL_PARTITIONS,
+    options=runtime.settings.rocksdb_options())
+trace_days = app.Table("pharmacy-trace-days", default=None, partitions=topics.INTERNAL_PARTITIONS,
+    options=runtime.settings.rocksdb_options())
 
 
 @cache

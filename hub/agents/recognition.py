@@ -55,12 +55,14 @@ catalogue: ItemCatalogue = load_item_catalogue(runtime.settings.items_file)
 
 # patient key -> {item code: [IndexedResult.to_json(), ...]}
 result_index = app.Table(
-    "recognition-result-index", default=None, partitions=topics.INTERNAL_PARTITIONS
+    "recognition-result-index", default=None, partitions=topics.INTERNAL_PARTITIONS,
+    options=runtime.settings.rocksdb_options(),
 )
 # patient key -> {"member|order id": OrderRecord.to_json()}, and
 # "counts|member|item|partition" -> {outcome: count}
 order_ledger = app.Table(
-    "recognition-order-ledger", default=None, partitions=topics.INTERNAL_PARTITIONS
+    "recognition-order-ledger", default=None, partitions=topics.INTERNAL_PARTITIONS,
+    options=runtime.settings.rocksdb_options(),
 )
 COUNTS_PREFIX = "counts|"
 counts_keys: set[str] = set()  # the counts keys in the table, so stats need not scan it
