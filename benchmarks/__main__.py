@@ -101,12 +101,12 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
 def _scale_table(rows: list[ScaleFigures]) -> Table:
     table = Table(title="recognition with a large index (recovered from its changelog)")
     for column in ("indexed results", "store", "recovery s", "orders/s offered", "advice p50 ms",
-                   "advice p99 ms", "samples", "peak RSS MB"):
+                   "advice p99 ms", "samples", "peak RSS MB", "RSS after MB"):
         table.add_column(column, justify="right")
     for r in rows:
         table.add_row(f"{r.indexed_results:,}", r.store, f"{r.recovery_s:.1f}",
                       f"{r.offered_rate:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms),
-                      str(r.advice_samples), f"{r.peak_rss_mb:,.0f}")
+                      str(r.advice_samples), f"{r.peak_rss_mb:,.0f}", f"{r.rss_after_mb:,.0f}")
     return table
 
 

@@ -40,6 +40,7 @@ class ScaleFigures:
     advice_samples: int
     p50_ms: float | None
     p99_ms: float | None
+    rss_after_mb: float  # resident at the end, recovered and serving (the peak is while recovering)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +90,7 @@ def run(results: int, store: str, rate: float, seconds: float) -> ScaleFigures:
         latencies = offered_load(stage.bootstrap, workload.order, rate, seconds, members,
                                  is_advice, utcnow)
         peak = worker.peak_rss_bytes()
+        after = worker.rss_bytes()
         worker.stop()
     return ScaleFigures(
         store=store, indexed_results=seeded, recovery_s=round(recovery, 1),
@@ -96,4 +98,5 @@ def run(results: int, store: str, rate: float, seconds: float) -> ScaleFigures:
         advice_samples=len(latencies.samples_ms),
         p50_ms=None if latencies.p50 is None else round(latencies.p50, 2),
         p99_ms=None if latencies.p99 is None else round(latencies.p99, 2),
+        rss_after_mb=round(after / 2**20, 1),
     )

@@ -107,9 +107,16 @@ class WorkerProcess:
 
     def peak_rss_bytes(self) -> int:
         """The worker's peak resident memory (VmHWM), while it runs."""
+        return self._status_bytes("VmHWM:")
+
+    def rss_bytes(self) -> int:
+        """The worker's resident memory now (VmRSS)."""
+        return self._status_bytes("VmRSS:")
+
+    def _status_bytes(self, field: str) -> int:
         status = Path(f"/proc/{self.pid}/status").read_text()
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1]) * 1024
         return 0
 
