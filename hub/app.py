@@ -14,7 +14,6 @@ from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
     "hub.commit_repair",
-    "hub.memory_trim",
     "hub.agents.intake",
     "hub.agents.recognition",
     "hub.agents.pharmacy",

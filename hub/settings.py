@@ -43,9 +43,6 @@ class HubSettings(KafkaClientSecurity):
         default=SecretStr(DEV_API_SECRET), description="Derives members' API tokens"
     )
     store: str = Field(default="memory://", description="memory:// or rocksdb://")
-    trim_memory_after_recovery: bool = Field(
-        default=True, description="malloc_trim once tables are recovered (hub/memory_trim.py)"
-    )
     rocksdb_write_buffer_mb: int = Field(
         default=8, ge=1, description="RocksDB memtable per table partition (Faust: 64, x3)"
     )
