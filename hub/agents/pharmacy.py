@@ -55,9 +55,10 @@ from schemas.reference.formulary import Formulary, load_formulary
 AGENT = "pharmacy"
 
 ledgers = app.Table("pharmacy-ledgers", default=None, partitions=topics.INTERNAL_PARTITIONS,
-    options=runtime.settings.rocksdb_options())
-trace_days = app.Table("pharmacy-trace-days", default=None, partitions=topics.INTERNAL_PARTITIONS,
-    options=runtime.settings.rocksdb_options())
+                    options=runtime.settings.rocksdb_options())
+trace_days = app.Table("pharmacy-trace-days", default=None,
+                       partitions=topics.INTERNAL_PARTITIONS,
+                       options=runtime.settings.rocksdb_options())
 
 
 @cache
@@ -181,5 +182,5 @@ async def pharmacy(event: Event, meta: Meta) -> None:
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
         await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, meta.partition)
     for changed_member, book in outcome.ledger_writes(member_id):
-        await table_writes.put(ledgers, meta.partition, ledger_key(drug.code, changed_member),
-                        book.to_json())
+        key = ledger_key(drug.code, changed_member)
+        await table_writes.put(ledgers, meta.partition, key, book.to_json())

@@ -55,7 +55,7 @@ catalogue: DiseaseCatalogue = load_disease_catalogue(runtime.settings.diseases_f
 items: ItemCatalogue = load_item_catalogue(runtime.settings.items_file)  # local lab codes
 # patient key -> PatientCases.dump()
 cases = app.Table("reporting-cases", default=None, partitions=topics.INTERNAL_PARTITIONS,
-    options=runtime.settings.rocksdb_options())
+                  options=runtime.settings.rocksdb_options())
 # One writer at a time: both agents and the watchdog read, send, then write a patient.
 _writing = asyncio.Lock()
 
