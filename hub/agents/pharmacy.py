@@ -106,23 +106,23 @@ class StoredLedgers(Mapping[str, MemberLedger]):
         return sum(1 for _ in self)
 
 
-def _trace_buckets(drug_code: str, today: date) -> list[Bucket]:
-    days = days_to_read(trace_days.get(index_key(drug_code)), today,
-                        runtime.settings.pharmacy_trace_retention_days)
+def _trace_buckets(drug_code: str, bucket_days: list[str] | None, today: date) -> list[Bucket]:
+    days = days_to_read(bucket_days, today, runtime.settings.pharmacy_trace_retention_days)
     found = (trace_days.get(bucket_key(drug_code, day)) for day in days)
     return [bucket for bucket in found if bucket]
 
 
 async def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str], today: date,
-                            partition: int) -> None:
+                            bucket_days: list[str] | None, partition: int) -> None:
     """Record today's new codes and drop the buckets that fell out of retention. The day
-    list is written after the buckets it names (same changelog partition)."""
+    list (`bucket_days`, as read before) is written after the buckets it names (same
+    changelog partition)."""
     if codes:
         key = bucket_key(drug_code, today)
         await table_writes.put(trace_days, partition, key, record_codes(
             trace_days.get(key), codes, event.envelope.member_id, event.envelope.event_id
         ))
-    change = update_day_index(trace_days.get(index_key(drug_code)), today,
+    change = update_day_index(bucket_days, today,
                               runtime.settings.pharmacy_trace_retention_days, bool(codes))
     for day in change.expired:
         await table_writes.delete(trace_days, partition, bucket_key(drug_code, day))
@@ -164,8 +164,12 @@ async def pharmacy(event: Event, meta: Meta) -> None:
     now = runtime.now()
     today = local_day(now, runtime.settings.pharmacy_utc_offset_hours)
     checks_packs = isinstance(event, StockEvent) and event.kind is StockEventKind.DISPENSE
+    bucket_days: list[str] | None = None  # the drug's trace-code days, read once
+    buckets: list[Bucket] = []
     if isinstance(event, StockEvent):
-        buckets = _trace_buckets(drug.code, today) if checks_packs and event.trace_codes else []
+        bucket_days = trace_days.get(index_key(drug.code))
+        if checks_packs and event.trace_codes:
+            buckets = _trace_buckets(drug.code, bucket_days, today)
         outcome = on_stock_event(event, state, policy(), now, buckets)
     else:
         outcome = on_registration(event, state, policy(), now)
@@ -174,13 +178,14 @@ async def pharmacy(event: Event, meta: Meta) -> None:
         if checks_packs and isinstance(event, StockEvent) and event.trace_codes:
             # The trace table's changelog is another topic than the ledgers': a crash can
             # have stored the ledger and lost the codes. Recording them again is harmless.
-            unseen = unseen_codes(event.trace_codes, _trace_buckets(drug.code, today))
-            await _keep_trace_codes(event, drug.code, unseen, today, meta.partition)
+            unseen = unseen_codes(event.trace_codes, buckets)
+            await _keep_trace_codes(event, drug.code, unseen, today, bucket_days, meta.partition)
         return
     await _send(outcome)
     if isinstance(event, StockEvent):
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
-        await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, meta.partition)
+        await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, bucket_days,
+                                meta.partition)
     for changed_member, book in outcome.ledger_writes(member_id):
         key = ledger_key(drug.code, changed_member)
         await table_writes.put(ledgers, meta.partition, key, book.to_json())

@@ -95,6 +95,21 @@ def _unit_level(registry: Registry, member_id: str) -> int:
     return int(member.level) if member is not None else 0
 
 
+def _reported_by(event: Diagnosis | LabResult, match: DiseaseMatch,
+                 registry: Registry) -> dict[str, object]:
+    """The fields of a report that come from who sent it, about whom, for which subtype."""
+    member_id = event.envelope.member_id
+    return {
+        "event_id": event.envelope.event_id,
+        "member_id": member_id,
+        "unit_level": _unit_level(registry, member_id),
+        "sealed": _sealed(event.patient),
+        "identified_by_id": _has_id(event.patient),
+        "occupation": event.patient.occupation,
+        "subtype_code": match.subtype.code if match.subtype else None,
+    }
+
+
 def detect_diagnosis(
     diagnosis: Diagnosis, catalogue: DiseaseCatalogue, registry: Registry
 ) -> Detection | None:
@@ -108,17 +123,10 @@ def detect_diagnosis(
     death_date = diagnosis.death_date
     if diagnosis.died_of_disease and death_date is None:
         death_date = local_date(diagnosis.diagnosed_at, catalogue)
-    member_id = diagnosis.envelope.member_id
     report = Report(
-        event_id=diagnosis.envelope.event_id,
-        member_id=member_id,
-        unit_level=_unit_level(registry, member_id),
+        **_reported_by(diagnosis, match, registry),
         is_treating_unit=diagnosis.is_treating_unit,
         from_lab=False,
-        sealed=_sealed(diagnosis.patient),
-        identified_by_id=_has_id(diagnosis.patient),
-        occupation=diagnosis.patient.occupation,
-        subtype_code=match.subtype.code if match.subtype else None,
         icd10=diagnosis.icd10,
         diagnosis_name=diagnosis.diagnosis_name,
         classification=diagnosis.case_classification,
@@ -161,17 +169,10 @@ def detect_lab(
     )
     if match is None:
         return None
-    member_id = result.envelope.member_id
     report = Report(
-        event_id=result.envelope.event_id,
-        member_id=member_id,
-        unit_level=_unit_level(registry, member_id),
+        **_reported_by(result, match, registry),
         is_treating_unit=False,
         from_lab=True,
-        sealed=_sealed(result.patient),
-        identified_by_id=_has_id(result.patient),
-        occupation=result.patient.occupation,
-        subtype_code=match.subtype.code if match.subtype else None,
         diagnosis_name=result.item_name,
         classification=match.classification or CaseClassification.CONFIRMED,
         diagnosed_at=result.reported_at,
