@@ -28,7 +28,7 @@ WEB_MODULES: tuple[str, ...] = (
 
 codec.register()
 settings = runtime.settings
-fetch_backoff.install(settings.empty_fetch_backoff_ms)
+fetch_backoff.install(settings.empty_fetch_backoff_ms, settings.prefetch_backoff_ms)
 group_leave.install()
 
 

@@ -94,10 +94,13 @@ def worker() -> None:
         import mode.loop
 
         mode.loop.use("uvloop")
+    from hub import gc_pauses, heap_trim
     from hub.app import app, load_agents
 
     load_agents()
     install_exception_hook()
+    gc_pauses.install()
+    heap_trim.start(settings.heap_trim_interval_s, settings.heap_trim_free_mb)
     runner = faust.Worker(
         app, loglevel=settings.log_level.lower(),
         logging_config=worker_logging_config(settings.log_level, settings.log_json),

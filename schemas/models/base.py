@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _millisecond_utc(value: datetime) -> datetime:
+    """Avro timestamps are UTC milliseconds; hold datetimes the same way so they round-trip."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+# Every timestamp field has this type. (A validator on every field of every record cost a
+# Python call per field: about half of the time spent validating an event.)
+UtcMillis = Annotated[datetime, AfterValidator(_millisecond_utc)]
 
 
 class Record(BaseModel):
@@ -19,23 +31,13 @@ class Record(BaseModel):
     def avro_name(cls) -> str:
         return f"{cls.NAMESPACE}.{cls.__name__}"
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _millisecond_utc(cls, value: Any) -> Any:
-        """Avro timestamps are UTC milliseconds; hold datetimes the same way so they round-trip."""
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
-        return value
-
 
 class Envelope(Record):
     """Common header of every event, whoever wrote it."""
 
     event_id: str = Field(description="UUID, unique per event; a resend keeps the same id")
     member_id: str = Field(description="The member that published (or is addressed by) it")
-    occurred_at: datetime = Field(description="When it happened at the source (UTC)")
+    occurred_at: UtcMillis = Field(description="When it happened at the source (UTC)")
     schema_name: str = Field(description="Full Avro name of the event's schema")
     schema_version: int = Field(description="Version of that schema")
     correlation_id: str | None = Field(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.models.base import Event
+from schemas.models.base import Event, UtcMillis
 from schemas.models.common import Patient
 
 
@@ -97,7 +97,7 @@ class LabResult(Event):
     specimen: str | None = None
     method: str | None = Field(default=None, description="e.g. CULTURE, SMEAR, PCR, WESTERN_BLOT")
     status: ResultStatus = ResultStatus.FINAL
-    reported_at: datetime
+    reported_at: UtcMillis
 
 
 class ImagingReport(Event):
@@ -113,7 +113,7 @@ class ImagingReport(Event):
     findings: str | None = None
     conclusion: str | None = Field(default=None, description="Impression; not recognised itself")
     status: ResultStatus = ResultStatus.FINAL
-    reported_at: datetime
+    reported_at: UtcMillis
 
 
 class Diagnosis(Event):
@@ -126,7 +126,7 @@ class Diagnosis(Event):
     chronicity: Chronicity | None = None
     visit_kind: VisitKind = VisitKind.INITIAL
     onset_date: date | None = None
-    diagnosed_at: datetime
+    diagnosed_at: UtcMillis
     death_date: date | None = None
     died_of_disease: bool = False
     is_treating_unit: bool = True
@@ -141,7 +141,7 @@ class TestOrder(Event):
     order_id: str
     item_code: str | None = None
     local_code: str
-    ordered_at: datetime
+    ordered_at: UtcMillis
     priority: OrderPriority = OrderPriority.ROUTINE
     retest_reason: RetestReason | None = None
     ordering_doctor: str | None = None

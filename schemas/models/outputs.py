@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.models.base import Event, Record
+from schemas.models.base import Event, Record, UtcMillis
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity, RetestReason
 from schemas.models.common import AgeUnit, Belonging, IdType, Occupation, Sex
 
@@ -33,8 +33,8 @@ class RecognisableResult(Record):
     abnormal_flag: AbnormalFlag | None = None
     conclusion: str | None = None
     report_ref: str | None = None
-    reported_at: datetime
-    valid_until: datetime
+    reported_at: UtcMillis
+    valid_until: UtcMillis
     mark: str = Field(description="Recognition mark, e.g. HR")
 
 
@@ -99,7 +99,7 @@ class DiseaseReportCard(Event):
     case_classification: CaseClassification
     chronicity: Chronicity | None = None
     onset_date: date
-    diagnosed_at: datetime
+    diagnosed_at: UtcMillis
     death_date: date | None = None
     disease_code: str
     disease_name: str
@@ -110,8 +110,8 @@ class DiseaseReportCard(Event):
     reporting_unit_name: str
     reporting_unit_phone: str | None = None
     reporting_doctor: str | None = None
-    filled_at: datetime
-    deadline: datetime
+    filled_at: UtcMillis
+    deadline: UtcMillis
     late_by_seconds: int | None = None
     remarks: str | None = None
 
@@ -125,8 +125,8 @@ class LateReport(Event):
     disease_code: str
     disease_name: str
     disease_class: DiseaseClass
-    diagnosed_at: datetime
-    deadline: datetime
+    diagnosed_at: UtcMillis
+    deadline: UtcMillis
     late_by_seconds: int
     missing_fields: list[str] = Field(default_factory=list)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.models.base import Event
+from schemas.models.base import Event, UtcMillis
 
 
 class StockEventKind(StrEnum):
@@ -36,7 +36,7 @@ class StockEvent(Event):
     transfer_ref: str | None = None
     batch_no: str | None = None
     expiry_date: date | None = None
-    at: datetime
+    at: UtcMillis
 
 
 class ShortageRegistration(Event):
