@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import index_scale, mllp
-from benchmarks.baseline import passthrough_rate
+from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.harness import Stage
 from benchmarks.index_scale import ScaleFigures
 from benchmarks.pharmacy_scale import run as pharmacy_scale_run
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow, run_workers
+from hub.settings import get_settings
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -48,7 +49,10 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
     console = Console(width=150)
     with Stage() as stage:
         baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
-    console.print(f"raw aiokafka passthrough: {baseline:,.0f} msg/s")
+        floor = passthrough_latency(stage.bootstrap, rate, seconds,
+                                    get_settings().producer_linger_ms)
+    console.print(f"raw aiokafka passthrough: {baseline:,.0f} msg/s; one hop at {rate:,.0f}/s: "
+                  f"p50 {_ms(floor.p50)} ms, p99 {_ms(floor.p99)} ms")
     figures: list[FlowFigures] = []
     for flow in filter(None, flows.split(",")):  # --flows "": only the other runs
         console.print(f"running {flow} ...")
@@ -57,7 +61,8 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
     for column in ("flow", "events/s", "x baseline", "offered/s", "p50 ms", "p99 ms",
                    "samples", "peak RSS MB"):
         table.add_column(column, justify="right")
-    table.add_row("aiokafka passthrough", f"{baseline:,.0f}", "1.00", "", "", "", "", "")
+    table.add_row("aiokafka passthrough", f"{baseline:,.0f}", "1.00", f"{rate:,.0f}",
+                  _ms(floor.p50), _ms(floor.p99), str(len(floor.samples_ms)), "")
     for f in figures:
         table.add_row(f.flow, f"{f.throughput:,.0f}", f"{f.ratio_to_baseline or 0:.2f}",
                       f"{f.offered_rate:,.0f}", _ms(f.p50_ms), _ms(f.p99_ms),
@@ -89,6 +94,8 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
     out.write_text(json.dumps({
         "date": datetime.now(UTC).isoformat(), "machine": _machine(),
         "baseline_msgs_per_s": round(baseline, 1),
+        "baseline_latency": {"offered_rate": rate, "samples": len(floor.samples_ms),
+                             "p50_ms": _rounded(floor.p50), "p99_ms": _rounded(floor.p99)},
         "flows": [f.as_dict() for f in figures],
         "index_scale": [s.as_dict() for s in scale],
         "mllp": [m.as_dict() for m in hl7],
@@ -108,6 +115,10 @@ def _scale_table(rows: list[ScaleFigures]) -> Table:
                       f"{r.offered_rate:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms),
                       str(r.advice_samples), f"{r.peak_rss_mb:,.0f}", f"{r.rss_after_mb:,.0f}")
     return table
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _ms(value: float | None) -> str:

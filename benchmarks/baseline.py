@@ -1,22 +1,27 @@
 """The raw limit: a plain aiokafka loop that consumes, decodes, transforms, encodes,
-produces and commits per batch, on the same broker as the hub."""
+produces and commits per batch, on the same broker as the hub. Its throughput is the
+baseline; its publish-to-output latency at the flows' offered load is the floor one hop
+can reach on this broker, measured by the same harness."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import time
+from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 import fastavro
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from benchmarks.harness import CODEC, producer
+from benchmarks.harness import CODEC, Latencies, offered_load, producer
 from benchmarks.workload import Workload, utcnow
 from hub.admin import create_topics
 from schemas.codec import HEADER_SIZE, MARKER
 from schemas.models import LabResult
-from schemas.topics import BASELINE_IN, BASELINE_OUT
+from schemas.reference.registry import load_registry
+from schemas.topics import BASELINE_IN, BASELINE_OUT, ingress_topic
 
 
 def _preload(bootstrap: str, count: int) -> None:
@@ -69,3 +74,55 @@ def passthrough_rate(bootstrap: str, count: int) -> float:
     _preload(bootstrap, count)
     elapsed = asyncio.run(_passthrough(bootstrap, count))
     return count / elapsed
+
+
+async def _relay(bootstrap: str, linger_ms: int, ready: ProcessEvent) -> None:
+    """Members' ingress topics to the baseline output, each event answered with its id as
+    correlation id (as the hub's outputs are), until the process is stopped."""
+    consumer = AIOKafkaConsumer(*(ingress_topic(m) for m in load_registry().ids),
+                                bootstrap_servers=bootstrap, group_id="bench-floor",
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    sink = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms)
+    await consumer.start()
+    await sink.start()
+    while True:
+        batches = await consumer.getmany(timeout_ms=100, max_records=2000)
+        if consumer.assignment():
+            ready.set()
+        for records in batches.values():
+            for record in records:
+                assert record.value is not None
+                writer = CODEC.peek_schema(record.value)
+                body = io.BytesIO(record.value)
+                body.seek(HEADER_SIZE)
+                value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
+                value["envelope"]["correlation_id"] = value["envelope"]["event_id"]
+                out = io.BytesIO()
+                out.write(record.value[:HEADER_SIZE])
+                fastavro.schemaless_writer(out, writer.parsed, value)
+                await sink.send(BASELINE_OUT.name, out.getvalue(), key=record.key)
+        if batches:
+            await sink.flush()
+            await consumer.commit()
+
+
+def _run_relay(bootstrap: str, linger_ms: int, ready: ProcessEvent) -> None:
+    asyncio.run(_relay(bootstrap, linger_ms, ready))
+
+
+def passthrough_latency(bootstrap: str, rate: float, seconds: float,
+                        linger_ms: int) -> Latencies:
+    """Publish-to-output latency of the plain loop (in its own process, as a worker is)."""
+    create_topics(bootstrap, [BASELINE_OUT])
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    relay = context.Process(target=_run_relay, args=(bootstrap, linger_ms, ready), daemon=True)
+    relay.start()
+    try:
+        if not ready.wait(60):
+            raise TimeoutError("the baseline relay did not join its group")
+        return offered_load(bootstrap, Workload(seed=5).mix, rate, seconds,
+                            [BASELINE_OUT.name], lambda event: True, utcnow)
+    finally:
+        relay.terminate()
+        relay.join(10)

@@ -100,7 +100,7 @@ def worker() -> None:
     load_agents()
     install_exception_hook()
     gc_pauses.install()
-    heap_trim.start(settings.heap_trim_interval_s, settings.heap_trim_free_mb)
+    heap_trim.start(settings.heap_trim_interval_s, settings.heap_trim_growth_mb)
     runner = faust.Worker(
         app, loglevel=settings.log_level.lower(),
         logging_config=worker_logging_config(settings.log_level, settings.log_json),

@@ -106,10 +106,6 @@ GC_PAUSE_SECONDS = Histogram(
     "hub_gc_pause_seconds", "Python garbage collections (the whole process waits), by generation",
     ["generation"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
 )
-HEAP_FREE_BYTES = Gauge(
-    "hub_heap_free_bytes", "Freed heap the C library still holds (glibc mallinfo2)",
-    registry=REGISTRY,
-)
 HEAP_TRIMS = Counter(
     "hub_heap_trims_total", "Times freed heap was handed back (hub/heap_trim.py)",
     registry=REGISTRY,

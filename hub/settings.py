@@ -82,12 +82,12 @@ class HubSettings(KafkaClientSecurity):
     )
     commit_interval: float = Field(default=2.8, description="Seconds between offset commits")
     heap_trim_interval_s: float = Field(
-        default=10.0, ge=0, description="How often to check for freed heap to give back "
-        "(hub/heap_trim.py; 0: never)"
+        default=10.0, ge=0, description="How often the worker looks whether to "
+        "hand freed heap back (hub/heap_trim.py; 0: never)"
     )
-    heap_trim_free_mb: int = Field(
-        default=64, ge=1, description="Growth of the free heap since the last trim that "
-        "triggers one"
+    heap_trim_growth_mb: int = Field(
+        default=64, ge=1, description="Resident growth since the last trim after which the "
+        "worker trims, once the growth stops"
     )
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")

@@ -1,52 +1,44 @@
-"""The heap trimmer: when it trims (a fake allocator), and that a trim really gives freed
-heap back on this machine's C library."""
+"""The heap trimmer: when it trims (scripted resident sizes), and that a trim really gives
+freed heap back on this machine's C library."""
 
 from __future__ import annotations
 
 import pytest
 
-from hub.heap_trim import Allocator, HeapTrimmer, resident_bytes
+from hub.heap_trim import HeapTrimmer, glibc_malloc_trim, resident_bytes
 
 MB = 1 << 20
 
 
-class FakeAllocator:
-    def __init__(self) -> None:
-        self.free = 10 * MB
-        self.trims = 0
-
-    def allocator(self) -> Allocator:
-        return Allocator(free_bytes=lambda: self.free, trim=self._trim)
-
-    def _trim(self) -> None:
-        self.trims += 1
-
-
-def test_trims_once_the_free_heap_has_grown_and_not_again_for_the_same_free_heap() -> None:
-    fake = FakeAllocator()
-    resident = iter([500 * MB, 300 * MB, 300 * MB, 280 * MB])
-    trimmer = HeapTrimmer(fake.allocator(), 64 * MB, resident=lambda: next(resident))
-    fake.free = 60 * MB
-    assert trimmer.check() == 0 and fake.trims == 0
-    fake.free = 200 * MB
-    assert trimmer.check() == 200 * MB and fake.trims == 1
-    assert trimmer.check() == 0 and fake.trims == 1  # freed pages stay counted as free
-    fake.free = 100 * MB  # reused ...
-    assert trimmer.check() == 0
-    fake.free = 180 * MB  # ... and freed again
-    assert trimmer.check() == 20 * MB and fake.trims == 2
+def test_trims_while_grown_and_then_while_trims_pay() -> None:
+    readings = iter(mb * MB for mb in (
+        100,  # at start
+        140,  # grown 40: not enough
+        400, 380,  # grown 300 (recovering): trimmed, and what is left after
+        520, 500,  # grown 140 since: trimmed
+        505, 200,  # not grown, but the last trim paid 20: trimmed (the last buffers freed)
+        210, 205,  # it paid 305: trimmed again, for 5
+        215, 260,  # not worth it any more; grown 55: not enough
+        275, 210,  # grown 70: trimmed
+        212, 212,  # it paid 65: once more, for nothing
+        213,
+    ))
+    trims: list[None] = []
+    trimmer = HeapTrimmer(lambda: trims.append(None), 64 * MB, resident=lambda: next(readings))
+    released = [trimmer.check() // MB for _ in range(10)]
+    assert released == [0, 20, 20, 305, 5, 0, 0, 65, 0, 0]
+    assert len(trims) == 6
 
 
 def test_a_trim_gives_freed_heap_back() -> None:
-    allocator = Allocator.glibc()
-    if allocator is None:
+    trim = glibc_malloc_trim()
+    if trim is None:
         pytest.skip("not glibc")
     blocks = [bytes(1000) + n.to_bytes(4, "big") for n in range(150_000)]
     kept = blocks[::50]  # live blocks spread through the heap keep it from shrinking
+    trimmer = HeapTrimmer(trim, 16 * MB)
+    trimmer.low = 0
     del blocks
-    trimmer = HeapTrimmer(allocator, 16 * MB)
-    trimmer.free_at_last_trim = 0
-    assert allocator.free_bytes() > 100 * MB
     before = resident_bytes()
     assert trimmer.check() > 50 * MB
     assert resident_bytes() < before - 50 * MB
