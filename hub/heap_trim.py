@@ -8,14 +8,16 @@ objects (tracemalloc), and one glibc arena of 160 MB with 0.1 MB in use (malloc_
 `malloc_trim` returns such pages, but only once they are free: trimming right after a
 rebalance did nothing, since recovery and its fetch buffers end later.
 
-So a thread reads the resident size every `HUB_HEAP_TRIM_INTERVAL_S`. Once it has grown
-by `HUB_HEAP_TRIM_GROWTH_MB` since the last trim, it trims at each reading, and goes on
-while a trim gives back a quarter of that: recovery frees its last buffers after serving
-has begun. (Waiting for the growth to slow first missed them: serving a freshly
-recovered index grows too, as RocksDB's caches fill.) Asking glibc how much heap is free
-(`mallinfo2`) would be the direct signal, but it walks every free chunk under the arena's
-lock: 65 ms with 300k of them, while the event loop waits for its next allocation. A
-steady worker reads one /proc file and never trims. glibc only; elsewhere it does nothing.
+So a thread reads the resident size every `HUB_HEAP_TRIM_INTERVAL_S` and trims when it
+has grown by `HUB_HEAP_TRIM_GROWTH_MB` since the last trim (or since it was lowest), or
+fallen that much from its highest (big buffers were unmapped: the smaller ones freed with
+them are not), and goes on while a trim gives back a quarter of that. (Waiting for the
+growth to stop first missed the end of recovery: serving a freshly recovered index grows
+too, as RocksDB's caches fill. Without the fall, a 10M-result recovery ended at 1.8 GB.)
+Asking glibc how much heap is free (`mallinfo2`) would be the direct signal, but it walks
+every free chunk under the arena's lock: 65 ms with 300k of them, while the event loop
+waits for its next allocation. A steady worker reads one /proc file and never trims.
+glibc only; elsewhere it does nothing.
 """
 
 from __future__ import annotations
@@ -54,27 +56,27 @@ def glibc_malloc_trim() -> Callable[[], object] | None:
 
 
 class HeapTrimmer:
-    """Trims while the resident size is `growth_bytes` above what the last trim left (or
-    the lowest reading since), and while trims pay."""
+    """Trims when the resident size has moved `growth_bytes` from what the last trim left
+    (up from the lowest reading since, or down from the highest), and while trims pay."""
 
     def __init__(self, trim: Callable[[], object], growth_bytes: int,
                  resident: Callable[[], int] = resident_bytes) -> None:
         self._trim = trim
         self._resident = resident
         self.growth_bytes = growth_bytes
-        self.low = resident()
+        self.low = self.high = resident()
         self.last_released = 0
 
     def check(self) -> int:
         """Trim if due; the resident bytes given back (0 when not due)."""
         now = self._resident()
-        grown = now - self.low >= self.growth_bytes
-        if not grown and self.last_released < self.growth_bytes // 4:
-            self.low = min(self.low, now)
+        moved = max(now - self.low, self.high - now) >= self.growth_bytes
+        if not moved and self.last_released < self.growth_bytes // 4:
+            self.low, self.high = min(self.low, now), max(self.high, now)
             return 0
         self._trim()
         after = self._resident()
-        self.low = after
+        self.low = self.high = after
         self.last_released = released = max(0, now - after)
         metrics.HEAP_TRIMS.inc()
         metrics.HEAP_TRIMMED_BYTES.inc(released)

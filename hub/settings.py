@@ -87,7 +87,7 @@ class HubSettings(KafkaClientSecurity):
     )
     heap_trim_growth_mb: int = Field(
         default=64, ge=1, description="Resident growth since the last trim after which the "
-        "worker trims, once the growth stops"
+        "worker trims (hub/heap_trim.py)"
     )
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")

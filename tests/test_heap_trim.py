@@ -10,7 +10,7 @@ from hub.heap_trim import HeapTrimmer, glibc_malloc_trim, resident_bytes
 MB = 1 << 20
 
 
-def test_trims_while_grown_and_then_while_trims_pay() -> None:
+def test_trims_when_grown_and_then_while_trims_pay() -> None:
     readings = iter(mb * MB for mb in (
         100,  # at start
         140,  # grown 40: not enough
@@ -28,6 +28,21 @@ def test_trims_while_grown_and_then_while_trims_pay() -> None:
     released = [trimmer.check() // MB for _ in range(10)]
     assert released == [0, 20, 20, 305, 5, 0, 0, 65, 0, 0]
     assert len(trims) == 6
+
+
+def test_trims_when_the_resident_size_falls_after_a_peak() -> None:
+    """Recovery unmaps its big buffers; the smaller ones freed with them stay mapped."""
+    readings = iter(mb * MB for mb in (
+        200,  # at start
+        230, 250,  # grown 50: not enough
+        220,  # fallen 30 from the highest: not enough
+        150, 100,  # fallen 100 from the highest: trimmed
+        101,  # paid 50 (more than a quarter of 64): once more ...
+        101,  # ... for nothing
+        110,
+    ))
+    trimmer = HeapTrimmer(lambda: None, 64 * MB, resident=lambda: next(readings))
+    assert [trimmer.check() // MB for _ in range(6)] == [0, 0, 0, 50, 0, 0]
 
 
 def test_a_trim_gives_freed_heap_back() -> None:

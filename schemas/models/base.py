@@ -17,7 +17,7 @@ def _millisecond_utc(value: datetime) -> datetime:
 
 
 # Every timestamp field has this type. (A validator on every field of every record cost a
-# Python call per field: about half of the time spent validating an event.)
+# Python call per field: validating a mix event took 10.5 us with it, 7.7 us without.)
 UtcMillis = Annotated[datetime, AfterValidator(_millisecond_utc)]
 
 
