@@ -1,4 +1,4 @@
-"""Hand freed heap back to the system after the worker has grown.
+"""Hand freed heap back to the system after a large recovery.
 
 Recovering a table passes its whole changelog through the worker. The embedded broker
 ignores fetch size limits, so one fetch can bring a whole changelog partition; the consumer

@@ -86,8 +86,8 @@ class HubSettings(KafkaClientSecurity):
         "hand freed heap back (hub/heap_trim.py; 0: never)"
     )
     heap_trim_growth_mb: int = Field(
-        default=64, ge=1, description="Resident growth since the last trim after which the "
-        "worker trims (hub/heap_trim.py)"
+        default=64, ge=1, description="How far the resident size moves, up or down, from "
+        "what the last trim left before the worker trims again (hub/heap_trim.py)"
     )
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")
