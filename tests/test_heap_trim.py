@@ -21,7 +21,7 @@ def test_trims_when_grown_and_then_while_trims_pay() -> None:
         215, 260,  # not worth it any more; grown 55: not enough
         275, 210,  # grown 70: trimmed
         212, 212,  # it paid 65: once more, for nothing
-        213,
+        213,  # nothing more to do
     ))
     trims: list[None] = []
     trimmer = HeapTrimmer(lambda: trims.append(None), 64 * MB, resident=lambda: next(readings))
