@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import index_scale, mllp
+from benchmarks import faust_floor, index_scale, mllp
 from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.harness import Stage
 from benchmarks.index_scale import ScaleFigures
@@ -53,6 +53,12 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
                                     get_settings().producer_linger_ms)
     console.print(f"raw aiokafka passthrough: {baseline:,.0f} msg/s; one hop at {rate:,.0f}/s: "
                   f"p50 {_ms(floor.p50)} ms, p99 {_ms(floor.p99)} ms")
+    faust_hop = faust_floor.run(max(events, 50_000), rate, seconds)
+    console.print(f"one bare Faust agent of the hub's app, the same work: "
+                  f"{faust_hop.throughput:,.0f} msg/s "
+                  f"({faust_hop.throughput / baseline:.2f} x baseline); one hop at "
+                  f"{rate:,.0f}/s: p50 {_ms(faust_hop.latency.p50)} ms, "
+                  f"p99 {_ms(faust_hop.latency.p99)} ms")
     figures: list[FlowFigures] = []
     for flow in filter(None, flows.split(",")):  # --flows "": only the other runs
         console.print(f"running {flow} ...")
@@ -63,6 +69,10 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
         table.add_column(column, justify="right")
     table.add_row("aiokafka passthrough", f"{baseline:,.0f}", "1.00", f"{rate:,.0f}",
                   _ms(floor.p50), _ms(floor.p99), str(len(floor.samples_ms)), "")
+    table.add_row("Faust agent, same work (one hop)", f"{faust_hop.throughput:,.0f}",
+                  f"{faust_hop.throughput / baseline:.2f}", f"{rate:,.0f}",
+                  _ms(faust_hop.latency.p50), _ms(faust_hop.latency.p99),
+                  str(len(faust_hop.latency.samples_ms)), "")
     for f in figures:
         table.add_row(f.flow, f"{f.throughput:,.0f}", f"{f.ratio_to_baseline or 0:.2f}",
                       f"{f.offered_rate:,.0f}", _ms(f.p50_ms), _ms(f.p99_ms),
@@ -94,6 +104,11 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
     out.write_text(json.dumps({
         "date": datetime.now(UTC).isoformat(), "machine": _machine(),
         "baseline_msgs_per_s": round(baseline, 1),
+        "faust_floor": {"msgs_per_s": round(faust_hop.throughput, 1),
+                        "ratio_to_baseline": round(faust_hop.throughput / baseline, 3),
+                        "offered_rate": rate, "samples": len(faust_hop.latency.samples_ms),
+                        "p50_ms": _rounded(faust_hop.latency.p50),
+                        "p99_ms": _rounded(faust_hop.latency.p99)},
         "baseline_latency": {"offered_rate": rate, "samples": len(floor.samples_ms),
                              "p50_ms": _rounded(floor.p50), "p99_ms": _rounded(floor.p99)},
         "flows": [f.as_dict() for f in figures],
@@ -108,12 +123,14 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
 def _scale_table(rows: list[ScaleFigures]) -> Table:
     table = Table(title="recognition with a large index (recovered from its changelog)")
     for column in ("indexed results", "store", "recovery s", "orders/s offered", "advice p50 ms",
-                   "advice p99 ms", "samples", "peak RSS MB", "RSS after MB"):
+                   "advice p99 ms", "samples", "peak RSS MB", "RSS after MB", "heap trims",
+                   "trim s"):
         table.add_column(column, justify="right")
     for r in rows:
         table.add_row(f"{r.indexed_results:,}", r.store, f"{r.recovery_s:.1f}",
                       f"{r.offered_rate:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms),
-                      str(r.advice_samples), f"{r.peak_rss_mb:,.0f}", f"{r.rss_after_mb:,.0f}")
+                      str(r.advice_samples), f"{r.peak_rss_mb:,.0f}", f"{r.rss_after_mb:,.0f}",
+                      str(r.heap_trims), f"{r.heap_trim_s:.2f}")
     return table
 
 

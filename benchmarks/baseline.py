@@ -18,13 +18,40 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from benchmarks.harness import CODEC, Latencies, offered_load, producer
 from benchmarks.workload import Workload, utcnow
 from hub.admin import create_topics
-from schemas.codec import HEADER_SIZE, MARKER
+from schemas.codec import HEADER_SIZE, MARKER, WriterSchema
 from schemas.models import LabResult
 from schemas.reference.registry import load_registry
 from schemas.topics import BASELINE_IN, BASELINE_OUT, ingress_topic
 
 
-def _preload(bootstrap: str, count: int) -> None:
+def transform(writer: WriterSchema, message: bytes) -> bytes:
+    """The baseline's work on one message: decode, drop the ID number, encode (the Faust
+    floor in benchmarks/faust_floor.py does exactly this too)."""
+    body = io.BytesIO(message)
+    body.seek(HEADER_SIZE)
+    value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
+    value["patient"]["id_number"] = None
+    out = io.BytesIO()
+    out.write(MARKER + writer.fingerprint)
+    fastavro.schemaless_writer(out, writer.parsed, value)
+    return out.getvalue()
+
+
+def answer(message: bytes) -> bytes:
+    """The latency floor's work on a member's event: the same event back, with its own id
+    as correlation id (as the hub's outputs carry their input's)."""
+    writer = CODEC.peek_schema(message)
+    body = io.BytesIO(message)
+    body.seek(HEADER_SIZE)
+    value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
+    value["envelope"]["correlation_id"] = value["envelope"]["event_id"]
+    out = io.BytesIO()
+    out.write(message[:HEADER_SIZE])
+    fastavro.schemaless_writer(out, writer.parsed, value)
+    return out.getvalue()
+
+
+def preload_lab_results(bootstrap: str, count: int) -> None:
     create_topics(bootstrap, [BASELINE_IN, BASELINE_OUT])
     workload, sink = Workload(seed=3), producer(bootstrap)
     for _ in range(count):
@@ -37,7 +64,6 @@ def _preload(bootstrap: str, count: int) -> None:
 
 async def _passthrough(bootstrap: str, count: int) -> float:
     writer = CODEC.store.current[LabResult.avro_name()]
-    header = MARKER + writer.fingerprint
     consumer = AIOKafkaConsumer(BASELINE_IN.name, bootstrap_servers=bootstrap,
                                 group_id="bench-baseline", enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=2000)
@@ -52,14 +78,8 @@ async def _passthrough(bootstrap: str, count: int) -> float:
             for records in batches.values():
                 for record in records:
                     assert record.value is not None
-                    body = io.BytesIO(record.value)
-                    body.seek(HEADER_SIZE)
-                    value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
-                    value["patient"]["id_number"] = None  # the "transform"
-                    out = io.BytesIO()
-                    out.write(header)
-                    fastavro.schemaless_writer(out, writer.parsed, value)
-                    await sink.send(BASELINE_OUT.name, out.getvalue(), key=record.key)
+                    await sink.send(BASELINE_OUT.name, transform(writer, record.value),
+                                    key=record.key)
                     done += 1
             await sink.flush()
             await consumer.commit()
@@ -71,7 +91,7 @@ async def _passthrough(bootstrap: str, count: int) -> float:
 
 def passthrough_rate(bootstrap: str, count: int) -> float:
     """Messages per second through the plain loop."""
-    _preload(bootstrap, count)
+    preload_lab_results(bootstrap, count)
     elapsed = asyncio.run(_passthrough(bootstrap, count))
     return count / elapsed
 
@@ -92,15 +112,7 @@ async def _relay(bootstrap: str, linger_ms: int, ready: ProcessEvent) -> None:
         for records in batches.values():
             for record in records:
                 assert record.value is not None
-                writer = CODEC.peek_schema(record.value)
-                body = io.BytesIO(record.value)
-                body.seek(HEADER_SIZE)
-                value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
-                value["envelope"]["correlation_id"] = value["envelope"]["event_id"]
-                out = io.BytesIO()
-                out.write(record.value[:HEADER_SIZE])
-                fastavro.schemaless_writer(out, writer.parsed, value)
-                await sink.send(BASELINE_OUT.name, out.getvalue(), key=record.key)
+                await sink.send(BASELINE_OUT.name, answer(record.value), key=record.key)
         if batches:
             await sink.flush()
             await consumer.commit()

@@ -41,6 +41,8 @@ class ScaleFigures:
     p50_ms: float | None
     p99_ms: float | None
     rss_after_mb: float  # resident at the end, recovered and serving (the peak is while recovering)
+    heap_trims: int  # freed heap handed back (hub/heap_trim.py), and how long that took
+    heap_trim_s: float
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +93,8 @@ def run(results: int, store: str, rate: float, seconds: float) -> ScaleFigures:
                                  is_advice, utcnow)
         peak = worker.peak_rss_bytes()
         after = worker.rss_bytes()
+        trims = worker.metric("hub_heap_trim_seconds_count")
+        trim_s = worker.metric("hub_heap_trim_seconds_sum")
         worker.stop()
     return ScaleFigures(
         store=store, indexed_results=seeded, recovery_s=round(recovery, 1),
@@ -98,5 +102,5 @@ def run(results: int, store: str, rate: float, seconds: float) -> ScaleFigures:
         advice_samples=len(latencies.samples_ms),
         p50_ms=None if latencies.p50 is None else round(latencies.p50, 2),
         p99_ms=None if latencies.p99 is None else round(latencies.p99, 2),
-        rss_after_mb=round(after / 2**20, 1),
+        rss_after_mb=round(after / 2**20, 1), heap_trims=int(trims), heap_trim_s=round(trim_s, 3),
     )

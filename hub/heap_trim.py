@@ -74,13 +74,17 @@ class HeapTrimmer:
         if not moved and self.last_released < self.growth_bytes // 4:
             self.low, self.high = min(self.low, now), max(self.high, now)
             return 0
+        started = time.perf_counter()
         self._trim()
+        took = time.perf_counter() - started
         after = self._resident()
         self.low = self.high = after
         self.last_released = released = max(0, now - after)
         metrics.HEAP_TRIMS.inc()
+        metrics.HEAP_TRIM_SECONDS.observe(took)
         metrics.HEAP_TRIMMED_BYTES.inc(released)
-        log.info("heap trimmed: resident %d MB -> %d MB", now >> 20, after >> 20)
+        log.info("heap trimmed: resident %d MB -> %d MB in %.0f ms", now >> 20, after >> 20,
+                 took * 1000)
         return released
 
 

@@ -110,6 +110,10 @@ HEAP_TRIMS = Counter(
     "hub_heap_trims_total", "Times freed heap was handed back (hub/heap_trim.py)",
     registry=REGISTRY,
 )
+HEAP_TRIM_SECONDS = Histogram(
+    "hub_heap_trim_seconds", "How long each heap trim held the C library's arenas",
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
 HEAP_TRIMMED_BYTES = Counter(
     "hub_heap_trimmed_bytes_total", "Resident bytes handed back by heap trims",
     registry=REGISTRY,

@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from hub.embedded_broker import free_port
 
 
@@ -101,6 +103,16 @@ class WorkerProcess:
             return status, json.loads(raw)
         except ValueError:
             return status, raw.decode(errors="replace")
+
+    def metric(self, sample: str, **labels: str) -> float:
+        """The sum of the worker's /metrics samples named `sample` whose labels include
+        `labels` (0 when there is none yet)."""
+        status, body = self.get("/metrics")
+        if status != 200:
+            raise RuntimeError(f"/metrics answered {status}")
+        wanted = labels.items()
+        return sum(s.value for family in text_string_to_metric_families(body.decode())
+                   for s in family.samples if s.name == sample and wanted <= s.labels.items())
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

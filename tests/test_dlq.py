@@ -244,12 +244,7 @@ local_codes = { chc-west = "CW-NEW-900" }
 
 def indexed(worker: WorkerProcess, member: str) -> float:
     """hub_recognition_results_indexed_total for a member's lab results on this worker."""
-    _, body = worker.get("/metrics")
-    for line in body.decode().splitlines():
-        if (line.startswith("hub_recognition_results_indexed_total{")
-                and f'member="{member}"' in line and 'kind="LAB"' in line):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return worker.metric("hub_recognition_results_indexed_total", member=member, kind="LAB")
 
 
 @pytest.mark.integration

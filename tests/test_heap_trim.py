@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hub.heap_trim import HeapTrimmer, glibc_malloc_trim, resident_bytes
+from hub.metrics import REGISTRY
 
 MB = 1 << 20
 
@@ -55,6 +56,13 @@ def test_a_trim_gives_freed_heap_back() -> None:
     trimmer.low = 0
     del blocks
     before = resident_bytes()
+    timed_before = _trim_seconds_count()
     assert trimmer.check() > 50 * MB
     assert resident_bytes() < before - 50 * MB
     assert len(kept) == 3_000
+    assert _trim_seconds_count() == timed_before + 1  # each trim's duration is recorded
+
+
+def _trim_seconds_count() -> float:
+    value = REGISTRY.get_sample_value("hub_heap_trim_seconds_count")
+    return value or 0.0
