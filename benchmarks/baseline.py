@@ -9,6 +9,7 @@ import asyncio
 import io
 import multiprocessing
 import time
+from collections.abc import Callable
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
@@ -27,26 +28,30 @@ from schemas.topics import BASELINE_IN, BASELINE_OUT, ingress_topic
 def transform(writer: WriterSchema, message: bytes) -> bytes:
     """The baseline's work on one message: decode, drop the ID number, encode (the Faust
     floor in benchmarks/faust_floor.py does exactly this too)."""
-    body = io.BytesIO(message)
-    body.seek(HEADER_SIZE)
-    value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
-    value["patient"]["id_number"] = None
-    out = io.BytesIO()
-    out.write(MARKER + writer.fingerprint)
-    fastavro.schemaless_writer(out, writer.parsed, value)
-    return out.getvalue()
+
+    def drop_id_number(value: Any) -> None:
+        value["patient"]["id_number"] = None
+
+    return _rewrite(writer, message, drop_id_number)
 
 
 def answer(message: bytes) -> bytes:
     """The latency floor's work on a member's event: the same event back, with its own id
     as correlation id (as the hub's outputs carry their input's)."""
-    writer = CODEC.peek_schema(message)
+
+    def correlate(value: Any) -> None:
+        value["envelope"]["correlation_id"] = value["envelope"]["event_id"]
+
+    return _rewrite(CODEC.peek_schema(message), message, correlate)
+
+
+def _rewrite(writer: WriterSchema, message: bytes, change: Callable[[Any], None]) -> bytes:
     body = io.BytesIO(message)
     body.seek(HEADER_SIZE)
     value: Any = fastavro.schemaless_reader(body, writer.parsed, None)
-    value["envelope"]["correlation_id"] = value["envelope"]["event_id"]
+    change(value)
     out = io.BytesIO()
-    out.write(message[:HEADER_SIZE])
+    out.write(MARKER + writer.fingerprint)
     fastavro.schemaless_writer(out, writer.parsed, value)
     return out.getvalue()
 

@@ -11,9 +11,6 @@ environment); `run()` starts it on a fresh broker and measures it.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +19,7 @@ from benchmarks.baseline import answer, preload_lab_results, transform
 from benchmarks.harness import CODEC, WORKER_ENV, Latencies, Stage, offered_load
 from benchmarks.workload import Workload, utcnow
 from hub.admin import backlog
-from hub.embedded_broker import free_port
+from hub.worker_process import WorkerProcess
 from schemas.models import LabResult
 from schemas.reference.registry import load_registry
 from schemas.topics import BASELINE_IN, BASELINE_OUT, ingress_topic
@@ -37,16 +34,14 @@ class FloorFigures:
 
 
 def _run_worker() -> None:
-    import faust
-    import mode.loop
     from faust.types import StreamT, TopicT
 
+    from hub.cli import run_faust_worker, use_event_loop
     from hub.emit import kafka_producer
-    from hub.settings import get_settings
 
-    if get_settings().event_loop == "uvloop":
-        mode.loop.use("uvloop")
+    use_event_loop()
     from hub.app import app  # the hub's App, without load_agents(): no hub agent runs
+    from hub.web import pages  # noqa: F401  # /health, which WorkerProcess waits for
 
     writer = CODEC.store.current[LabResult.avro_name()]
 
@@ -67,9 +62,7 @@ def _run_worker() -> None:
     app.agent(raw_topic(BASELINE_IN.name), name="floor-throughput")(
         hop(lambda message: transform(writer, message)))
     app.agent(raw_topic(*ingress), name="floor-latency")(hop(answer))
-    runner = faust.Worker(app, loglevel="warn")
-    runner.spinner = None  # as `hub worker`: the spinner turns on DEBUG logging
-    runner.execute_from_commandline()
+    run_faust_worker(app)
 
 
 def run(count: int, rate: float, seconds: float, timeout: float = 600.0) -> FloorFigures:
@@ -78,30 +71,24 @@ def run(count: int, rate: float, seconds: float, timeout: float = 600.0) -> Floo
     join are left out), then one hop's publish-to-output latency at `rate`."""
     with Stage() as stage:
         preload_lab_results(stage.bootstrap, count)
-        data_dir = stage.root / "faust-floor"
-        (data_dir / "faust" / APP_ID).mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **WORKER_ENV, "HUB_BROKER": stage.bootstrap, "HUB_APP_ID": APP_ID,
-               "HUB_DATA_DIR": str(data_dir), "HUB_WEB_PORT": str(free_port())}
-        with (data_dir / "faust-floor.log").open("ab") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_floor"],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
+        worker = WorkerProcess(stage.bootstrap, stage.root / "faust-floor",
+                               {**WORKER_ENV, "HUB_APP_ID": APP_ID},
+                               module="benchmarks.faust_floor")
+        worker.start(timeout=120)
         try:
             throughput = _drain_rate(stage.bootstrap, count, worker, time.monotonic() + timeout)
             latency = offered_load(stage.bootstrap, Workload(seed=5).mix, rate, seconds,
                                    [BASELINE_OUT.name], lambda event: True, utcnow)
         finally:
-            worker.terminate()
-            worker.wait(30)
+            worker.stop()
     return FloorFigures(throughput, latency)
 
 
-def _drain_rate(bootstrap: str, loaded: int, worker: subprocess.Popen[bytes],
-                deadline: float) -> float:
+def _drain_rate(bootstrap: str, loaded: int, worker: WorkerProcess, deadline: float) -> float:
     first: tuple[float, int] | None = None
     while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the floor worker exited ({worker.returncode})")
+        if not worker.running():
+            raise RuntimeError(f"the floor worker exited:\n{worker.log_tail()}")
         left = sum(backlog(bootstrap, APP_ID, [BASELINE_IN.name]).values())
         now = time.monotonic()
         if first is None and left < loaded:

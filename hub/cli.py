@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,9 @@ from hub.logs import configure_logging, install_exception_hook, worker_logging_c
 from hub.settings import BROKER_URL_FILE, get_settings
 from hub.worker_process import WorkerProcess
 from schemas.topics import TopicSpec, catalogue
+
+if TYPE_CHECKING:
+    import faust
 
 log = logging.getLogger("hub")
 
@@ -83,17 +87,11 @@ def topics_list() -> None:
 @main.command()
 def worker() -> None:
     """Run a hub worker (Faust) against HUB_BROKER or the embedded broker."""
-    import faust
-
     settings = get_settings()
     servers = settings.broker_servers()
     create_topics(servers, _all_topics(), settings.replication_factor)
     settings.warn_dev_secrets()
-    (settings.data_dir / "faust" / settings.app_id).mkdir(parents=True, exist_ok=True)
-    if settings.event_loop == "uvloop":
-        import mode.loop
-
-        mode.loop.use("uvloop")
+    use_event_loop()
     from hub import gc_pauses, heap_trim
     from hub.app import app, load_agents
 
@@ -101,6 +99,24 @@ def worker() -> None:
     install_exception_hook()
     gc_pauses.install()
     heap_trim.start(settings.heap_trim_interval_s, settings.heap_trim_growth_mb)
+    run_faust_worker(app)
+
+
+def use_event_loop() -> None:
+    """Select the worker's event loop (HUB_EVENT_LOOP); before `hub.app` is imported."""
+    if get_settings().event_loop == "uvloop":
+        import mode.loop
+
+        mode.loop.use("uvloop")
+
+
+def run_faust_worker(app: faust.App) -> None:
+    """Run `app` as a worker in the foreground, as `hub worker` does (the benchmarks' Faust
+    floor runs its bare agents the same way)."""
+    import faust
+
+    settings = get_settings()
+    (settings.data_dir / "faust" / settings.app_id).mkdir(parents=True, exist_ok=True)
     runner = faust.Worker(
         app, loglevel=settings.log_level.lower(),
         logging_config=worker_logging_config(settings.log_level, settings.log_json),

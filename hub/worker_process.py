@@ -25,8 +25,9 @@ class WorkerProcess:
 
     def __init__(
         self, bootstrap: str, data_dir: Path, env: dict[str, str] | None = None,
-        web_port: int = 0,
+        web_port: int = 0, module: str = "hub.cli worker",
     ) -> None:
+        self.module = module  # `python -m` what: `hub worker`, or the benchmarks' floor
         self.data_dir = data_dir
         self.web_port = web_port or free_port()
         self.env = {
@@ -53,7 +54,7 @@ class WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "worker"], env=self.env,
+            [sys.executable, "-m", *self.module.split()], env=self.env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self.wait_ready(timeout)
