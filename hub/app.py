@@ -9,7 +9,7 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
-from hub import codec, fetch_backoff, group_leave
+from hub import codec, commit_guard, fetch_backoff, fetch_order, group_leave
 from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
@@ -30,6 +30,8 @@ codec.register()
 settings = runtime.settings
 fetch_backoff.install(settings.empty_fetch_backoff_ms, settings.prefetch_backoff_ms)
 group_leave.install()
+commit_guard.install()
+fetch_order.install()
 
 
 def broker_credentials() -> CredentialsT | None:

@@ -39,6 +39,18 @@ COMMIT_REPAIRS = Counter(
     "Input partitions whose stuck commits were repaired (hub/commit_repair.py), by kind",
     ["kind"], registry=REGISTRY,
 )
+FETCH_JUMPS = Counter(
+    "hub_fetch_jumps_total",
+    "Times an input partition's fetched offsets jumped over messages not delivered "
+    "(hub/commit_guard.py: not counted as processed; the hole is delivered again), by topic",
+    ["topic"], registry=REGISTRY,
+)
+FETCH_SEEKS_BACK = Counter(
+    "hub_fetch_seeks_back_total",
+    "Times an input partition was fetched past its next offset and sought back to it "
+    "(hub/fetch_order.py), by topic",
+    ["topic"], registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "hub_consumer_lag", "Messages not yet consumed, by topic", ["topic"], registry=REGISTRY
 )

@@ -1,27 +1,29 @@
-"""When a partition's commits are stuck behind a stale belief, and only then, the repair
-moves the belief up to what the broker already holds; when they are stuck behind a hole
-that stays, it delivers again from the committed offset."""
+"""When a partition's commits are held back behind a stale belief, the repair moves the
+belief up to what the broker already holds (or to the partition's first offset, when
+retention deleted what lies below); when they are held back behind a hole that stays, it
+delivers again from the committed offset; when messages wait and none is fetched, it
+seeks the partition to its committed offset again."""
 
 from __future__ import annotations
 
-from hub.commit_repair import redeliver_from, repaired, stalled
+from hub.commit_repair import redeliver_from, repaired, undelivered_from
 
 
-def test_a_partition_is_stalled_only_when_its_acks_start_past_the_belief() -> None:
-    assert stalled([285, 286], 273)
-    assert not stalled([285, 286], 285) and not stalled([285, 286], 284)
-    assert not stalled([], 273) and not stalled([285], None)
+def test_the_belief_moves_up_to_the_broker_when_that_is_further_on() -> None:
+    assert repaired(273, 285) == 285
+    assert repaired(273, 280) == 280  # 280..284 still to be acked: held back from there
 
 
-def test_the_belief_moves_up_to_the_broker_when_that_reaches_the_first_ack() -> None:
-    assert repaired([285, 286], 273, 285) == 285
-    assert repaired([285, 286], 273, 284) == 284
+def test_the_belief_never_moves_back_nor_without_a_reason() -> None:
+    assert repaired(273, None) is None
+    assert repaired(273, 270) is None
+    assert repaired(273, 273) is None
 
 
-def test_a_real_gap_is_left_alone() -> None:
-    assert repaired([285, 286], 273, 280) is None  # 280..284 still to be acked
-    assert repaired([285, 286], 273, None) is None
-    assert repaired([285, 286], 273, 270) is None  # never moves backwards
+def test_offsets_deleted_by_retention_are_passed() -> None:
+    assert repaired(273, 273, log_start=300) == 300
+    assert repaired(273, 290, log_start=280) == 290
+    assert repaired(273, None, log_start=250) is None
 
 
 def test_a_hole_that_stays_is_delivered_again_from_the_committed_offset() -> None:
@@ -29,3 +31,17 @@ def test_a_hole_that_stays_is_delivered_again_from_the_committed_offset() -> Non
     assert redeliver_from([290, 291], 285, 285, (285, 290)) == 285
     assert redeliver_from([292], 285, 285, (285, 290)) is None  # it moved: still working
     assert redeliver_from([290, 291], 285, 280, (285, 290)) is None  # broker disagrees
+    assert redeliver_from([286], 285, 285, (285, 286)) == 285  # a hole of one message
+
+
+def test_a_partition_with_messages_waiting_and_none_read_is_sought_again() -> None:
+    assert undelivered_from(48, 59, 48, None) is None  # first sight: maybe on its way
+    assert undelivered_from(48, 59, 48, (48, 48)) == 48
+    assert undelivered_from(48, 59, None, (48, None)) == 48
+
+
+def test_a_partition_being_read_or_caught_up_is_left_alone() -> None:
+    assert undelivered_from(48, 59, 52, (48, 52)) is None  # read on: its messages are queued
+    assert undelivered_from(48, 48, 48, (48, 48)) is None  # nothing waiting
+    assert undelivered_from(48, None, 48, (48, 48)) is None  # end offset unknown
+    assert undelivered_from(50, 59, 50, (48, 48)) is None  # it moved since the last check
