@@ -20,8 +20,8 @@ second and fourth, each right after a restart or a rebalance:
   again, so the belief moves up to the partition's first offset, with a warning.
 - a partition with messages waiting that is not fetched at all (seen once in the
   rebalance test: 11 messages waiting for 90 s, nothing read past the committed offset):
-  when that stays so across two checks, it is sought to the committed offset again. A
-  partition paused for backpressure is left alone.
+  when that stays so across two checks, it is fetched again from the committed offset. A
+  partition paused, or left out of fetches for backpressure, is left alone.
 
 Every few seconds this checks the assigned partitions.
 """
@@ -83,6 +83,16 @@ async def broker_offsets(thread: Any, tp: TP) -> tuple[int | None, int | None]:
 
 
 async def repair_stalled_commits() -> None:
+    """The check, every few seconds; one that fails (the broker away) is tried again at
+    the next, since an error would end the timer for good."""
+    try:
+        await check_commits()
+    except Exception as exc:
+        log.warning("checking the input partitions' commits failed (%r); again in %.0f s",
+                    exc, CHECK_SECONDS)
+
+
+async def check_commits() -> None:
     consumer: Any = app.consumer
     thread = getattr(consumer, "_thread", None)
     acked_by_tp = getattr(consumer, "_acked", None)
@@ -124,20 +134,26 @@ async def redeliver_undelivered(consumer: Any, acked_by_tp: dict[TP, list[int]],
                                 believed_by_tp: dict[TP, int | None]) -> None:
     """Seek back the input partitions that have messages waiting but deliver none."""
     acks_enabled = app.topics.acks_enabled_for
-    paused: set[TP] = getattr(consumer, "_paused_partitions", set())
+    paused: set[TP] = (getattr(consumer, "_paused_partitions", set())
+                       | getattr(consumer, "_buffered_partitions", set()))
+    active: set[TP] | None = getattr(consumer, "_active_partitions", None)
     read_offsets: dict[TP, int | None] = getattr(consumer, "_read_offset", {})
-    idle = {tp: believed for tp in consumer.assignment()
+    # no committed offset (Faust believes None for 0 too): nothing read means from 0
+    idle = {tp: believed if believed is not None else 0 for tp in consumer.assignment()
             if acks_enabled(tp.topic) and tp not in paused and not acked_by_tp.get(tp)
-            and (believed := believed_by_tp.get(tp)) is not None}
+            and ((believed := believed_by_tp.get(tp)) is not None
+                 or read_offsets.get(tp) is None)}
     ends: dict[Any, int] = await consumer.highwaters(*idle) if idle else {}
     seen: dict[TP, tuple[int, int | None]] = {}
     for tp, believed in idle.items():
         read = read_offsets.get(tp)
         seek_to = undelivered_from(believed, ends.get(tp), read, _idle_seen.get(tp))
         if seek_to is not None:
-            log.warning("%s[%d]: offsets %d..%d are waiting and none was delivered; "
-                        "delivering again from %d", tp.topic, tp.partition, believed,
-                        ends[tp] - 1, seek_to)
+            log.warning("%s[%d]: offsets %d..%d are waiting and none was delivered "
+                        "(fetched: %s); delivering again from %d", tp.topic, tp.partition,
+                        believed, ends[tp] - 1, active is None or tp in active, seek_to)
+            if active is not None:
+                active.add(tp)
             await consumer.seek(tp, seek_to)
             metrics.COMMIT_REPAIRS.labels("undelivered").inc()
         elif (ends.get(tp) or 0) > believed:

@@ -102,7 +102,11 @@ def install() -> None:
                 log.warning("%s[%d]: fetched offset %d where %d was due; seeking back",
                             tp.topic, tp.partition, message.offset, seek_to)
                 metrics.FETCH_SEEKS_BACK.labels(tp.topic).inc()
-                await self._seek(tp, seek_to)
+                try:
+                    await self._seek(tp, seek_to)
+                except Exception as exc:  # an error here would stop Faust's fetch loop
+                    log.warning("%s[%d]: seeking back to %d failed (%r); the next fetch "
+                                "tries again", tp.topic, tp.partition, seek_to, exc)
                 continue
             order.handed_over(tp, message.offset)
             yield tp, message

@@ -76,6 +76,16 @@ class WorkerProcess:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def hub_warnings(self, lines: int = 40) -> str:
+        """The last warnings and errors the hub's and Faust's own loggers wrote (the Kafka
+        clients' connection noise left out), for a failure message."""
+        if not self.log_path.exists():
+            return ""
+        found = [line for line in self.log_path.read_text(errors="replace").splitlines()
+                 if ('"level": "WARNING"' in line or '"level": "ERROR"' in line)
+                 and ('"logger": "hub.' in line or '"logger": "faust.' in line)]
+        return "\n".join(found[-lines:])
+
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, headers=headers or {})
         try:

@@ -184,4 +184,4 @@ def test_a_worker_rides_out_a_broker_outage(
     out = read_topic(feedback_topic(MEMBER), timeout=90, until=lambda got: any(
         e.envelope.correlation_id == after.envelope.event_id for _, e in got))
     assert any(e.envelope.correlation_id == after.envelope.event_id for _, e in out), \
-        worker.log_tail()
+        f"{worker.hub_warnings()}\n...\n{worker.log_tail(20)}"

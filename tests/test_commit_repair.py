@@ -6,6 +6,12 @@ seeks the partition to its committed offset again."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+
+from hub import commit_repair
 from hub.commit_repair import redeliver_from, repaired, undelivered_from
 
 
@@ -45,3 +51,20 @@ def test_a_partition_being_read_or_caught_up_is_left_alone() -> None:
     assert undelivered_from(48, 48, 48, (48, 48)) is None  # nothing waiting
     assert undelivered_from(48, None, 48, (48, 48)) is None  # end offset unknown
     assert undelivered_from(50, 59, 50, (48, 48)) is None  # it moved since the last check
+
+
+def test_a_check_that_fails_is_logged_and_tried_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error would end the timer for good (the broker away, say)."""
+    calls: list[int] = []
+
+    async def broker_away() -> None:
+        calls.append(1)
+        raise KafkaConnectionError("Connection refused")
+
+    monkeypatch.setattr(commit_repair, "check_commits", broker_away)
+    asyncio.run(commit_repair.repair_stalled_commits())
+    asyncio.run(commit_repair.repair_stalled_commits())
+    assert len(calls) == 2
+    assert "commits failed (KafkaConnectionError" in caplog.text

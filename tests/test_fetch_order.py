@@ -91,6 +91,18 @@ def test_every_seek_to_committed_offsets_sets_what_is_due(consumer: FakeConsumer
     assert consumer.seeks == [(ORDERS, 29)]
 
 
+def test_a_seek_back_that_fails_holds_the_partition_and_stops_nothing(
+    consumer: FakeConsumer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def not_assigned(tp: TP, offset: int) -> None:
+        raise RuntimeError("partition not assigned")
+
+    monkeypatch.setattr(consumer, "_seek", not_assigned)
+    order_of(consumer).sought(ORDERS, 44)
+    assert handed_over(consumer, [(ORDERS, 46), (STOCK, 56)]) == [(STOCK, 56)]
+    assert order_of(consumer).expected[ORDERS] == 44  # tried again at the next fetch
+
+
 def test_records_behind_and_changelogs_are_left_to_faust(consumer: FakeConsumer) -> None:
     order_of(consumer).sought(ORDERS, 50)
     order_of(consumer).sought(CHANGELOG, 10)
