@@ -100,11 +100,14 @@ async def check_commits() -> None:
     if thread is None or acked_by_tp is None or believed_by_tp is None or app.rebalancing:
         return
     holes: dict[TP, tuple[int, int]] = {}
-    for tp, acked in list(acked_by_tp.items()):
+    for tp, live in list(acked_by_tp.items()):
+        acked = list(live)  # Faust's commits shorten the live list while this awaits
         believed = believed_by_tp.get(tp)
         if believed is None or not held_back(acked, believed):
             continue
         on_broker, log_start = await broker_offsets(thread, tp)
+        if believed_by_tp.get(tp) != believed:  # committed meanwhile: look again next time
+            continue
         better = repaired(believed, on_broker, log_start)
         if better is not None:
             if on_broker is None or better > on_broker:

@@ -7,9 +7,11 @@ seeks the partition to its committed offset again."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from faust.types import TP
 
 from hub import commit_repair
 from hub.commit_repair import redeliver_from, repaired, undelivered_from
@@ -68,3 +70,35 @@ def test_a_check_that_fails_is_logged_and_tried_again(
     asyncio.run(commit_repair.repair_stalled_commits())
     assert len(calls) == 2
     assert "commits failed (KafkaConnectionError" in caplog.text
+
+
+def test_a_commit_made_while_the_check_awaits_the_broker_is_taken_as_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Faust's commit shortens the partition's acked list (here: to nothing) and moves its
+    belief while the check asks the broker; the check must neither fail nor seek."""
+    tp = TP("hub.stock", 3)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    async def highwaters(*partitions: TP) -> dict[TP, int]:
+        return {p: 60 for p in partitions}
+
+    consumer = SimpleNamespace(
+        _thread=object(), _acked={tp: [57, 58]}, _committed_offset={tp: 56},
+        _read_offset={tp: 58}, seek=seek, highwaters=highwaters, assignment=lambda: {tp})
+
+    async def committed_meanwhile(thread: object, partition: TP) -> tuple[int, int]:
+        consumer._acked[tp].clear()
+        consumer._committed_offset[tp] = 59
+        return 56, 0
+
+    fake_app = SimpleNamespace(consumer=consumer, rebalancing=False,
+                               topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+    monkeypatch.setattr(commit_repair, "app", fake_app)
+    monkeypatch.setattr(commit_repair, "broker_offsets", committed_meanwhile)
+    monkeypatch.setitem(commit_repair._holes_seen, tp, (56, 57))
+    asyncio.run(commit_repair.check_commits())
+    assert seeks == []
