@@ -20,8 +20,10 @@ second and fourth, each right after a restart or a rebalance:
   again, so the belief moves up to the partition's first offset, with a warning.
 - a partition with messages waiting that is not fetched at all (seen once in the
   rebalance test: 11 messages waiting for 90 s, nothing read past the committed offset):
-  when that stays so across two checks, it is fetched again from the committed offset. A
-  partition paused, or left out of fetches for backpressure, is left alone.
+  when that stays so across two checks while no other partition was read either, it is
+  fetched again from the committed offset. A worker busy with a backlog leaves partitions
+  unread for a while; a partition paused, or left out of fetches for backpressure, is
+  left alone too.
 
 Every few seconds this checks the assigned partitions.
 """
@@ -45,6 +47,9 @@ _holes_seen: dict[TP, tuple[int, int]] = {}
 # partition -> (believed committed offset, read offset) at the last check, for partitions
 # with messages waiting and nothing acked
 _idle_seen: dict[TP, tuple[int, int | None]] = {}
+# the sum of every partition's read offset at the last check: while it moves, the worker is
+# busy (a backlog leaves partitions unread for a while) and no partition counts as stuck
+_reads_seen: list[int] = []
 
 
 def repaired(believed: int, on_broker: int | None, log_start: int | None = None) -> int | None:
@@ -146,6 +151,13 @@ async def redeliver_undelivered(consumer: Any, acked_by_tp: dict[TP, list[int]],
             if acks_enabled(tp.topic) and tp not in paused and not acked_by_tp.get(tp)
             and ((believed := believed_by_tp.get(tp)) is not None
                  or read_offsets.get(tp) is None)}
+    reads = sum(o for o in read_offsets.values() if o is not None)
+    quiet = _reads_seen == [reads]
+    _reads_seen[:] = [reads]
+    if not quiet:  # busy: remember what is unread, and spare the broker the question
+        _idle_seen.clear()
+        _idle_seen.update({tp: (believed, read_offsets.get(tp)) for tp, believed in idle.items()})
+        return
     ends: dict[Any, int] = await consumer.highwaters(*idle) if idle else {}
     seen: dict[TP, tuple[int, int | None]] = {}
     for tp, believed in idle.items():

@@ -102,3 +102,33 @@ def test_a_commit_made_while_the_check_awaits_the_broker_is_taken_as_progress(
     monkeypatch.setitem(commit_repair._holes_seen, tp, (56, 57))
     asyncio.run(commit_repair.check_commits())
     assert seeks == []
+
+
+def test_an_unread_partition_is_fetched_again_only_once_the_worker_is_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker draining a backlog leaves some partitions unread for a while: that is not
+    a stuck partition. Once nothing else is read either, it is."""
+    stuck, busy = TP("hub.orders", 2), TP("hub.results", 0)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    async def highwaters(*partitions: TP) -> dict[TP, int]:
+        return {p: 135 for p in partitions}
+
+    consumer = SimpleNamespace(
+        _thread=object(), _acked={}, _committed_offset={}, _read_offset={busy: 10},
+        seek=seek, highwaters=highwaters, assignment=lambda: {stuck, busy})
+    monkeypatch.setattr(commit_repair, "app", SimpleNamespace(
+        consumer=consumer, rebalancing=False,
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: True)))
+    monkeypatch.setattr(commit_repair, "_idle_seen", {})
+    monkeypatch.setattr(commit_repair, "_reads_seen", [])
+    asyncio.run(commit_repair.check_commits())  # first sight
+    consumer._read_offset[busy] = 20
+    asyncio.run(commit_repair.check_commits())  # the worker reads on: busy, not stuck
+    assert seeks == []
+    asyncio.run(commit_repair.check_commits())  # nothing read anywhere since
+    assert seeks == [(stuck, 0)]
