@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
@@ -72,36 +73,56 @@ def test_a_check_that_fails_is_logged_and_tried_again(
     assert "commits failed (KafkaConnectionError" in caplog.text
 
 
+class FakeConsumer:
+    """What the check reads of Faust's consumer; seeks are recorded, the broker's end
+    offset is `end` everywhere."""
+
+    def __init__(self, assigned: set[TP], end: int, **state: dict[TP, Any]) -> None:
+        self.assigned, self.end = assigned, end
+        self._thread = object()
+        self._acked: dict[TP, list[int]] = state.get("acked", {})
+        self._committed_offset: dict[TP, int] = state.get("committed", {})
+        self._read_offset: dict[TP, int] = state.get("read", {})
+        self.seeks: list[tuple[TP, int]] = []
+
+    def assignment(self) -> set[TP]:
+        return self.assigned
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.seeks.append((partition, offset))
+
+    async def highwaters(self, *partitions: TP) -> dict[TP, int]:
+        return {p: self.end for p in partitions}
+
+
+def checked_by(monkeypatch: pytest.MonkeyPatch, consumer: FakeConsumer) -> None:
+    """The repair's next checks look at `consumer`, from a clean slate."""
+    monkeypatch.setattr(commit_repair, "app", SimpleNamespace(
+        consumer=consumer, rebalancing=False,
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: True)))
+    for name, empty in (("_holes_seen", {}), ("_idle_seen", {}), ("_reads_seen", [])):
+        monkeypatch.setattr(commit_repair, name, empty)
+
+
 def test_a_commit_made_while_the_check_awaits_the_broker_is_taken_as_progress(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Faust's commit shortens the partition's acked list (here: to nothing) and moves its
     belief while the check asks the broker; the check must neither fail nor seek."""
     tp = TP("hub.stock", 3)
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(partition: TP, offset: int) -> None:
-        seeks.append((partition, offset))
-
-    async def highwaters(*partitions: TP) -> dict[TP, int]:
-        return {p: 60 for p in partitions}
-
-    consumer = SimpleNamespace(
-        _thread=object(), _acked={tp: [57, 58]}, _committed_offset={tp: 56},
-        _read_offset={tp: 58}, seek=seek, highwaters=highwaters, assignment=lambda: {tp})
+    consumer = FakeConsumer({tp}, 60, acked={tp: [57, 58]}, committed={tp: 56},
+                            read={tp: 58})
 
     async def committed_meanwhile(thread: object, partition: TP) -> tuple[int, int]:
         consumer._acked[tp].clear()
         consumer._committed_offset[tp] = 59
         return 56, 0
 
-    fake_app = SimpleNamespace(consumer=consumer, rebalancing=False,
-                               topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
-    monkeypatch.setattr(commit_repair, "app", fake_app)
+    checked_by(monkeypatch, consumer)
     monkeypatch.setattr(commit_repair, "broker_offsets", committed_meanwhile)
-    monkeypatch.setitem(commit_repair._holes_seen, tp, (56, 57))
+    commit_repair._holes_seen[tp] = (56, 57)  # seen last time: a seek would be due
     asyncio.run(commit_repair.check_commits())
-    assert seeks == []
+    assert consumer.seeks == []
 
 
 def test_an_unread_partition_is_fetched_again_only_once_the_worker_is_quiet(
@@ -110,25 +131,11 @@ def test_an_unread_partition_is_fetched_again_only_once_the_worker_is_quiet(
     """A worker draining a backlog leaves some partitions unread for a while: that is not
     a stuck partition. Once nothing else is read either, it is."""
     stuck, busy = TP("hub.orders", 2), TP("hub.results", 0)
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(partition: TP, offset: int) -> None:
-        seeks.append((partition, offset))
-
-    async def highwaters(*partitions: TP) -> dict[TP, int]:
-        return {p: 135 for p in partitions}
-
-    consumer = SimpleNamespace(
-        _thread=object(), _acked={}, _committed_offset={}, _read_offset={busy: 10},
-        seek=seek, highwaters=highwaters, assignment=lambda: {stuck, busy})
-    monkeypatch.setattr(commit_repair, "app", SimpleNamespace(
-        consumer=consumer, rebalancing=False,
-        topics=SimpleNamespace(acks_enabled_for=lambda topic: True)))
-    monkeypatch.setattr(commit_repair, "_idle_seen", {})
-    monkeypatch.setattr(commit_repair, "_reads_seen", [])
+    consumer = FakeConsumer({stuck, busy}, 135, read={busy: 10})
+    checked_by(monkeypatch, consumer)
     asyncio.run(commit_repair.check_commits())  # first sight
     consumer._read_offset[busy] = 20
     asyncio.run(commit_repair.check_commits())  # the worker reads on: busy, not stuck
-    assert seeks == []
+    assert consumer.seeks == []
     asyncio.run(commit_repair.check_commits())  # nothing read anywhere since
-    assert seeks == [(stuck, 0)]
+    assert consumer.seeks == [(stuck, 0)]
