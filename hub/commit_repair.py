@@ -31,6 +31,7 @@ Every few seconds this checks the assigned partitions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from faust.types import TP
@@ -78,12 +79,12 @@ def undelivered_from(believed: int, end: int | None, read: int | None,
     return believed if seen_before == (believed, read) else None
 
 
-async def broker_offsets(thread: Any, tp: TP) -> tuple[int | None, int | None]:
+async def broker_offsets(consumer: Any, tp: TP) -> tuple[int | None, int | None]:
     """The group's committed offset of `tp` and the partition's first offset, as the
     broker has them."""
-    client = thread._ensure_consumer()
-    committed: int | None = await thread.call_thread(client.committed, tp)
-    first: dict[Any, int] = await thread.call_thread(client.beginning_offsets, [tp])
+    thread = consumer._thread
+    committed: int | None = await thread.call_thread(thread._ensure_consumer().committed, tp)
+    first: Mapping[TP, int] = await consumer.earliest_offsets(tp)
     return committed, first.get(tp)
 
 
@@ -110,7 +111,7 @@ async def check_commits() -> None:
         believed = believed_by_tp.get(tp)
         if believed is None or not held_back(acked, believed):
             continue
-        on_broker, log_start = await broker_offsets(thread, tp)
+        on_broker, log_start = await broker_offsets(consumer, tp)
         if believed_by_tp.get(tp) != believed:  # committed meanwhile: look again next time
             continue
         better = repaired(believed, on_broker, log_start)

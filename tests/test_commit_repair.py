@@ -113,7 +113,7 @@ def test_a_commit_made_while_the_check_awaits_the_broker_is_taken_as_progress(
     consumer = FakeConsumer({tp}, 60, acked={tp: [57, 58]}, committed={tp: 56},
                             read={tp: 58})
 
-    async def committed_meanwhile(thread: object, partition: TP) -> tuple[int, int]:
+    async def committed_meanwhile(consumer_: object, partition: TP) -> tuple[int, int]:
         consumer._acked[tp].clear()
         consumer._committed_offset[tp] = 59
         return 56, 0
