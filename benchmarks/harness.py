@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.sdk import ordering_key
 from hub.admin import backlog, create_topics
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
+from hub.settings import HubSettings
 from hub.worker_process import WorkerProcess
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event
@@ -24,6 +26,8 @@ from schemas.reference.registry import load_registry
 from schemas.topics import FIXED_TOPICS, catalogue, ingress_topic
 
 CODEC = AvroCodec()
+# The broker every Stage of this run starts (`--broker`; unset: HUB_BROKER_KIND's choice).
+BROKER_KIND: ContextVar[BrokerKind | None] = ContextVar("BROKER_KIND", default=None)
 WORKER_ENV = {"HUB_SESSION_TIMEOUT": "6", "HUB_COMMIT_INTERVAL": "0.5", "HUB_LOG_LEVEL": "warn"}
 
 
@@ -33,10 +37,14 @@ class Stage:
     run leaves gigabytes)."""
 
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hub-bench-")))
-    broker: EmbeddedBroker | None = None
+    broker: BaseBroker | None = None
 
     def __enter__(self) -> Stage:
-        self.broker = EmbeddedBroker(self.root / "broker").start()
+        settings = HubSettings()
+        choice = choose(BROKER_KIND.get() or settings.broker_kind)
+        self.broker = local_broker(choice, self.root, version=settings.kafka_version,
+                                   cache_dir=settings.kafka_cache_dir,
+                                   heap_mb=settings.kafka_heap_mb).start()
         create_topics(self.broker.bootstrap, catalogue(load_registry().ids))
         return self
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import click
 
 from hub.admin import create_topics, list_topics
+from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
 from hub.deploy_acls import acls_command
 from hub.dlq import dlq
-from hub.embedded_broker import EmbeddedBroker
 from hub.logs import configure_logging, install_exception_hook, worker_logging_config
 from hub.settings import BROKER_URL_FILE, get_settings
 from hub.worker_process import WorkerProcess
@@ -38,19 +38,37 @@ def _all_topics() -> list[TopicSpec]:
     return catalogue(settings.load_registry().ids, settings.member_partitions)
 
 
+def start_local_broker(port: int = 0, prefix: str = "") -> BaseBroker:
+    """Start this machine's broker (HUB_BROKER_KIND: Apache Kafka where it can run, else
+    the embedded one), say which and why, and write its address to <data_dir>/broker.url."""
+    settings = get_settings()
+    try:
+        choice = choose(settings.broker_kind)
+        if choice.kind == "kafka":
+            click.echo(f"{prefix}resolving Apache Kafka {settings.kafka_version} "
+                       f"(Maven, cached in {settings.kafka_cache_dir})")
+        local = local_broker(choice, settings.data_dir, version=settings.kafka_version,
+                             cache_dir=settings.kafka_cache_dir,
+                             heap_mb=settings.kafka_heap_mb, port=port).start()
+    except (KafkaUnavailable, RuntimeError, TimeoutError) as exc:
+        raise click.ClickException(f"the broker did not start: {exc}") from exc
+    (settings.data_dir / BROKER_URL_FILE).write_text(local.bootstrap)
+    click.echo(f"{prefix}{describe(local)} on {local.bootstrap} ({choice.reason}; "
+               f"data in {local.data_dir}, log {local.log_path})")
+    return local
+
+
 @main.command()
 @click.option("--port", type=int, default=0, help="Loopback port (default: a free one)")
 def broker(port: int) -> None:
-    """Run the embedded Kafka-compatible broker in the foreground."""
-    settings = get_settings()
-    embedded = EmbeddedBroker(settings.data_dir / "broker", port=port).start()
-    (settings.data_dir / BROKER_URL_FILE).write_text(embedded.bootstrap)
-    click.echo(f"embedded broker on {embedded.bootstrap} (data in {embedded.data_dir})")
+    """Run this machine's broker in the foreground: Apache Kafka where Java and Maven are
+    present, else the embedded one (HUB_BROKER_KIND=kafka|embedded forces either)."""
+    local = start_local_broker(port)
     try:
-        assert embedded.process is not None
-        embedded.process.wait()
+        assert local.process is not None
+        local.process.wait()
     except KeyboardInterrupt:
-        embedded.stop()
+        local.stop()
 
 
 @main.command()
@@ -130,14 +148,12 @@ def run_faust_worker(app: faust.App) -> None:
 @main.command()
 @click.option("--demo/--no-demo", default=True, help="Publish demo events as members")
 def dev(demo: bool) -> None:
-    """Embedded broker + one worker + the demo, on this machine. Ctrl-C stops all."""
+    """This machine's broker + one worker + the demo. Ctrl-C stops all."""
     settings = get_settings()
     data_dir: Path = settings.data_dir
-    embedded = EmbeddedBroker(data_dir / "broker").start()
-    (data_dir / BROKER_URL_FILE).write_text(embedded.bootstrap)
-    click.echo(f"[dev] embedded broker on {embedded.bootstrap}")
-    create_topics(embedded.bootstrap, _all_topics(), 1)
-    worker_process = WorkerProcess(embedded.bootstrap, data_dir, web_port=settings.web_port)
+    local = start_local_broker(prefix="[dev] ")
+    create_topics(local.bootstrap, _all_topics(), 1)
+    worker_process = WorkerProcess(local.bootstrap, data_dir, web_port=settings.web_port)
     click.echo(f"[dev] worker starting (log: {worker_process.log_path}, "
                f"web: {worker_process.url}/)")
     demo_process: subprocess.Popen[bytes] | None = None
@@ -146,7 +162,7 @@ def dev(demo: bool) -> None:
         click.echo("[dev] worker ready")
         if demo:
             demo_process = subprocess.Popen(
-                [sys.executable, "-m", "connectors.demo", "--bootstrap", embedded.bootstrap])
+                [sys.executable, "-m", "connectors.demo", "--bootstrap", local.bootstrap])
         while worker_process.running():
             time.sleep(0.5)
         click.echo(f"[dev] the worker stopped:\n{worker_process.log_tail(20)}")
@@ -157,7 +173,7 @@ def dev(demo: bool) -> None:
             demo_process.terminate()
             demo_process.wait(10)
         worker_process.stop()
-        embedded.stop()
+        local.stop()
 
 
 main.add_command(dlq)

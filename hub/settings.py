@@ -32,6 +32,17 @@ class HubSettings(KafkaClientSecurity):
         "whose address `hub broker` wrote to <data_dir>/broker.url",
     )
     data_dir: Path = Path(".hub")
+    broker_kind: Literal["auto", "kafka", "embedded"] = Field(
+        default="auto", description="The broker `hub broker`, `hub dev`, the tests and the "
+        "benchmarks start on this machine: Apache Kafka where Java 17+ and Maven are present "
+        "(auto), or forced either way"
+    )
+    kafka_version: str = Field(default="4.1.1", description="Apache Kafka run on this machine")
+    kafka_cache_dir: Path = Field(
+        default=Path("~/.cache/consortium-hub"), description="Where Maven's copy of Kafka's "
+        "jars is kept (deploy/kafka/runtime/pom.xml resolves them on first use)"
+    )
+    kafka_heap_mb: int = Field(default=512, ge=128, description="Heap of a local Kafka node")
     app_id: str = "consortium-hub"
     registry_file: Path | None = None
     items_file: Path | None = Field(default=None, description="Item catalogue; None: shipped")

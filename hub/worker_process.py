@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.embedded_broker import free_port
+from hub.brokers import free_port
 
 
 class WorkerProcess:

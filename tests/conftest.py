@@ -1,4 +1,5 @@
-"""Fixtures: an embedded broker per test module, hub workers as subprocesses, the member
+"""Fixtures: a broker per test module (Apache Kafka where Java and Maven are present, else
+the embedded one; `HUB_BROKER_KIND` forces either), hub workers as subprocesses, the member
 SDK, and a reader that decodes whole topics."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.sdk import MemberPublisher
 from hub.admin import create_topics
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
+from hub.settings import HubSettings
 from hub.worker_process import WorkerProcess
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event
@@ -21,20 +23,37 @@ from schemas.reference.registry import load_registry
 from schemas.topics import catalogue
 
 CODEC = AvroCodec()
-__all__ = ["Decoded", "WorkerProcess", "read_all", "wait_for"]
+__all__ = ["Decoded", "WorkerProcess", "read_all", "start_broker", "wait_for"]
+
+
+def start_broker(folder: Path, kind: BrokerKind | None = None) -> BaseBroker:
+    """A started broker of the suite's kind (or `kind`) with every catalogue topic."""
+    settings = HubSettings()
+    choice = choose(kind or settings.broker_kind)
+    started = local_broker(choice, folder, version=settings.kafka_version,
+                           cache_dir=settings.kafka_cache_dir, heap_mb=384).start()
+    create_topics(started.bootstrap, catalogue(load_registry().ids))
+    return started
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    embedded = EmbeddedBroker(tmp_path_factory.mktemp("broker")).start()
-    create_topics(embedded.bootstrap, catalogue(load_registry().ids))
-    yield embedded
-    embedded.stop()
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
+    started = start_broker(tmp_path_factory.mktemp("broker"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
+    """The embedded broker whatever the suite runs on: the compatibility subset."""
+    started = start_broker(tmp_path_factory.mktemp("embedded"), "embedded")
+    yield started
+    started.stop()
 
 
 @pytest.fixture
 def start_worker(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: BaseBroker, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
@@ -52,7 +71,7 @@ def start_worker(
 
 
 @pytest.fixture
-def publisher(broker: EmbeddedBroker) -> Iterator[Callable[[str], MemberPublisher]]:
+def publisher(broker: BaseBroker) -> Iterator[Callable[[str], MemberPublisher]]:
     made: dict[str, MemberPublisher] = {}
 
     def get(member_id: str) -> MemberPublisher:
@@ -89,7 +108,7 @@ def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
 
 
 @pytest.fixture
-def read_topic(broker: EmbeddedBroker) -> Callable[..., list[Decoded]]:
+def read_topic(broker: BaseBroker) -> Callable[..., list[Decoded]]:
     def read(
         topic: str,
         until: Callable[[list[Decoded]], bool] | None = None,

@@ -15,7 +15,7 @@ from connectors.batch import ImportSummary, import_csv
 from connectors.cli import main
 from connectors.deadletter import DeadLetterFile
 from connectors.mapping import CodeMapper, MemorySink, Rejected
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from schemas.models import StockEvent
 from schemas.models.pharmacy import StockEventKind
 from schemas.topics import ingress_topic
@@ -116,7 +116,7 @@ def test_a_file_without_the_required_columns_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_import_command_on_the_broker(
-    broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    broker: BaseBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
     monkeypatch.chdir(tmp_path)

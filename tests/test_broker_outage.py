@@ -25,7 +25,7 @@ from connectors.hl7.patient_cache import PatientCache
 from connectors.mllp.client import MllpClient
 from connectors.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from schemas.topics import feedback_topic, ingress_topic
 from tests.conftest import Decoded, WorkerProcess
 from tests.factories import lab_result
@@ -62,7 +62,7 @@ async def until_accepted(send: Callable[[], Awaitable[bool]]) -> int:
 
 
 @pytest.fixture
-def outage(broker: EmbeddedBroker) -> Iterator[Callable[[], Awaitable[None]]]:
+def outage(broker: BaseBroker) -> Iterator[Callable[[], Awaitable[None]]]:
     """`await outage()` stops the broker; `await outage()` again starts it on its port."""
     port = broker.port
 
@@ -77,7 +77,7 @@ def outage(broker: EmbeddedBroker) -> Iterator[Callable[[], Awaitable[None]]]:
 
 
 def test_mllp_nacks_while_the_broker_is_down_and_the_resend_is_acked(
-    broker: EmbeddedBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]],
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]],
     outage: Callable[[], Awaitable[None]],
 ) -> None:
     dead_letters = DeadLetterFile(tmp_path / "dead-letter", MEMBER)
@@ -125,7 +125,7 @@ def test_mllp_nacks_while_the_broker_is_down_and_the_resend_is_acked(
 
 
 def test_fhir_answers_503_while_the_broker_is_down_and_the_resend_is_created(
-    broker: EmbeddedBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]],
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]],
     outage: Callable[[], Awaitable[None]],
 ) -> None:
     settings = ConnectorSettings(member_id=MEMBER, dead_letter_dir=tmp_path / "dead-letter")
@@ -168,7 +168,7 @@ def test_fhir_answers_503_while_the_broker_is_down_and_the_resend_is_created(
 
 
 def test_a_worker_rides_out_a_broker_outage(
-    broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess],
+    broker: BaseBroker, start_worker: Callable[..., WorkerProcess],
     publisher: Callable[[str], MemberPublisher], read_topic: Callable[..., list[Decoded]],
     outage: Callable[[], Awaitable[None]],
 ) -> None:

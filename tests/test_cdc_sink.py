@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 
 from connectors.cdc_sink import HEADERS, CardFolder, consume, national_layout
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from schemas.codec import AvroCodec
 from schemas.models import DiseaseReportCard, LateReport
 from schemas.models.clinical import CaseClassification
@@ -91,7 +91,7 @@ def test_each_card_and_revision_is_filed_once(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_the_sink_reads_the_topic_and_skips_what_it_filed(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: BaseBroker, tmp_path: Path
 ) -> None:
     codec = AvroCodec()
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)

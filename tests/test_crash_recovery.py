@@ -31,9 +31,8 @@ from connectors.cdc_sink import CardFolder, consume
 from connectors.pharmacy_view import PharmacyBoard, catch_up
 from connectors.sdk import FeedbackReader, MemberPublisher
 from hub.admin import backlog as admin_backlog
-from hub.admin import create_topics
 from hub.auth import member_token
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from schemas.codec import AvroCodec
 from schemas.models import Diagnosis, Event, LabResult, StockEvent, TestOrder
 from schemas.reference.registry import load_registry
@@ -47,11 +46,10 @@ from schemas.topics import (
     PHARMACY_SHORTAGES,
     RESULTS,
     STOCK,
-    catalogue,
     feedback_topic,
     ingress_topic,
 )
-from tests.conftest import WorkerProcess, read_all
+from tests.conftest import WorkerProcess, read_all, start_broker
 
 pytestmark = pytest.mark.integration
 CODEC = AvroCodec()
@@ -250,16 +248,10 @@ def inputs() -> Inputs:
     return make_inputs()
 
 
-def fresh_broker(folder: Path) -> EmbeddedBroker:
-    embedded = EmbeddedBroker(folder).start()
-    create_topics(embedded.bootstrap, catalogue(load_registry().ids))
-    return embedded
-
-
 @pytest.fixture(scope="module")
 def reference(inputs: Inputs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The run nobody disturbs, on a broker of its own."""
-    embedded = fresh_broker(tmp_path_factory.mktemp("reference-broker"))
+    embedded = start_broker(tmp_path_factory.mktemp("reference-broker"))
     worker = WorkerProcess(embedded.bootstrap, tmp_path_factory.mktemp("reference"), ENV)
     try:
         worker.start()
@@ -305,7 +297,7 @@ def test_reference_run_exercises_every_flow(reference: dict[str, Any]) -> None:
 
 
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
-    broker: EmbeddedBroker, inputs: Inputs, reference: dict[str, Any], tmp_path: Path,
+    broker: BaseBroker, inputs: Inputs, reference: dict[str, Any], tmp_path: Path,
 ) -> None:
     worker = WorkerProcess(broker.bootstrap, tmp_path, ENV).start()
     rng = random.Random(SEED)
@@ -332,7 +324,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
 def test_a_second_worker_joining_and_leaving_changes_nothing(
     inputs: Inputs, reference: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    embedded = fresh_broker(tmp_path_factory.mktemp("rebalance-broker"))
+    embedded = start_broker(tmp_path_factory.mktemp("rebalance-broker"))
     first = WorkerProcess(embedded.bootstrap, tmp_path_factory.mktemp("first"), ENV)
     second = WorkerProcess(embedded.bootstrap, tmp_path_factory.mktemp("second"), ENV)
 

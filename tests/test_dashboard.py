@@ -21,7 +21,7 @@ import pytest
 from connectors.demo_script import LI, NO_ID, WANG, ZHANG, morning
 from connectors.sdk import MemberPublisher
 from hub import metrics
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from hub.web.dashboard import SILENT_AFTER_SECONDS, member_rows
 from hub.web.dashboard_feeds import Sample, ThroughputHistory
 from schemas.codec import CodecError
@@ -62,7 +62,7 @@ def _settled(data: Data) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+def demo(broker: BaseBroker, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[tuple[WorkerProcess, dict[str, int]]]:
     """A worker that has handled the demo morning; and each member's decodable events."""
     data_dir = tmp_path_factory.mktemp("dashboard-worker")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.embedded_broker import free_port
+from hub.brokers import free_port
 
 pytestmark = pytest.mark.integration
 

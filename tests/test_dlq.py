@@ -26,6 +26,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.sdk import MemberPublisher
 from connectors.sdk.publisher import ordering_key
+from hub.brokers import BaseBroker
 from hub.dlq import (
     Replayer,
     ReplayLedger,
@@ -36,7 +37,6 @@ from hub.dlq import (
     render_table,
     replay_target,
 )
-from hub.embedded_broker import EmbeddedBroker
 from hub.privacy import Sealer
 from hub.settings import DEV_SEALING_KEY
 from schemas.codec import AVRO_DIR, MARKER, RELEASED_DIR, AvroCodec, schema_fingerprint
@@ -90,7 +90,7 @@ def upgraded_hub_env(folder: Path, schema: dict[str, Any]) -> dict[str, str]:
     return {"PYTHONPATH": str(shim), "HUB_TEST_RELEASED_DIR": str(released)}
 
 
-def hub_cli(broker: EmbeddedBroker, data_dir: Path, *args: str) -> str:
+def hub_cli(broker: BaseBroker, data_dir: Path, *args: str) -> str:
     env = {**os.environ, "HUB_BROKER": broker.bootstrap, "HUB_DATA_DIR": str(data_dir),
            "HUB_LOG_JSON": "true"}
     done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, cwd=ROOT,
@@ -119,7 +119,7 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
         consumer.close()
 
 
-def restart_when_committed(broker: EmbeddedBroker, worker: WorkerProcess, app_id: str,
+def restart_when_committed(broker: BaseBroker, worker: WorkerProcess, app_id: str,
                            topic: str) -> None:
     """Stop a worker once it committed everything on `topic`, so its successor does not
     simply read the originals again."""
@@ -146,7 +146,7 @@ def letters(read_topic: Callable[..., list[Decoded]], **kw: Any) -> list[DeadLet
 
 @pytest.mark.integration
 def test_replay_after_the_fix_is_processed_exactly_once(
-    broker: EmbeddedBroker,
+    broker: BaseBroker,
     tmp_path: Path,
     start_worker: Callable[..., WorkerProcess],
     publisher: Callable[[str], MemberPublisher],
@@ -249,7 +249,7 @@ def indexed(worker: WorkerProcess, member: str) -> float:
 
 @pytest.mark.integration
 def test_an_internal_letter_is_replayed_to_its_topic_after_a_catalogue_change(
-    broker: EmbeddedBroker,
+    broker: BaseBroker,
     tmp_path: Path,
     start_worker: Callable[..., WorkerProcess],
     publisher: Callable[[str], MemberPublisher],

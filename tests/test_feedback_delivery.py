@@ -26,7 +26,7 @@ from connectors.feedback_delivery import (
 )
 from connectors.mllp.server import start_mllp_server
 from connectors.sdk import FeedbackReader
-from hub.embedded_broker import EmbeddedBroker, free_port
+from hub.brokers import BaseBroker, free_port
 from schemas.codec import AvroCodec
 from schemas.models import Event, Feedback, RecognitionAdvice
 from schemas.models.outputs import FeedbackStatus, RecognisableResult, Verdict
@@ -175,7 +175,7 @@ def test_advice_and_feedback_as_fhir() -> None:
 
 
 @pytest.mark.integration
-def test_feedback_from_the_broker_is_delivered_then_committed(broker: EmbeddedBroker) -> None:
+def test_feedback_from_the_broker_is_delivered_then_committed(broker: BaseBroker) -> None:
     member = "thc-river"
     events: list[Event] = [advice(member), feedback(FeedbackStatus.ACCEPTED, member),
                            feedback(member=member)]

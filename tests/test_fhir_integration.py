@@ -24,7 +24,7 @@ from connectors.fhir.server import build_app
 from connectors.hl7.patient_cache import PatientCache
 from connectors.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
-from hub.embedded_broker import EmbeddedBroker, free_port
+from hub.brokers import BaseBroker, free_port
 from schemas.models import Diagnosis, LabResult, StockEvent, TestOrder
 from schemas.topics import ingress_topic
 from tests.conftest import Decoded
@@ -69,7 +69,7 @@ def for_member(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_bundle_is_published_whole_and_a_bad_one_not_at_all(
-    broker: EmbeddedBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
 ) -> None:
     bad = for_member(bundle())
     bad["entry"][3]["resource"]["code"]["coding"][0]["code"] = "NOT-AN-ITEM"
@@ -100,7 +100,7 @@ def test_bundle_is_published_whole_and_a_bad_one_not_at_all(
     assert any(isinstance(e, TestOrder) and e.item_code == "GLU" for e in events)
 
 
-def test_fhir_command_serves_resources_and_metrics(broker: EmbeddedBroker, tmp_path: Path) -> None:
+def test_fhir_command_serves_resources_and_metrics(broker: BaseBroker, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "HUB_BROKER": broker.bootstrap, "HUB_MEMBER_ID": MEMBER,
            "HUB_FHIR_HOST": "127.0.0.1", "HUB_FHIR_PORT": str(port),

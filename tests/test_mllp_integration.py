@@ -21,7 +21,7 @@ from connectors.deadletter import DeadLetterFile
 from connectors.hl7.handler import start_hl7_listener
 from connectors.mllp.client import MllpClient, send_message
 from connectors.sdk import MemberPublisher
-from hub.embedded_broker import EmbeddedBroker, free_port
+from hub.brokers import BaseBroker, free_port
 from schemas.models import Feedback, ImagingReport, LabResult
 from schemas.models.outputs import FeedbackStatus
 from schemas.topics import RESULTS, feedback_topic, ingress_topic
@@ -61,7 +61,7 @@ def event_ids(reply: bytes, charset: str = "utf-8") -> set[str]:
 
 
 def test_acks_and_events_on_the_ingress_topic(
-    broker: EmbeddedBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
 ) -> None:
     chinese = lab_oru(control="LAB-GB-1", charset="GB 18030-2000").replace("张^三", "欧阳^娜娜")
     broken = imaging_oru(control="RIS-BROKEN").replace("结节影。", "结节影。\r纵隔未见异常。")
@@ -90,7 +90,7 @@ def test_acks_and_events_on_the_ingress_topic(
 
 
 def test_a_resent_message_is_dropped_by_the_hub(
-    broker: EmbeddedBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
+    broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
     start_worker()
@@ -114,7 +114,7 @@ def test_a_resent_message_is_dropped_by_the_hub(
 
 
 def test_mllp_command_serves_hl7_and_metrics(
-    broker: EmbeddedBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
 ) -> None:
     mllp_port, metrics_port = free_port(), free_port()
     env = {**os.environ, "HUB_BROKER": broker.bootstrap, "HUB_MEMBER_ID": MEMBER,

@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from connectors.demo_script import LI, ZHANG, Step, morning
 from connectors.sdk import MemberPublisher
 from hub.admin import list_topics
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from schemas.models import Diagnosis, LabResult, Patient, TestOrder
 from schemas.models.clinical import CaseClassification
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
@@ -119,7 +119,7 @@ def settle(bootstrap: str, quiet_for: float = 4.0, timeout: float = 90.0) -> dic
 
 
 def test_identities_stay_inside_the_boundary(
-    broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess],
+    broker: BaseBroker, start_worker: Callable[..., WorkerProcess],
     publisher: Callable[[str], MemberPublisher],
 ) -> None:
     worker = start_worker(**SECRETS)

@@ -1,0 +1,91 @@
+"""A loopback node's server.properties, made from the deployment's own
+deploy/kafka/server.properties, so tests and `hub dev` run the production settings.
+
+Only what cannot hold on one machine is changed: addresses (free loopback ports), the
+data folder, replication (capped at the number of nodes), TLS (none on loopback: the
+INTERNAL and CONTROLLER listeners are plaintext, their ANONYMOUS principal standing in
+for the `broker` certificate), and with `secure=False` the SASL listener and authorizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.brokers.kafka_runtime import KAFKA_DEPLOY
+
+DEPLOY_PROPERTIES = KAFKA_DEPLOY / "server.properties"
+# Each is capped at the cluster's size (a single node cannot keep three copies).
+REPLICATION_KEYS = (
+    "default.replication.factor", "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor", "share.coordinator.state.topic.replication.factor",
+)
+MIN_ISR_KEYS = (
+    "min.insync.replicas", "transaction.state.log.min.isr",
+    "share.coordinator.state.topic.min.isr",
+)
+SECURITY_KEYS = ("sasl.", "listener.name.client.", "authorizer.", "allow.everyone", "super.users")
+
+
+@dataclass(frozen=True)
+class NodePorts:
+    client: int
+    internal: int
+    controller: int
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")) or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        props[key.strip()] = value.strip()
+    return props
+
+
+def voters(ports: dict[int, NodePorts], host: str = "127.0.0.1") -> str:
+    return ",".join(f"{node}@{host}:{p.controller}" for node, p in sorted(ports.items()))
+
+
+def node_properties(
+    node_id: int, ports: NodePorts, quorum: str, data_dir: Path, *, nodes: int,
+    secure: bool = False, host: str = "127.0.0.1",
+) -> dict[str, str]:
+    props = read_properties(DEPLOY_PROPERTIES)
+    props = {k: v for k, v in props.items()
+             if not k.startswith("ssl.") and not k.endswith(".ssl.client.auth")}
+    if not secure:
+        props = {k: v for k, v in props.items() if not k.startswith(SECURITY_KEYS)}
+    else:
+        props["super.users"] += ";User:ANONYMOUS"
+    client_protocol = "SASL_PLAINTEXT" if secure else "PLAINTEXT"
+    props.update({
+        "node.id": str(node_id),
+        "controller.quorum.voters": quorum,
+        "listeners": f"INTERNAL://{host}:{ports.internal},CONTROLLER://{host}:"
+                     f"{ports.controller},CLIENT://{host}:{ports.client}",
+        "advertised.listeners": f"INTERNAL://{host}:{ports.internal},"
+                                f"CLIENT://{host}:{ports.client}",
+        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+                                          f"CLIENT:{client_protocol}",
+        "log.dirs": str(data_dir / "data"),
+        # Tests and `hub dev` start consumer groups hundreds of times; the deployment's
+        # 3 s wait for more members would be paid on each.
+        "group.initial.rebalance.delay.ms": "0",
+    })
+    replicas = {key: min(int(props.get(key, "3")), nodes) for key in REPLICATION_KEYS}
+    for key in MIN_ISR_KEYS:
+        wanted = int(props.get(key, "2"))
+        props[key] = str(max(1, min(wanted, nodes - 1 if nodes > 1 else 1)))
+    props.update({k: str(v) for k, v in replicas.items()})
+    return props
+
+
+def write_properties(props: dict[str, str], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Written by hub/brokers/kafka_config.py from deploy/kafka/server.properties"]
+    lines += [f"{key}={value}" for key, value in props.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
