@@ -13,291 +13,44 @@ run and the reference is exact."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
-import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.workload import LAB_ITEMS, MEMBERS, Workload
-from connectors.cdc_sink import CardFolder, consume
-from connectors.pharmacy_view import PharmacyBoard, catch_up
-from connectors.sdk import FeedbackReader, MemberPublisher
-from hub.admin import backlog as admin_backlog
-from hub.auth import member_token
 from hub.brokers import BaseBroker
-from schemas.codec import AvroCodec
-from schemas.models import Diagnosis, Event, LabResult, StockEvent, TestOrder
-from schemas.reference.registry import load_registry
 from schemas.topics import (
     CDC_REPORTS,
     DEAD_LETTER,
     DIAGNOSES,
-    FIXED_TOPICS,
     ORDERS,
     PHARMACY_ORDERS,
     PHARMACY_SHORTAGES,
     RESULTS,
     STOCK,
-    feedback_topic,
-    ingress_topic,
 )
-from tests.conftest import WorkerProcess, read_all, start_broker
+from tests.conftest import WorkerProcess, start_broker
+from tests.mixed_workload import CHUNKS, ENV, OUTPUT_TOPICS, SEED, Inputs, assert_same, backlog, run
 
 pytestmark = pytest.mark.integration
-CODEC = AvroCodec()
-SECRET = "crash-recovery-api-secret"
-SEED = 20261125
-STREAM_EVENTS = 3000
-CHUNKS = 6
-ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-crash",
-       "HUB_COMMIT_INTERVAL": "1.0"}
-OUTPUT_TOPICS = [s.name for s in FIXED_TOPICS] + [feedback_topic(m) for m in MEMBERS]
-TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
-          "pharmacy-trace-days", "reporting-cases")
 
 
-@dataclass(frozen=True)
-class Inputs:
-    opening: list[Event]
-    stream: list[tuple[str, Event | bytes]]  # (member, event or raw bytes)
-
-
-def make_inputs(seed: int = SEED) -> Inputs:
-    workload = Workload(seed=seed, patients=400)
-    rng = random.Random(seed)
-    now = datetime.now(UTC) - timedelta(minutes=5)
-    owner = {drug: MEMBERS[i % len(MEMBERS)] for i, drug in enumerate(workload.drugs)}
-    opening: list[Event] = [
-        StockEvent(envelope=StockEvent.new_envelope(member, occurred_at=now), kind="COUNT",
-                   drug_code=drug, quantity=90.0 if member == owner[drug] else 400.0, at=now,
-                   reason="opening count")
-        for member in MEMBERS for drug in workload.drugs]
-    stream: list[tuple[str, Event | bytes]] = []
-    for n in range(STREAM_EVENTS):
-        event = workload.mix(now + timedelta(milliseconds=n))
-        # results and orders of one item never share a chunk: an order's advice then
-        # depends only on results of earlier chunks, whatever the two agents' interleaving
-        if isinstance(event, LabResult | TestOrder):
-            half = (n * CHUNKS // STREAM_EVENTS + isinstance(event, TestOrder)) % 2
-            item = rng.choice(LAB_ITEMS[half::2])
-            event = event.model_copy(update={"item_code": item, "local_code": item})
-        if isinstance(event, StockEvent):
-            member = owner[event.drug_code]
-        else:  # the patient's own member, from the number in the ID
-            assert isinstance(event, LabResult | TestOrder | Diagnosis)
-            patient_number = int(str(event.patient.id_number)[-4:])
-            member = MEMBERS[patient_number % len(MEMBERS)]
-        if rng.random() < 0.01 and isinstance(event, LabResult):
-            event = event.model_copy(update={"item_code": None, "local_code": "NOT-MAPPED"})
-        stream.append((member, event.model_copy(update={"envelope": event.envelope.model_copy(
-            update={"member_id": member})})))
-        if rng.random() < 0.005:
-            stream.append((member, rng.randbytes(rng.randrange(1, 64))))
-    return Inputs(opening, stream)
-
-
-class Members:
-    """One SDK publisher per member, for one broker."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.publishers = {m: MemberPublisher(bootstrap, m) for m in MEMBERS}
-
-    def send(self, items: list[tuple[str, Event | bytes]]) -> None:
-        by_member: dict[str, list[Event]] = defaultdict(list)
-        for member, item in items:
-            if isinstance(item, bytes):
-                self.publishers[member].producer.send(ingress_topic(member), key=b"raw",
-                                                     value=item)
-            else:
-                by_member[member].append(item)
-        for member, events in by_member.items():
-            self.publishers[member].publish_many(events)
-        for publisher in self.publishers.values():
-            publisher.producer.flush(30)
-
-    def close(self) -> None:
-        for publisher in self.publishers.values():
-            publisher.close()
-
-
-def backlog(bootstrap: str, group: str) -> dict[str, int]:
-    """Per input partition of the worker, the messages its consumer group has not yet
-    committed (partitions with none left out)."""
-    inputs = [ingress_topic(m) for m in load_registry().ids] + [
-        s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK)]
-    return admin_backlog(bootstrap, group, inputs)
-
-
-def wait_processed(bootstrap: str, worker: WorkerProcess, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while quiet < 2:  # twice in a row: nothing left, and nothing new behind it
-        behind = backlog(bootstrap, ENV["HUB_APP_ID"])
-        assert time.monotonic() < deadline, f"{behind}\n{worker.log_tail(40)}"
-        assert worker.running(), worker.log_tail()
-        quiet = 0 if behind else quiet + 1
-        time.sleep(0.3)
-
-
-def distinct_ids(bootstrap: str) -> tuple[dict[str, set[str]], dict[str, Counter[str]]]:
-    """Per output topic: the distinct event ids, and how often each was written."""
-    counts: dict[str, Counter[str]] = {}
-    for topic in OUTPUT_TOPICS:
-        counts[topic] = Counter(CODEC.decode(v).envelope.event_id
-                                for _, v in read_all(bootstrap, topic))
-    return {t: set(c) for t, c in counts.items()}, counts
-
-
-def _json(raw: bytes | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode(errors="replace")
-
-
-def table_state(bootstrap: str, table: str) -> dict[str, Any]:
-    """A table's final values, replayed from its changelog (a tombstone deletes)."""
-    state: dict[str, Any] = {}
-    for key, value in read_all(bootstrap, f"{ENV['HUB_APP_ID']}-{table}-changelog"):
-        name = json.dumps(_json(key), sort_keys=True)
-        if value is None:
-            state.pop(name, None)
-        else:
-            state[name] = _json(value)
-    if table == "recognition-order-ledger":  # where a count was applied differs after
-        return {k: {n: c for n, c in v.items() if not n.startswith("_")}  # re-forwards
-                if k.startswith('"counts|') else v for k, v in state.items()}
-    if table == "reporting-cases":  # sealed blocks are freshly encrypted, times are "now"
-        return {k: [(c["case_id"], c["disease_code"], [r["event_id"] for r in c["reports"]],
-                     c["missing"], [(s["card_id"], s["kind"]) for s in c["cards"]])
-                    for c in v["cases"]] for k, v in state.items()}
-    return state
-
-
-def member_view(bootstrap: str, member: str, expected: int) -> list[str]:
-    """Event ids as the member SDK's feedback reader hands them over (it drops repeats)."""
-    reader = FeedbackReader(bootstrap, member, group_id=f"view-{uuid.uuid4()}")
-    handed: list[str] = []
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            batch = [e.envelope.event_id for e in reader.poll(0.5)]
-            handed += batch
-            if len(handed) >= expected and not batch:
-                break
-        return handed
-    finally:
-        reader.close()
-
-
-def observed(bootstrap: str, worker: WorkerProcess) -> dict[str, Any]:
-    """What the run leaves behind: outputs, consumers' views, tables and counts."""
-    ids, counts = distinct_ids(bootstrap)
-    filed = consume(bootstrap, CardFolder(worker.data_dir / "cdc-cards"),
-                    f"cdc-{uuid.uuid4()}", follow=False)  # the CDC sink, as it runs
-    board = PharmacyBoard()
-    catch_up(bootstrap, board, CODEC)  # the central pharmacy's view, as it runs
-    stats = {}
-    for member in MEMBERS:
-        status, body = worker.get("/recognition/stats", {
-            "Authorization": f"Bearer {member_token(SECRET, member)}"})
-        assert status == 200, body
-        stats[member] = json.loads(body)["items"]
-    return {
-        "ids": ids, "counts": counts, "stats": stats,
-        "cards": sorted(p.name for p in (worker.data_dir / "cdc-cards").glob("*.json")),
-        "filed": filed,
-        "board": ([s.envelope.event_id for s in board.open_shortages()],
-                  [o.envelope.event_id for o in board.pending_orders()]),
-        "tables": {t: table_state(bootstrap, t) for t in TABLES},
-        "lead_view": member_view(bootstrap, "lead", len(ids[feedback_topic("lead")])),
-    }
-
-
-def run(bootstrap: str, inputs: Inputs, worker: WorkerProcess,
-        between_chunks: Callable[[int], None]) -> dict[str, Any]:
-    """Opening counts first (every member's ledgers exist before any dispatch), then the
-    stream in chunks, calling `between_chunks(i)` after chunk i is published and waiting
-    until it is processed."""
-    members = Members(bootstrap)
-    try:
-        members.send([(e.envelope.member_id, e) for e in inputs.opening])
-        wait_processed(bootstrap, worker)
-        size = -(-len(inputs.stream) // CHUNKS)
-        for i in range(CHUNKS):
-            members.send(inputs.stream[i * size:(i + 1) * size])
-            between_chunks(i)
-            wait_processed(bootstrap, worker)
-        return observed(bootstrap, worker)
-    finally:
-        members.close()
-
-
-@pytest.fixture(scope="module")
-def inputs() -> Inputs:
-    return make_inputs()
-
-
-@pytest.fixture(scope="module")
-def reference(inputs: Inputs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The run nobody disturbs, on a broker of its own."""
-    embedded = start_broker(tmp_path_factory.mktemp("reference-broker"))
-    worker = WorkerProcess(embedded.bootstrap, tmp_path_factory.mktemp("reference"), ENV)
-    try:
-        worker.start()
-        return run(embedded.bootstrap, inputs, worker, lambda i: None)
-    finally:
-        worker.kill()
-        embedded.stop()
-
-
-def assert_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
-    """Everything observed equals the reference; the message lists every difference."""
-    differences: dict[str, Any] = {
-        topic: (f"{len(reference['ids'][topic] - got['ids'][topic])} missing",
-                f"{len(got['ids'][topic] - reference['ids'][topic])} extra")
-        for topic in OUTPUT_TOPICS if got["ids"][topic] != reference["ids"][topic]}
-    for table, state in reference["tables"].items():
-        changed = sorted(k for k in state.keys() | got["tables"][table].keys()
-                         if state.get(k) != got["tables"][table].get(k))
-        if changed:  # one example, to see why
-            differences[f"table {table}"] = (f"{len(changed)} keys, e.g. {changed[0]}",
-                                             f"{state.get(changed[0])!s:.600} <> "
-                                             f"{got['tables'][table].get(changed[0])!s:.600}")
-    # the consumers that drop ids they have seen show each output once, and the same
-    for seen in ("cards", "filed", "board", "stats"):
-        if got[seen] != reference[seen]:
-            differences[seen] = (f"{reference[seen]!s:.300}", f"{got[seen]!s:.300}")
-    view = got["lead_view"]
-    if len(view) != len(set(view)) or set(view) != got["ids"][feedback_topic("lead")]:
-        differences["lead's feedback reader"] = (len(view), len(set(view)))
-    assert differences == {}, differences
-    assert got["filed"] == len(got["ids"][CDC_REPORTS.name])  # one file per card
-
-
-def test_reference_run_exercises_every_flow(reference: dict[str, Any]) -> None:
+def test_reference_run_exercises_every_flow(mixed_reference: dict[str, Any]) -> None:
     """The comparison below means something: the stream produced every kind of output."""
-    ids = reference["ids"]
+    ids = mixed_reference["ids"]
     sizes = {topic: len(ids[topic]) for topic in OUTPUT_TOPICS}
     for spec in (CDC_REPORTS, PHARMACY_SHORTAGES, PHARMACY_ORDERS, DEAD_LETTER, RESULTS,
                  ORDERS, DIAGNOSES, STOCK):
         assert sizes[spec.name] > 0, sizes
-    assert len(reference["cards"]) == len({c.rsplit("_", 1)[-1] for c in reference["cards"]})
-    assert all(reference["tables"].values()) and all(reference["stats"].values())
+    cards = mixed_reference["cards"]
+    assert len(cards) == len({c.rsplit("_", 1)[-1] for c in cards})
+    assert all(mixed_reference["tables"].values()) and all(mixed_reference["stats"].values())
 
 
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
-    broker: BaseBroker, inputs: Inputs, reference: dict[str, Any], tmp_path: Path,
+    broker: BaseBroker, mixed_inputs: Inputs, mixed_reference: dict[str, Any], tmp_path: Path,
 ) -> None:
     worker = WorkerProcess(broker.bootstrap, tmp_path, ENV).start()
     rng = random.Random(SEED)
@@ -312,17 +65,17 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
             worker.start()
 
     try:
-        got = run(broker.bootstrap, inputs, worker, maybe_kill)
+        got = run(broker.bootstrap, mixed_inputs, worker, maybe_kill)
     finally:
         worker.kill()
     assert len(work_at_kill) == 4 and sum(n > 0 for n in work_at_kill) >= 3, work_at_kill
-    assert_same(reference, got)
+    assert_same(mixed_reference, got)
     # the kills did make the worker repeat outputs (at least once), and the above held
     assert any(n > 1 for counts in got["counts"].values() for n in counts.values())
 
 
 def test_a_second_worker_joining_and_leaving_changes_nothing(
-    inputs: Inputs, reference: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+    mixed_inputs: Inputs, mixed_reference: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     embedded = start_broker(tmp_path_factory.mktemp("rebalance-broker"))
     first = WorkerProcess(embedded.bootstrap, tmp_path_factory.mktemp("first"), ENV)
@@ -336,9 +89,9 @@ def test_a_second_worker_joining_and_leaving_changes_nothing(
 
     try:
         first.start()
-        got = run(embedded.bootstrap, inputs, first, join_then_leave)
+        got = run(embedded.bootstrap, mixed_inputs, first, join_then_leave)
     finally:
         first.kill()
         second.kill()
         embedded.stop()
-    assert_same(reference, got)
+    assert_same(mixed_reference, got)

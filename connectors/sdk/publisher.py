@@ -56,6 +56,9 @@ class MemberPublisher:
             "enable_idempotence": True,
             "linger_ms": 2,
             "retries": 5,
+            # a send waits at most this long for the topic's metadata (a broker that is
+            # away): kafka-python's 60 s default held a connector's answer that long
+            "max_block_ms": int(timeout * 1000),
             "client_id": f"member-{member_id}",
         }
         config.update(security or {})
@@ -79,12 +82,11 @@ class MemberPublisher:
 
     def publish_many(self, events: Iterable[Event]) -> int:
         """Write several events, then wait for all; raises if any was not written."""
-        futures = [
-            self.producer.send(self.topic, key=ordering_key(e), value=self.encode(e))
-            for e in events
-        ]
-        self.producer.flush(self.timeout)
+        encoded = [(ordering_key(e), self.encode(e)) for e in events]
         try:
+            futures = [self.producer.send(self.topic, key=key, value=value)
+                       for key, value in encoded]
+            self.producer.flush(self.timeout)
             for future in futures:
                 future.get(timeout=self.timeout)
         except KafkaError as exc:
