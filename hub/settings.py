@@ -91,6 +91,11 @@ class HubSettings(KafkaClientSecurity):
         "takes its predecessor's place at once instead of waiting for it to expire; "
         "default <host>-<web port>, stable across restarts, distinct side by side",
     )
+    disabled_patches: set[
+        Literal["fetch_backoff", "group_leave", "commit_guard", "fetch_order", "commit_repair"]
+    ] = Field(default_factory=set, description="Patches of Faust's and aiokafka's internals "
+              'left out, as JSON (\'["fetch_order"]\'): to judge one on a broker, never in '
+              "production (their verdicts: docs/architecture.md)")
     commit_interval: float = Field(default=2.8, description="Seconds between offset commits")
     heap_trim_interval_s: float = Field(
         default=10.0, ge=0, description="How often the worker looks whether to "

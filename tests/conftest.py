@@ -43,14 +43,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
     started.stop()
 
 
-@pytest.fixture(scope="module")
-def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
-    """The embedded broker whatever the suite runs on: the compatibility subset."""
-    started = start_broker(tmp_path_factory.mktemp("embedded"), "embedded")
-    yield started
-    started.stop()
-
-
 @pytest.fixture
 def start_worker(
     broker: BaseBroker, tmp_path: Path
