@@ -1,5 +1,6 @@
-"""`python -m benchmarks`: the raw aiokafka baseline and every flow, on one embedded broker
-kind, printed as a table and written as JSON under benchmarks/results/."""
+"""`python -m benchmarks`: the raw aiokafka baseline, the Faust floor and every flow on
+Apache Kafka and on the embedded broker, side by side in one table, then the scale, worker
+and MLLP runs on the first broker; written as JSON under benchmarks/results/."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 import os
 import platform
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import click
 from rich.console import Console
@@ -16,10 +19,13 @@ from rich.table import Table
 
 from benchmarks import faust_floor, index_scale, mllp
 from benchmarks.baseline import passthrough_latency, passthrough_rate
-from benchmarks.harness import Stage
+from benchmarks.faust_floor import FloorFigures
+from benchmarks.harness import BROKER_KIND, Latencies, Stage
 from benchmarks.index_scale import ScaleFigures
 from benchmarks.pharmacy_scale import run as pharmacy_scale_run
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow, run_workers
+from hub.brokers import BrokerKind, describe
+from hub.brokers.kafka_runtime import unavailable_reason
 from hub.settings import get_settings
 
 RESULTS = Path(__file__).parent / "results"
@@ -29,7 +35,63 @@ def _machine() -> str:
     return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+@dataclass
+class BrokerFigures:
+    """The core table of one broker kind: the plain loop, the Faust floor, every flow."""
+
+    broker: str
+    baseline: float
+    floor: Latencies
+    faust_hop: FloorFigures
+    flows: list[FlowFigures]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "broker": self.broker,
+            "baseline_msgs_per_s": round(self.baseline, 1),
+            "baseline_latency": {"samples": len(self.floor.samples_ms),
+                                 "p50_ms": _rounded(self.floor.p50),
+                                 "p99_ms": _rounded(self.floor.p99)},
+            "faust_floor": {"msgs_per_s": round(self.faust_hop.throughput, 1),
+                            "ratio_to_baseline": round(self.faust_hop.throughput
+                                                       / self.baseline, 3),
+                            "samples": len(self.faust_hop.latency.samples_ms),
+                            "p50_ms": _rounded(self.faust_hop.latency.p50),
+                            "p99_ms": _rounded(self.faust_hop.latency.p99)},
+            "flows": [f.as_dict() for f in self.flows],
+        }
+
+
+def core_figures(kind: BrokerKind, events: int, rate: float, seconds: float, flows: str,
+                 console: Console) -> BrokerFigures:
+    """Baseline, Faust floor and every flow, each on a fresh broker of `kind`."""
+    BROKER_KIND.set(kind)
+    with Stage() as stage:
+        name = describe(stage.broker) if stage.broker is not None else kind
+        baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
+        floor = passthrough_latency(stage.bootstrap, rate, seconds,
+                                    get_settings().producer_linger_ms)
+    console.print(f"[{kind}] raw aiokafka passthrough: {baseline:,.0f} msg/s; one hop at "
+                  f"{rate:,.0f}/s: p50 {_ms(floor.p50)} ms, p99 {_ms(floor.p99)} ms")
+    faust_hop = faust_floor.run(max(events, 50_000), rate, seconds)
+    console.print(f"[{kind}] one bare Faust agent, the same work: "
+                  f"{faust_hop.throughput:,.0f} msg/s "
+                  f"({faust_hop.throughput / baseline:.2f} x baseline)")
+    figures: list[FlowFigures] = []
+    for flow in filter(None, flows.split(",")):  # --flows "": only the other runs
+        console.print(f"[{kind}] running {flow} ...")
+        figures.append(run_flow(flow, events, rate, seconds, baseline))
+    return BrokerFigures(name, baseline, floor, faust_hop, figures)
+
+
+def default_brokers() -> str:
+    return "embedded" if unavailable_reason() else "kafka,embedded"
+
+
 @click.command()
+@click.option("--brokers", default=default_brokers(), help="Broker kinds for the core table, "
+              "side by side (kafka,embedded where Java and Maven are present); the other runs "
+              "use the first")
 @click.option("--events", default=20_000, help="Events per throughput run")
 @click.option("--rate", default=250.0, help="Offered load (events/s) for latency, below "
               "saturation")
@@ -43,41 +105,14 @@ def _machine() -> str:
 @click.option("--pharmacy-scale", default="", help="MEMBERSxDRUGS ledgers, e.g. 200x2000")
 @click.option("--compare-workers/--no-compare-workers", default=True,
               help="The mix with one worker and with two")
-def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
-         stores: str, scale_rate: float, mllp_messages: int, pharmacy_scale: str,
-         compare_workers: bool) -> None:
-    console = Console(width=150)
-    with Stage() as stage:
-        baseline = passthrough_rate(stage.bootstrap, max(events, 50_000))
-        floor = passthrough_latency(stage.bootstrap, rate, seconds,
-                                    get_settings().producer_linger_ms)
-    console.print(f"raw aiokafka passthrough: {baseline:,.0f} msg/s; one hop at {rate:,.0f}/s: "
-                  f"p50 {_ms(floor.p50)} ms, p99 {_ms(floor.p99)} ms")
-    faust_hop = faust_floor.run(max(events, 50_000), rate, seconds)
-    console.print(f"one bare Faust agent of the hub's app, the same work: "
-                  f"{faust_hop.throughput:,.0f} msg/s "
-                  f"({faust_hop.throughput / baseline:.2f} x baseline); one hop at "
-                  f"{rate:,.0f}/s: p50 {_ms(faust_hop.latency.p50)} ms, "
-                  f"p99 {_ms(faust_hop.latency.p99)} ms")
-    figures: list[FlowFigures] = []
-    for flow in filter(None, flows.split(",")):  # --flows "": only the other runs
-        console.print(f"running {flow} ...")
-        figures.append(run_flow(flow, events, rate, seconds, baseline))
-    table = Table(title=f"hub benchmarks {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {_machine()}")
-    for column in ("flow", "events/s", "x baseline", "offered/s", "p50 ms", "p99 ms",
-                   "samples", "peak RSS MB"):
-        table.add_column(column, justify="right")
-    table.add_row("aiokafka passthrough", f"{baseline:,.0f}", "1.00", f"{rate:,.0f}",
-                  _ms(floor.p50), _ms(floor.p99), str(len(floor.samples_ms)), "")
-    table.add_row("Faust agent, same work (one hop)", f"{faust_hop.throughput:,.0f}",
-                  f"{faust_hop.throughput / baseline:.2f}", f"{rate:,.0f}",
-                  _ms(faust_hop.latency.p50), _ms(faust_hop.latency.p99),
-                  str(len(faust_hop.latency.samples_ms)), "")
-    for f in figures:
-        table.add_row(f.flow, f"{f.throughput:,.0f}", f"{f.ratio_to_baseline or 0:.2f}",
-                      f"{f.offered_rate:,.0f}", _ms(f.p50_ms), _ms(f.p99_ms),
-                      str(f.latency_samples), f"{f.peak_rss_mb:,.0f}")
-    console.print(table)
+def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
+         index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
+         pharmacy_scale: str, compare_workers: bool) -> None:
+    console = Console(width=170)
+    kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
+    cores = [core_figures(kind, events, rate, seconds, flows, console) for kind in kinds]
+    console.print(side_by_side(cores, rate))
+    BROKER_KIND.set(kinds[0])
     scale: list[ScaleFigures] = []
     for size in filter(None, index_sizes.split(",")):
         for store in stores.split(","):
@@ -93,31 +128,48 @@ def main(events: int, rate: float, seconds: float, flows: str, index_sizes: str,
         console.print(ledgers)
     by_workers = {n: run_workers("mix", events, n) for n in (1, 2)} if compare_workers else {}
     for n, rate_n in by_workers.items():
-        console.print(f"mix with {n} worker(s), all running before the backlog: "
+        console.print(f"[{kinds[0]}] mix with {n} worker(s), all running before the backlog: "
                       f"{rate_n:,.0f} events/s")
     hl7 = [mllp.run(n, mllp_messages) for n in (1, 10)] if mllp_messages else []
     for row in hl7:
-        console.print(f"MLLP ACK to ACK, {row.connections} connection(s): "
+        console.print(f"[{kinds[0]}] MLLP ACK to ACK, {row.connections} connection(s): "
                       f"{row.messages_per_s:,.0f} messages/s ({row.accepted}/{row.messages} AA)")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({
-        "date": datetime.now(UTC).isoformat(), "machine": _machine(),
-        "baseline_msgs_per_s": round(baseline, 1),
-        "faust_floor": {"msgs_per_s": round(faust_hop.throughput, 1),
-                        "ratio_to_baseline": round(faust_hop.throughput / baseline, 3),
-                        "offered_rate": rate, "samples": len(faust_hop.latency.samples_ms),
-                        "p50_ms": _rounded(faust_hop.latency.p50),
-                        "p99_ms": _rounded(faust_hop.latency.p99)},
-        "baseline_latency": {"offered_rate": rate, "samples": len(floor.samples_ms),
-                             "p50_ms": _rounded(floor.p50), "p99_ms": _rounded(floor.p99)},
-        "flows": [f.as_dict() for f in figures],
+        "date": datetime.now(UTC).isoformat(), "machine": _machine(), "offered_rate": rate,
+        "brokers": [c.as_dict() for c in cores], "other_runs_broker": kinds[0],
         "index_scale": [s.as_dict() for s in scale],
         "mllp": [m.as_dict() for m in hl7],
         "pharmacy_scale": ledgers.as_dict() if ledgers else None,
         "mix_by_workers": by_workers,
     }, indent=2))
     console.print(f"written {out}")
+
+
+def side_by_side(cores: list[BrokerFigures], rate: float) -> Table:
+    """One row per flow, the figures of each broker beside each other."""
+    table = Table(title=f"hub benchmarks {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {_machine()}; "
+                  f"latency at {rate:,.0f} events/s offered")
+    table.add_column("flow")
+    for core in cores:
+        for column in ("events/s", "x base", "p50 ms", "p99 ms", "RSS MB"):
+            table.add_column(f"{core.broker.split(' (')[0]}\n{column}", justify="right")
+    rows: dict[str, list[str]] = {}
+    for core in cores:
+        rows.setdefault("aiokafka passthrough (one hop)", []).extend([
+            f"{core.baseline:,.0f}", "1.00", _ms(core.floor.p50), _ms(core.floor.p99), ""])
+        hop = core.faust_hop
+        rows.setdefault("Faust floor: bare agent, same work", []).extend([
+            f"{hop.throughput:,.0f}", f"{hop.throughput / core.baseline:.2f}",
+            _ms(hop.latency.p50), _ms(hop.latency.p99), ""])
+        for f in core.flows:
+            rows.setdefault(f.flow, []).extend([
+                f"{f.throughput:,.0f}", f"{f.ratio_to_baseline or 0:.2f}", _ms(f.p50_ms),
+                _ms(f.p99_ms), f"{f.peak_rss_mb:,.0f}"])
+    for flow, cells in rows.items():
+        table.add_row(flow, *cells)
+    return table
 
 
 def _scale_table(rows: list[ScaleFigures]) -> Table:

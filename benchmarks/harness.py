@@ -59,8 +59,9 @@ class Stage:
         return self.broker.bootstrap
 
     def worker(self, name: str, **env: str) -> WorkerProcess:
-        return WorkerProcess(self.bootstrap, self.root / name,
-                             {**WORKER_ENV, "HUB_APP_ID": f"bench-{name}", **env})
+        assert self.broker is not None
+        return WorkerProcess(self.bootstrap, self.root / name, {
+            **WORKER_ENV, **self.broker.worker_env(), "HUB_APP_ID": f"bench-{name}", **env})
 
 
 def producer(bootstrap: str, linger_ms: int = 20) -> KafkaProducer:

@@ -153,7 +153,8 @@ def dev(demo: bool) -> None:
     data_dir: Path = settings.data_dir
     local = start_local_broker(prefix="[dev] ")
     create_topics(local.bootstrap, _all_topics(), 1)
-    worker_process = WorkerProcess(local.bootstrap, data_dir, web_port=settings.web_port)
+    worker_process = WorkerProcess(local.bootstrap, data_dir, local.worker_env(),
+                                   web_port=settings.web_port)
     click.echo(f"[dev] worker starting (log: {worker_process.log_path}, "
                f"web: {worker_process.url}/)")
     demo_process: subprocess.Popen[bytes] | None = None

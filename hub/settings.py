@@ -79,7 +79,8 @@ class HubSettings(KafkaClientSecurity):
         default="uvloop", description="The worker's event loop (uvloop: less per-event cost)"
     )
     empty_fetch_backoff_ms: float = Field(
-        default=5.0, description="Pause after an empty fetch (see hub/fetch_backoff.py)"
+        default=0.0, description="Pause after an empty fetch: for the embedded broker only, "
+        "which answers one at once (its launcher sets 5; see hub/fetch_backoff.py)"
     )
     prefetch_backoff_ms: float = Field(
         default=10.0, gt=0, description="How long fetched records that wait to be taken "

@@ -53,7 +53,7 @@ def start_worker(
         env.setdefault("HUB_APP_ID", f"hub-test-{tmp_path.name}")
         env.setdefault("HUB_SESSION_TIMEOUT", "6")
         env.setdefault("HUB_LOG_LEVEL", "info")
-        worker = WorkerProcess(broker.bootstrap, tmp_path, env)
+        worker = WorkerProcess(broker.bootstrap, tmp_path, {**broker.worker_env(), **env})
         workers.append(worker)
         return worker.start()
 

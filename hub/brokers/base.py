@@ -60,6 +60,10 @@ class BaseBroker(ABC):
     def log_path(self) -> Path:
         return self.data_dir / "broker.log"
 
+    def worker_env(self) -> dict[str, str]:
+        """Settings a hub worker on this broker needs beyond the defaults."""
+        return {}
+
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
