@@ -52,7 +52,8 @@ class KafkaCluster:
     def live_brokers(self) -> set[int]:
         admin = self.admin()
         try:
-            return {int(b["node_id"]) for b in admin.describe_cluster()["brokers"]}
+            return {int(b["broker_id"]) for b in admin.describe_cluster()["brokers"]
+                    if not b.get("is_fenced")}
         finally:
             admin.close()
 
@@ -78,13 +79,13 @@ class KafkaCluster:
             described = admin.describe_topics(topics)
         finally:
             admin.close()
-        return {(t["topic"], p["partition"]): int(p["leader"])
+        return {(t["name"], p["partition_index"]): int(p["leader_id"])
                 for t in described for p in t["partitions"]}
 
     def in_sync(self, topics: list[str]) -> bool:
         admin = self.admin()
         try:
-            return all(len(p["isr"]) == len(p["replicas"])
+            return all(len(p["isr_nodes"]) == len(p["replica_nodes"])
                        for t in admin.describe_topics(topics) for p in t["partitions"])
         finally:
             admin.close()
