@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.rejections import Reason, Rejection
 from hub.rules.replenishment import StockPosition, stock_position, window_start
-from schemas.models.outputs import ShortageSource
+from schemas.models.outputs import ShortageSource, TransferState
 from schemas.models.pharmacy import StockEvent, StockEventKind
 from schemas.reference.formulary import StockParams
 
@@ -55,6 +55,18 @@ class Pledge(BaseModel):
     until: date
 
 
+class IncomingTransfer(BaseModel):
+    """A transfer this member was promised (its id is the shortage's): REQUESTED until the
+    donor ships it, SHIPPED until this member's receipt closes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_member: str
+    quantity: float
+    state: TransferState = TransferState.REQUESTED
+    until: date
+
+
 class Requisition(BaseModel):
     """The requisition order of the current order cycle."""
 
@@ -78,6 +90,7 @@ class MemberLedger(BaseModel):
     open_shortage: OpenShortage | None = None
     pledges: dict[str, Pledge] = Field(default_factory=dict)
     requisition: Requisition | None = None
+    incoming: dict[str, IncomingTransfer] = Field(default_factory=dict)
 
     @classmethod
     def from_json(cls, value: Any) -> MemberLedger:
@@ -148,14 +161,20 @@ def _new_balance(on_hand: float, event: StockEvent) -> float:
     return on_hand - event.quantity
 
 
-def _release_pledge(pledges: dict[str, Pledge], event: StockEvent) -> dict[str, Pledge]:
-    """A transfer out settles the pledge it names (or the oldest one to that member)."""
+def settled_pledge(pledges: dict[str, Pledge], event: StockEvent) -> str | None:
+    """The pledge a transfer out settles: the one it names, or the oldest one to that
+    member."""
     if event.transfer_ref and event.transfer_ref in pledges:
-        return {k: p for k, p in pledges.items() if k != event.transfer_ref}
+        return event.transfer_ref
     for key, pledge in sorted(pledges.items(), key=lambda kv: kv[1].until):
         if pledge.to_member == event.counterpart_member:
-            return {k: p for k, p in pledges.items() if k != key}
-    return pledges
+            return key
+    return None
+
+
+def _release_pledge(pledges: dict[str, Pledge], event: StockEvent) -> dict[str, Pledge]:
+    settled = settled_pledge(pledges, event)
+    return {k: p for k, p in pledges.items() if k != settled}
 
 
 def apply_stock_event(
