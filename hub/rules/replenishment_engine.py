@@ -136,6 +136,7 @@ def _open(
     if plan.order_quantity > 0:
         placed = place_order(ledger, params, shortage.shortage_id, plan.order_quantity, today)
         ledger = ledger.model_copy(update={"requisition": placed.requisition})
+        shortage = shortage.model_copy(update={"order_id": placed.order_id})
         outcome.orders.append(
             outputs.order_event(placed, member, state.drug, params, cause_id=cause_id, now=now)
         )

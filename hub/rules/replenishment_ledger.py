@@ -41,6 +41,7 @@ class OpenShortage(BaseModel):
     transfer_from: str | None = None
     transfer_quantity: float = 0.0
     order_quantity: float = 0.0
+    order_id: str | None = None
     reason: str | None = None
     expected_recovery: date | None = None
 
