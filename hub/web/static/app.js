@@ -221,8 +221,18 @@ function renderRecognition(items) {
   fill(document.querySelector("#recognition tbody"), rows, 6, "暂无开单", "no orders yet");
 }
 
+function renderScope(scope) {
+  const node = document.getElementById("scope");
+  node.replaceChildren(scope.summary);
+  if (scope.grafana_url) {
+    node.append(" ", el("a", { href: scope.grafana_url }, "打开 Grafana"));
+  }
+  node.classList.toggle("partial", !scope.all_partitions);
+}
+
 function render(data) {
   document.getElementById("consortium").textContent = data.consortium;
+  renderScope(data.scope);
   setText("kpi-in", number(data.throughput.in_per_second));
   setText("kpi-out", number(data.throughput.out_per_second));
   setText("kpi-lag", data.lag.total, data.lag.total > 1000);
