@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from hub.rules.replenishment_transfers import SHIPPED_KEPT_DAYS, expect, mark_shipped, receive
 from schemas.models.outputs import ShortageStatus, TransferState
 from schemas.models.pharmacy import StockEventKind
 from tests.factories import stock_event
-from tests.test_replenishment_rules import DRUG, NOW, dispense, run, stockists
+from tests.test_replenishment_rules import DRUG, NOW, TODAY, dispense, ledger, run, stockists
 
 
 def test_every_movement_publishes_the_members_stock_level_in_its_unit() -> None:
@@ -74,3 +77,14 @@ def test_a_receipt_from_the_central_pharmacy_does_not_close_a_transfer() -> None
     outcome, state = run(state, stock_event("chc-east", "RECEIPT", DRUG.code, 10, at=NOW))
     assert outcome.levels[0].transfer_state is None
     assert opened.shortage_id in state.ledgers["chc-east"].incoming
+
+
+def test_unshipped_requests_and_unreported_shipments_are_forgotten_in_time() -> None:
+    book = expect(expect(ledger("chc-east", 100), "asked", "lead", 50, TODAY), "sent", "mch",
+                  20, TODAY)
+    book = mark_shipped(book, "sent") or book
+    later = dispense("chc-east", 1)
+    kept, _ = receive(book, later, TODAY + timedelta(days=1))
+    assert set(kept.incoming) == {"sent"}  # the request's hold has passed
+    kept, _ = receive(book, later, TODAY + timedelta(days=SHIPPED_KEPT_DAYS + 1))
+    assert kept.incoming == {}

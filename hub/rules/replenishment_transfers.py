@@ -13,11 +13,14 @@ requested before the hub tracked transfers) still moves it on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from hub.rules.replenishment_ledger import SUPPLY, IncomingTransfer, MemberLedger, settled_pledge
 from schemas.models.outputs import TransferState
 from schemas.models.pharmacy import StockEvent, StockEventKind
+
+# A shipped transfer the receiver never reports is forgotten this long after its hold.
+SHIPPED_KEPT_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +52,10 @@ def _expected(ledger: MemberLedger, event: StockEvent) -> str | None:
 def receive(ledger: MemberLedger, event: StockEvent, today: date
             ) -> tuple[MemberLedger, TransferMove | None]:
     """The receiver's ledger after its stock event, and the transfer it received, if any.
-    Requests the donor never shipped are forgotten once their hold has passed."""
-    kept = {k: t for k, t in ledger.incoming.items()
-            if t.state is TransferState.SHIPPED or t.until >= today}
+    Requests the donor never shipped are forgotten once their hold has passed, shipments
+    never reported received `SHIPPED_KEPT_DAYS` later."""
+    kept = {k: t for k, t in ledger.incoming.items() if t.until + timedelta(
+        days=SHIPPED_KEPT_DAYS if t.state is TransferState.SHIPPED else 0) >= today}
     ledger = ledger.model_copy(update={"incoming": kept}) if kept != ledger.incoming else ledger
     if event.kind not in SUPPLY:
         return ledger, None
