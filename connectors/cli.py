@@ -143,10 +143,11 @@ def deliver_feedback(member: str | None, broker: str | None, target: str | None)
 @main.command("pharmacy-view")
 @click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Catch up, write shortages.csv and orders.csv here, and exit")
+              help="追上最新消息，在此目录写出 shortages.csv、orders.csv、stock.csv 和 "
+                   "transfers.csv 后退出")
 @click.option("--refresh", default=1.0, show_default=True, help="Seconds between polls")
 def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -> None:
-    """The central pharmacy: open shortages and pending orders, live or as CSV."""
+    """中心药房：各成员实时库存、缺药、调拨和待到货订单，实时显示或导出 CSV。"""
     from connectors.pharmacy_view import run_view
 
     settings = _settings(None, broker)

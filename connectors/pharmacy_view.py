@@ -1,25 +1,19 @@
-"""The central pharmacy's view: follows pharmacy.shortages and pharmacy.orders and shows the
-open shortages and the pending orders as a live table, or exports them as CSV.
+"""The central pharmacy's view: follows pharmacy.stock-levels, pharmacy.shortages and
+pharmacy.orders and shows the members' stock, the open shortages, the transfers and the
+pending orders as a live table, or exports them as CSV (connectors/pharmacy_board.py).
 
 The board is rebuilt from the topics (they keep 90 days), so the view needs no state of
-its own. It is an idempotent consumer: an event id it has already applied is dropped. A
-shortage is shown in its latest version and leaves the board when CLOSED; an order is shown
-in its latest version (a requisition is re-sent with the same order id as it grows) and is
-pending until every shortage it was placed for has closed.
+its own. The stock shown follows every movement the hub applied, in the drug's unit.
 
     hub-connector pharmacy-view --broker 127.0.0.1:9092
-    hub-connector pharmacy-view --export exports/     # catch up, write two CSVs, exit
+    hub-connector pharmacy-view --export exports/     # catch up, write four CSVs, exit
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from kafka import KafkaConsumer, TopicPartition
@@ -27,114 +21,60 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from connectors.pharmacy_board import PharmacyBoard
 from schemas.codec import AvroCodec, CodecError
-from schemas.models import Event, ReplenishmentOrder, Shortage
-from schemas.models.outputs import ShortageStatus
-from schemas.topics import PHARMACY_ORDERS, PHARMACY_SHORTAGES
+from schemas.models.outputs import TransferState
+from schemas.reference.formulary import load_formulary
+from schemas.topics import PHARMACY_ORDERS, PHARMACY_SHORTAGES, PHARMACY_STOCK_LEVELS
 
 log = logging.getLogger(__name__)
 
-SEEN_IDS_KEPT = 200_000
-SHORTAGE_COLUMNS = (
-    "shortage_id", "opened_at", "source", "member_id", "drug_code", "drug_name",
-    "specification", "dosage_form", "on_hand", "avg_daily_use", "days_of_supply",
-    "reorder_point", "suggested_quantity", "transfer_from", "transfer_quantity",
-    "order_quantity", "reason", "expected_recovery",
-)
-ORDER_COLUMNS = (
-    "order_id", "placed_at", "member_id", "drug_code", "drug_name", "quantity", "unit",
-    "supply_mode", "cycle_start", "shortage_ids",
-)
+__all__ = ["PharmacyBoard", "apply_records", "catch_up", "render", "run_view"]
+STATE_NAMES = {TransferState.REQUESTED: "已申请", TransferState.SHIPPED: "已发货",
+               TransferState.RECEIVED: "已到货"}
+STOCK_ROWS_SHOWN = 40
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return str(value)
+def formulary_units() -> dict[str, str]:
+    """Each drug's unit, from the shipped formulary (the stock levels carry it too)."""
+    try:
+        return {drug.code: drug.unit for drug in load_formulary().drugs}
+    except Exception as exc:  # a consortium with its own registry: units come with levels
+        log.warning("formulary not loaded (%s); units come with the stock levels", exc)
+        return {}
 
 
-class PharmacyBoard:
-    """Open shortages and pending orders, from the events seen so far."""
+def _days(days: float | None) -> str:
+    return f"{days:.1f}" if days is not None else "-"
 
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-        self._seen_order: deque[str] = deque()
-        self.shortages: dict[str, Shortage] = {}
-        self.opened_at: dict[str, datetime] = {}
-        self.closed: set[str] = set()
-        self.orders: dict[str, ReplenishmentOrder] = {}
-        self.placed_at: dict[str, datetime] = {}
 
-    def _first_time(self, event_id: str) -> bool:
-        if event_id in self._seen:
-            return False
-        self._seen.add(event_id)
-        self._seen_order.append(event_id)
-        if len(self._seen_order) > SEEN_IDS_KEPT:
-            self._seen.discard(self._seen_order.popleft())
-        return True
+def _stock_table(board: PharmacyBoard) -> Table:
+    levels = board.stock_levels()
+    table = Table(title=f"库存水平 ({len(levels)})", expand=True)
+    for column in ("单位", "药品", "库存", "日均用量", "可用天数", "再订货点", "最近变动"):
+        table.add_column(column)
+    for lv in levels[:STOCK_ROWS_SHOWN]:
+        table.add_row(lv.member_id, f"{lv.drug_name} {lv.specification or ''}",
+                      f"{lv.on_hand:g} {lv.unit}", f"{lv.avg_daily_use:g}",
+                      _days(lv.days_of_supply), f"{lv.reorder_point:g}",
+                      f"{lv.movement.value} {lv.quantity:g} "
+                      f"{lv.moved_at.isoformat(timespec='minutes')}")
+    if len(levels) > STOCK_ROWS_SHOWN:
+        table.caption = f"仅显示前 {STOCK_ROWS_SHOWN} 行，全部见 --export 的 stock.csv"
+    return table
 
-    def apply(self, event: Event) -> bool:
-        """Take one event in; False if it was already applied or is not the board's."""
-        if not isinstance(event, Shortage | ReplenishmentOrder):
-            return False
-        if not self._first_time(event.envelope.event_id):
-            return False
-        at = event.envelope.occurred_at
-        if isinstance(event, Shortage):
-            self.opened_at.setdefault(event.shortage_id, at)
-            if event.status is ShortageStatus.CLOSED:
-                self.closed.add(event.shortage_id)
-                self.shortages.pop(event.shortage_id, None)
-            elif event.shortage_id not in self.closed:
-                self.shortages[event.shortage_id] = event
-        else:
-            self.placed_at.setdefault(event.order_id, at)
-            self.orders[event.order_id] = event
-        return True
 
-    def open_shortages(self) -> list[Shortage]:
-        return sorted(self.shortages.values(), key=lambda s: (s.member_id, s.drug_code))
-
-    def pending_orders(self) -> list[ReplenishmentOrder]:
-        pending = [o for o in self.orders.values()
-                   if not o.shortage_ids or not set(o.shortage_ids) <= self.closed]
-        return sorted(pending, key=lambda o: (o.member_id, o.drug_code, o.cycle_start))
-
-    def shortage_rows(self) -> list[dict[str, str]]:
-        return [
-            {c: _cell(self.opened_at.get(s.shortage_id) if c == "opened_at" else getattr(s, c))
-             for c in SHORTAGE_COLUMNS}
-            for s in self.open_shortages()
-        ]
-
-    def order_rows(self) -> list[dict[str, str]]:
-        rows = []
-        for o in self.pending_orders():
-            row = {c: _cell(getattr(o, c, None)) for c in ORDER_COLUMNS}
-            row["placed_at"] = _cell(self.placed_at.get(o.order_id))
-            row["shortage_ids"] = ";".join(o.shortage_ids)
-            rows.append(row)
-        return rows
-
-    def write_csv(self, directory: Path) -> tuple[Path, Path]:
-        """shortages.csv and orders.csv, UTF-8 with a BOM so spreadsheet programs read the
-        drug names right."""
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, columns, rows in (("shortages.csv", SHORTAGE_COLUMNS, self.shortage_rows()),
-                                    ("orders.csv", ORDER_COLUMNS, self.order_rows())):
-            path = directory / name
-            with path.open("w", encoding="utf-8-sig", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-            written.append(path)
-        return written[0], written[1]
+def _transfer_table(board: PharmacyBoard) -> Table:
+    transfers = board.transfer_list()
+    open_count = sum(t.state is not TransferState.RECEIVED for t in transfers)
+    table = Table(title=f"调拨 (未到货 {open_count} / 共 {len(transfers)})", expand=True)
+    for column in ("调出", "调入", "药品", "数量", "状态"):
+        table.add_column(column)
+    for t in transfers:
+        quantity = f"{t.quantity:g} {board.unit(t.drug_code)}" if t.quantity else "-"
+        table.add_row(t.from_member or "-", t.to_member or "-", t.drug_name or "-", quantity,
+                      STATE_NAMES[t.state])
+    return table
 
 
 def render(board: PharmacyBoard) -> Group:
@@ -142,20 +82,23 @@ def render(board: PharmacyBoard) -> Group:
     for column in ("member", "drug", "on hand", "days", "reorder pt", "need", "transfer from",
                    "order", "source"):
         shortages.add_column(column)
-    for s in board.open_shortages():
+    for opened in board.open_shortages():
+        s, unit = board.live(opened), board.unit(opened.drug_code)
         transfer = f"{s.transfer_from} ({s.transfer_quantity:g})" if s.transfer_from else "-"
-        days = f"{s.days_of_supply:.1f}" if s.days_of_supply is not None else "-"
+        state = board.transfer_state(opened)
+        if state is not None:
+            transfer += f" {STATE_NAMES[state]}"
         shortages.add_row(s.member_id, f"{s.drug_name} {s.specification or ''}",
-                          f"{s.on_hand:g}", days, f"{s.reorder_point:g}",
-                          f"{s.suggested_quantity:g}", transfer, f"{s.order_quantity:g}",
-                          s.source.value)
+                          f"{s.on_hand:g} {unit}", _days(s.days_of_supply),
+                          f"{s.reorder_point:g}", f"{s.suggested_quantity:g}", transfer,
+                          f"{s.order_quantity:g}", s.source.value)
     orders = Table(title=f"Pending orders ({len(board.pending_orders())})", expand=True)
     for column in ("member", "drug", "quantity", "mode", "cycle", "shortages"):
         orders.add_column(column)
     for o in board.pending_orders():
         orders.add_row(o.member_id, o.drug_name, f"{o.quantity:g} {o.unit}", o.supply_mode,
                        o.cycle_start.isoformat(), str(len(o.shortage_ids)))
-    return Group(shortages, orders)
+    return Group(_stock_table(board), shortages, _transfer_table(board), orders)
 
 
 def _consumer(
@@ -165,7 +108,7 @@ def _consumer(
                              client_id="pharmacy-view", **(security or {}))
     partitions = [
         TopicPartition(spec.name, p)
-        for spec in (PHARMACY_SHORTAGES, PHARMACY_ORDERS)
+        for spec in (PHARMACY_STOCK_LEVELS, PHARMACY_SHORTAGES, PHARMACY_ORDERS)
         for p in sorted(consumer.partitions_for_topic(spec.name) or ())
     ]
     consumer.assign(partitions)
@@ -184,9 +127,10 @@ def apply_records(board: PharmacyBoard, codec: AvroCodec, values: Iterable[bytes
     return changed
 
 
-def catch_up(bootstrap: str, board: PharmacyBoard, codec: AvroCodec) -> None:
-    """Read both topics up to where they end now."""
-    consumer, partitions = _consumer(bootstrap)
+def catch_up(bootstrap: str, board: PharmacyBoard, codec: AvroCodec,
+             security: Mapping[str, str] | None = None) -> None:
+    """Read the pharmacy topics up to where they end now."""
+    consumer, partitions = _consumer(bootstrap, security)
     try:
         ends = consumer.end_offsets(partitions)
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
@@ -200,12 +144,14 @@ def run_view(
     bootstrap: str, *, export_dir: Path | None = None, refresh: float = 1.0,
     security: Mapping[str, str] | None = None,
 ) -> None:
-    board, codec = PharmacyBoard(), AvroCodec()
+    board, codec = PharmacyBoard(formulary_units()), AvroCodec()
     if export_dir is not None:
-        catch_up(bootstrap, board, codec)
-        shortages, orders = board.write_csv(export_dir)
+        catch_up(bootstrap, board, codec, security)
+        shortages, orders, stock, transfers = board.write_csv(export_dir)
         click.echo(f"{len(board.shortages)} open shortages -> {shortages}")
         click.echo(f"{len(board.pending_orders())} pending orders -> {orders}")
+        click.echo(f"{len(board.levels)} 个库存水平 -> {stock}")
+        click.echo(f"{len(board.transfers)} 笔调拨 -> {transfers}")
         return
     consumer, _ = _consumer(bootstrap, security)
     try:
@@ -223,10 +169,11 @@ def run_view(
 @click.command()
 @click.option("--broker", envvar="HUB_BROKER", required=True, help="Kafka bootstrap servers")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Catch up, write shortages.csv and orders.csv here, and exit")
+              help="追上最新消息，在此目录写出 shortages.csv、orders.csv、stock.csv 和 "
+                   "transfers.csv 后退出")
 @click.option("--refresh", default=1.0, show_default=True, help="Seconds between polls")
 def main(broker: str, export_dir: Path | None, refresh: float) -> None:
-    """Open shortages and pending orders of the central pharmacy."""
+    """中心药房：各成员实时库存、缺药、调拨和待到货订单，实时显示或导出 CSV。"""
     run_view(broker.removeprefix("kafka://"), export_dir=export_dir, refresh=refresh)
 
 

@@ -41,6 +41,7 @@ alerts = _channel(topics.ALERTS)
 cdc_reports = _channel(topics.CDC_REPORTS)
 pharmacy_shortages = _channel(topics.PHARMACY_SHORTAGES)
 pharmacy_orders = _channel(topics.PHARMACY_ORDERS)
+pharmacy_stock_levels = _channel(topics.PHARMACY_STOCK_LEVELS)
 
 INTERNAL: dict[str, TopicT] = {
     topics.RESULTS.name: results,

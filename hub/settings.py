@@ -62,6 +62,10 @@ class HubSettings(KafkaClientSecurity):
     )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    grafana_url: str = Field(
+        default="", description="The consortium-wide Grafana dashboard the operators' page "
+        "links to (deploy/grafana; e.g. http://127.0.0.1:3000/d/consortium-hub)"
+    )
     member_partitions: int = 2
     session_timeout: float = Field(
         default=30.0, description="Consumer group session timeout (tests use 6 s)"

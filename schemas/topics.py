@@ -27,6 +27,7 @@ from schemas.models import (
     Shortage,
     ShortageRegistration,
     StockEvent,
+    StockLevel,
     TestOrder,
 )
 
@@ -96,10 +97,14 @@ PHARMACY_ORDERS = TopicSpec(
     "pharmacy.orders", "member and drug", (ReplenishmentOrder,), Audience.PHARMACY, 4,
     retention_ms=90 * DAY_MS,
 )
+PHARMACY_STOCK_LEVELS = TopicSpec(
+    "pharmacy.stock-levels", "member and drug", (StockLevel,), Audience.PHARMACY, 4,
+    retention_ms=90 * DAY_MS,
+)
 
 FIXED_TOPICS: tuple[TopicSpec, ...] = (
     RESULTS, ORDERS, DIAGNOSES, STOCK, DEAD_LETTER, ALERTS, CDC_REPORTS,
-    PHARMACY_SHORTAGES, PHARMACY_ORDERS,
+    PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS,
 )
 
 # The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).

@@ -151,6 +151,9 @@ def test_data_has_the_live_figures(demo: tuple[WorkerProcess, dict[str, int]]) -
                for s in data["pharmacy"]["open_shortages"] if s["order_quantity"] > 0]
     assert ordered and sorted((o["member"], o["drug_code"], o["quantity"])
                               for o in data["pharmacy"]["pending_orders"]) == sorted(ordered)
+    assert all(o["order"] for o in data["pharmacy"]["pending_orders"])  # its number, not –
+    scope = data["scope"]  # one worker: it holds every partition, and says whose figures
+    assert scope["all_partitions"] is True and scope["worker"] in scope["summary"]
     body = worker.get("/dashboard/data")[1].decode()
     assert [p for p in PERSONAL if p in body] == []
 

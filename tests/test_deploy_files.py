@@ -40,6 +40,7 @@ from schemas.topics import (
     FIXED_TOPICS,
     PHARMACY_ORDERS,
     PHARMACY_SHORTAGES,
+    PHARMACY_STOCK_LEVELS,
     catalogue,
 )
 
@@ -364,7 +365,8 @@ def test_a_member_writes_only_its_ingress_and_reads_only_its_feedback() -> None:
 def test_the_cdc_pharmacy_and_operators_read_only_their_topics() -> None:
     assert grants(CDC_USER) == {CDC_REPORTS.name: {"Read", "Describe"}}
     assert grants(PHARMACY_USER) == {PHARMACY_SHORTAGES.name: {"Read", "Describe"},
-                                     PHARMACY_ORDERS.name: {"Read", "Describe"}}
+                                     PHARMACY_ORDERS.name: {"Read", "Describe"},
+                                     PHARMACY_STOCK_LEVELS.name: {"Read", "Describe"}}
     assert grants(OPERATOR_USER) == {"hub.dead-letter": {"Read", "Describe"},
                                      "hub.alerts": {"Read", "Describe"}}
 

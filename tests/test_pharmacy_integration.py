@@ -4,7 +4,9 @@ Dispenses drive the east community centre below its amlodipine reorder point: ex
 shortage, covered by a transfer from the lead hospital, which has surplus. The township
 centre runs short of premixed insulin, which nobody has in surplus: one order for the
 central pharmacy. The worker restarts; a receipt then closes the
-amlodipine shortage (its ledger came back from the changelog). A pack of amoxicillin
+amlodipine shortage (its ledger came back from the changelog), and the lead's transfer is
+shipped and received. Every movement applied gives the member's stock level, which the
+central pharmacy's view follows. A pack of amoxicillin
 dispensed at the lead and again at the township is flagged to operators and to both
 members. Impossible movements are refused with a reason.
 
@@ -19,7 +21,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors.pharmacy_view import PharmacyBoard, catch_up
 from connectors.sdk import MemberPublisher
+from hub.embedded_broker import EmbeddedBroker
 from schemas.models import (
     DeadLetter,
     Feedback,
@@ -27,17 +31,19 @@ from schemas.models import (
     ReplenishmentOrder,
     Shortage,
     StockEvent,
+    StockLevel,
 )
-from schemas.models.outputs import FeedbackStatus, ShortageSource, ShortageStatus
+from schemas.models.outputs import FeedbackStatus, ShortageSource, ShortageStatus, TransferState
 from schemas.topics import (
     ALERTS,
     DEAD_LETTER,
     PHARMACY_ORDERS,
     PHARMACY_SHORTAGES,
+    PHARMACY_STOCK_LEVELS,
     STOCK,
     feedback_topic,
 )
-from tests.conftest import Decoded, WorkerProcess
+from tests.conftest import CODEC, Decoded, WorkerProcess
 from tests.factories import stock_event
 
 pytestmark = pytest.mark.integration
@@ -75,6 +81,7 @@ def test_shortage_transfer_order_close_and_duplicate_pack(
     start_worker: Callable[..., WorkerProcess],
     publisher: Callable[[str], MemberPublisher],
     read_topic: Callable[..., list[Decoded]],
+    broker: EmbeddedBroker,
 ) -> None:
     worker = start_worker(HUB_EMPTY_FETCH_BACKOFF_MS="0")
     now = datetime.now(UTC)
@@ -149,6 +156,8 @@ def test_shortage_transfer_order_close_and_duplicate_pack(
         stock_event("chc-east", "RECEIPT", AMLODIPINE, 200, at=now),
         stock_event("thc-river", "DISPENSE", AMOXICILLIN, 1, at=now, trace_codes=[PACK]),
     ])
+    publish_phase([stock_event("chc-east", "TRANSFER_IN", AMLODIPINE,
+                               amlodipine.transfer_quantity, at=now, counterpart_member="lead")])
     shortages = of(read_topic(PHARMACY_SHORTAGES.name, until=lambda ev: len(ev) >= 3), Shortage)
     closed = [s for s in shortages if s.status is ShortageStatus.CLOSED]
     assert [(s.shortage_id, s.member_id) for s in closed] == [
@@ -165,3 +174,22 @@ def test_shortage_transfer_order_close_and_duplicate_pack(
         (flag,) = feedback(out, FeedbackStatus.TRACE_DUPLICATE)
         assert flag.details["trace_code"] == PACK
     assert worker.running()
+
+    # one stock level per movement applied: 15 receipts, 14 movements (2 refused), 4 more
+    levels = of(read_topic(PHARMACY_STOCK_LEVELS.name, until=lambda ev: len(of(
+        ev, StockLevel)) >= 33), StockLevel)
+    assert len(levels) == 33 == len({lv.stock_event_id for lv in levels})
+    moves = {(lv.member_id, lv.transfer_id, lv.transfer_state) for lv in levels
+             if lv.transfer_id is not None}  # two keys: read in no particular order
+    assert moves == {("lead", amlodipine.shortage_id, TransferState.SHIPPED),
+                     ("chc-east", amlodipine.shortage_id, TransferState.RECEIVED)}
+    east = [lv for lv in levels if (lv.member_id, lv.drug_code) == ("chc-east", AMLODIPINE)]
+    assert [lv.on_hand for lv in east] == [
+        300 - 10 * n for n in range(11)] + [400, 400 + amlodipine.transfer_quantity]
+    assert {lv.unit for lv in east} == {"盒"}
+
+    board = PharmacyBoard()  # the central pharmacy's view, as it runs
+    catch_up(broker.bootstrap, board, CODEC)
+    assert board.levels[("chc-east", AMLODIPINE)].on_hand == 400 + amlodipine.transfer_quantity
+    assert board.transfers[amlodipine.shortage_id].state is TransferState.RECEIVED
+    assert [s.drug_code for s in board.open_shortages()] == [INSULIN_30R]

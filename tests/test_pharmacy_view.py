@@ -11,8 +11,9 @@ from rich.console import Console
 
 from connectors.pharmacy_view import PharmacyBoard, apply_records, render
 from schemas.codec import AvroCodec
-from schemas.models import ReplenishmentOrder, Shortage, deterministic_id
-from schemas.models.outputs import ShortageSource, ShortageStatus
+from schemas.models import ReplenishmentOrder, Shortage, StockLevel, deterministic_id
+from schemas.models.outputs import ShortageSource, ShortageStatus, TransferState
+from schemas.models.pharmacy import StockEventKind
 
 AT = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)
 AMLODIPINE = "XC08CAA015A001010101907"
@@ -78,7 +79,7 @@ def test_csv_export(tmp_path: Path) -> None:
     board.apply(shortage("s-1", ShortageStatus.OPEN, reason=None))
     board.apply(order("o-1", 20, ["s-x"]))
     board.apply(order("o-1", 35, ["s-x", "s-y"], minutes=60))
-    shortages_path, orders_path = board.write_csv(tmp_path / "export")
+    shortages_path, orders_path, _, _ = board.write_csv(tmp_path / "export")
     assert shortages_path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM for spreadsheets
     with shortages_path.open(encoding="utf-8-sig", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
@@ -105,3 +106,80 @@ def test_raw_messages_are_decoded_and_garbage_is_skipped() -> None:
     text = console.export_text()
     assert "Open shortages (1)" in text and "Pending orders (1)" in text
     assert "lead (170)" in text
+
+
+AMOXICILLIN = "XJ01CAA040E001010101445"
+
+
+def level(member: str, on_hand: float, minutes: int, movement: StockEventKind, quantity: float,
+          days: float | None, **fields: Any) -> StockLevel:
+    event_id = deterministic_id("test-level", member, str(minutes))
+    values: dict[str, Any] = {
+        "stock_event_id": f"stock-{minutes}", "member_id": member, "drug_code": AMOXICILLIN,
+        "drug_name": "阿莫西林胶囊", "specification": "0.25g×24粒", "unit": "盒",
+        "movement": movement, "quantity": quantity,
+        "moved_at": AT + timedelta(minutes=minutes), "on_hand": on_hand, "avg_daily_use": 20.0,
+        "days_of_supply": days, "reorder_point": 90.0,
+    }
+    values.update(fields)
+    return StockLevel(envelope=StockLevel.new_envelope(
+        member, event_id=event_id, occurred_at=AT + timedelta(minutes=minutes)), **values)
+
+
+def test_stock_follows_every_movement_after_the_shortage_opened(tmp_path: Path) -> None:
+    """Issue 16: thc-river's amoxicillin shortage opened at 80 (4.0 days); two dispenses
+    of 15 and 20 later the view and its CSV must say 45, in the drug's unit."""
+    board = PharmacyBoard()
+    board.apply(level("thc-river", 100, 0, StockEventKind.COUNT, 100, 5.0))
+    board.apply(level("thc-river", 80, 1, StockEventKind.DISPENSE, 20, 4.0))
+    board.apply(shortage("s-amox", ShortageStatus.OPEN, member="thc-river", drug=AMOXICILLIN,
+                         on_hand=80.0, days_of_supply=4.0, transfer_from=None,
+                         transfer_quantity=0.0, order_quantity=120.0, minutes=1))
+    board.apply(level("thc-river", 65, 2, StockEventKind.DISPENSE, 15, 3.25))
+    board.apply(level("thc-river", 45, 3, StockEventKind.DISPENSE, 20, 2.25))
+    (live,) = [board.live(s) for s in board.open_shortages()]
+    assert (live.on_hand, live.days_of_supply) == (45, 2.25)
+    shortages_path, _, stock_path, _ = board.write_csv(tmp_path)
+    with shortages_path.open(encoding="utf-8-sig", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["on_hand"], row["days_of_supply"], row["unit"]) == ("45", "2.25", "盒")
+    assert row["stock_as_of"] == "2025-03-12T02:03:00+00:00"
+    with stock_path.open(encoding="utf-8-sig", newline="") as handle:
+        (stock_row,) = list(csv.DictReader(handle))
+    assert (stock_row["member_id"], stock_row["on_hand"], stock_row["unit"],
+            stock_row["movement"]) == ("thc-river", "45", "盒", "DISPENSE")
+    console = Console(record=True, width=200)
+    console.print(render(board))
+    text = console.export_text()
+    assert "45 盒" in text and "80 盒" not in text
+
+
+def test_a_transfer_is_requested_shipped_and_received(tmp_path: Path) -> None:
+    board = PharmacyBoard({AMOXICILLIN: "盒"})
+    opened = shortage("s-t", ShortageStatus.OPEN, member="thc-river", drug=AMOXICILLIN,
+                      transfer_from="lead", transfer_quantity=120.0)
+    # the donor's shipment may be read before the shortage (another topic)
+    board.apply(level("lead", 1680, 5, StockEventKind.TRANSFER_OUT, 120, 40.0,
+                      transfer_id="s-t", transfer_state=TransferState.SHIPPED,
+                      counterpart_member="thc-river"))
+    board.apply(opened)
+    assert board.transfer_state(opened) is TransferState.SHIPPED  # not back to REQUESTED
+    (t,) = board.transfer_list()
+    assert (t.from_member, t.to_member, t.quantity) == ("lead", "thc-river", 120)
+    console = Console(record=True, width=200)
+    console.print(render(board))
+    assert "已发货" in console.export_text()
+    board.apply(level("thc-river", 165, 9, StockEventKind.RECEIPT, 120, 8.25,
+                      transfer_id="s-t", transfer_state=TransferState.RECEIVED,
+                      counterpart_member="lead"))
+    board.apply(shortage("s-t", ShortageStatus.CLOSED, member="thc-river", drug=AMOXICILLIN,
+                         transfer_from="lead", transfer_quantity=120.0, minutes=9))
+    assert board.open_shortages() == []
+    _, _, _, transfers_path = board.write_csv(tmp_path)
+    with transfers_path.open(encoding="utf-8-sig", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["transfer_id"], row["state"], row["from_member"], row["to_member"],
+            row["quantity"], row["unit"]) == ("s-t", "RECEIVED", "lead", "thc-river", "120",
+                                              "盒")
+    assert row["shipped_at"] == "2025-03-12T02:05:00+00:00"
+    assert row["received_at"] == "2025-03-12T02:09:00+00:00"

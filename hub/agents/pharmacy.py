@@ -1,5 +1,6 @@
 """Pharmacy: stock events and shortage registrations in (hub.stock, keyed by drug code);
-shortages, replenishment orders, transfer requests and trace-code alerts out.
+shortages, replenishment orders, transfer requests, trace-code alerts and, per stock
+movement applied, the member's stock level (pharmacy.stock-levels) out.
 
 hub.stock is keyed by drug code, so every member's ledger of a drug is read and written by
 the worker that owns the drug's partition: dispatch (who has surplus?) and the trace-code
@@ -131,6 +132,9 @@ async def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str],
 
 
 async def _send(outcome: Outcome) -> None:
+    for level in outcome.levels:
+        await publish(channels.pharmacy_stock_levels,
+                      shortage_key(level.member_id, level.drug_code), level)
     for shortage in outcome.shortages:
         await publish(channels.pharmacy_shortages,
                       shortage_key(shortage.member_id, shortage.drug_code), shortage)

@@ -90,15 +90,24 @@ class PlacedOrder:
     requisition: Requisition | None = None
 
 
+def order_id_for(member_id: str, drug_code: str, shortage_id: str, opened_on: date,
+                 params: StockParams) -> str:
+    """The id of the order a shortage opened on `opened_on` was placed in: its own for
+    TOP_UP, its order cycle's requisition for REQUISITION."""
+    if params.supply_mode is SupplyMode.TOP_UP:
+        return deterministic_id("order", member_id, drug_code, "top-up", shortage_id)
+    cycle = cycle_start(opened_on, params.order_cycle_days)
+    return deterministic_id("order", member_id, drug_code, "requisition", cycle.isoformat())
+
+
 def place_order(
     ledger: MemberLedger, params: StockParams, shortage_id: str, quantity: float, today: date
 ) -> PlacedOrder:
     """The order carrying `quantity` for `shortage_id`, and the member's requisition batch
     after it (unchanged for TOP_UP)."""
     cycle = cycle_start(today, params.order_cycle_days)
-    member, drug = ledger.member_id, ledger.drug_code
+    order_id = order_id_for(ledger.member_id, ledger.drug_code, shortage_id, today, params)
     if params.supply_mode is SupplyMode.TOP_UP:
-        order_id = deterministic_id("order", member, drug, "top-up", shortage_id)
         return PlacedOrder(order_id, quantity, cycle, [shortage_id], ledger.requisition)
     batch = ledger.requisition
     if batch is not None and batch.cycle_start == cycle:
@@ -108,7 +117,6 @@ def place_order(
                 "shortage_ids": [*batch.shortage_ids, shortage_id],
             })
     else:
-        order_id = deterministic_id("order", member, drug, "requisition", cycle.isoformat())
         batch = Requisition(
             cycle_start=cycle, order_id=order_id, quantity=quantity, shortage_ids=[shortage_id]
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from hub.rejections import Reason, Rejection
 from hub.rules import replenishment_outputs as outputs
@@ -33,6 +33,13 @@ from hub.rules.replenishment_trace import (
     find_duplicates,
     unseen_codes,
 )
+from hub.rules.replenishment_transfers import (
+    TransferMove,
+    expect,
+    mark_shipped,
+    receive,
+    shipment,
+)
 from schemas.models import (
     Feedback,
     OperatorAlert,
@@ -40,6 +47,7 @@ from schemas.models import (
     Shortage,
     ShortageRegistration,
     StockEvent,
+    StockLevel,
     deterministic_id,
 )
 from schemas.models.outputs import FeedbackStatus, ShortageSource, ShortageStatus
@@ -79,6 +87,7 @@ class Outcome:
     orders: list[ReplenishmentOrder] = field(default_factory=list)
     feedback: list[Feedback] = field(default_factory=list)
     alerts: list[OperatorAlert] = field(default_factory=list)
+    levels: list[StockLevel] = field(default_factory=list)
     trace_codes: list[str] = field(default_factory=list)
     already_applied: bool = False
 
@@ -127,10 +136,14 @@ def _open(
     if plan.order_quantity > 0:
         placed = place_order(ledger, params, shortage.shortage_id, plan.order_quantity, today)
         ledger = ledger.model_copy(update={"requisition": placed.requisition})
+        shortage = shortage.model_copy(update={"order_id": placed.order_id})
         outcome.orders.append(
             outputs.order_event(placed, member, state.drug, params, cause_id=cause_id, now=now)
         )
     ledger = ledger.model_copy(update={"open_shortage": shortage})
+    if plan.donor is not None:
+        ledger = expect(ledger, shortage.shortage_id, plan.donor, plan.transfer_quantity,
+                        today + timedelta(days=policy.transfer_hold_days))
     outcome.ledgers[member] = ledger
     position = ledger.position(params, today, policy.window_days)
     outcome.shortages.insert(0, outputs.shortage_event(
@@ -147,6 +160,23 @@ def _trace(outcome: Outcome, event: StockEvent, drug: Drug, buckets: Sequence[Bu
     outcome.trace_codes = unseen_codes(event.trace_codes, buckets)
 
 
+def _ship(outcome: Outcome, state: DrugState, donor_before: MemberLedger, event: StockEvent,
+          today: date) -> TransferMove | None:
+    """The transfer a donor's TRANSFER_OUT ships; the receiver's ledger learns it."""
+    sent = shipment(donor_before, event, today)
+    if sent is None:
+        return None
+    receiver = sent.receiver
+    if receiver and receiver != event.envelope.member_id and (
+            receiver in outcome.ledgers or receiver in state.ledgers):
+        current = outcome.ledgers.get(receiver)
+        shipped = mark_shipped(current if current is not None else state.ledgers[receiver],
+                               sent.move.transfer_id)
+        if shipped is not None:
+            outcome.ledgers[receiver] = shipped
+    return sent.move
+
+
 def on_stock_event(
     event: StockEvent, state: DrugState, policy: PharmacyPolicy, now: datetime,
     trace_buckets: Sequence[Bucket] = (),
@@ -161,8 +191,9 @@ def on_stock_event(
         check_trace_codes(event.trace_codes)
     today = local_day(now, policy.utc_offset_hours)
     event_day = local_day(event.at, policy.utc_offset_hours)
+    before = ledger
     movement = apply_stock_event(ledger, event, event_day, today, policy.window_days)
-    ledger = movement.ledger
+    ledger, received = receive(movement.ledger, event, today)
     outcome = Outcome(ledgers={member: ledger})
     if event.kind is StockEventKind.DISPENSE and event.trace_codes:
         _trace(outcome, event, state.drug, trace_buckets, now)
@@ -186,6 +217,8 @@ def on_stock_event(
             current, ShortageStatus.CLOSED, member, state.drug, position,
             cause_id=event_id, now=now,
         ))
+    moved = received or _ship(outcome, state, before, event, today)
+    outcome.levels.append(outputs.stock_level(event, state.drug, position, moved, now=now))
     return outcome
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.rejections import Reason, Rejection
 from hub.rules.replenishment import StockPosition, stock_position, window_start
-from schemas.models.outputs import ShortageSource
+from schemas.models.outputs import ShortageSource, TransferState
 from schemas.models.pharmacy import StockEvent, StockEventKind
 from schemas.reference.formulary import StockParams
 
@@ -41,6 +41,7 @@ class OpenShortage(BaseModel):
     transfer_from: str | None = None
     transfer_quantity: float = 0.0
     order_quantity: float = 0.0
+    order_id: str | None = None
     reason: str | None = None
     expected_recovery: date | None = None
 
@@ -52,6 +53,18 @@ class Pledge(BaseModel):
 
     to_member: str
     quantity: float
+    until: date
+
+
+class IncomingTransfer(BaseModel):
+    """A transfer this member was promised (its id is the shortage's): REQUESTED until the
+    donor ships it, SHIPPED until this member's receipt closes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_member: str
+    quantity: float
+    state: TransferState = TransferState.REQUESTED
     until: date
 
 
@@ -78,6 +91,7 @@ class MemberLedger(BaseModel):
     open_shortage: OpenShortage | None = None
     pledges: dict[str, Pledge] = Field(default_factory=dict)
     requisition: Requisition | None = None
+    incoming: dict[str, IncomingTransfer] = Field(default_factory=dict)
 
     @classmethod
     def from_json(cls, value: Any) -> MemberLedger:
@@ -148,14 +162,20 @@ def _new_balance(on_hand: float, event: StockEvent) -> float:
     return on_hand - event.quantity
 
 
-def _release_pledge(pledges: dict[str, Pledge], event: StockEvent) -> dict[str, Pledge]:
-    """A transfer out settles the pledge it names (or the oldest one to that member)."""
+def settled_pledge(pledges: dict[str, Pledge], event: StockEvent) -> str | None:
+    """The pledge a transfer out settles: the one it names, or the oldest one to that
+    member."""
     if event.transfer_ref and event.transfer_ref in pledges:
-        return {k: p for k, p in pledges.items() if k != event.transfer_ref}
+        return event.transfer_ref
     for key, pledge in sorted(pledges.items(), key=lambda kv: kv[1].until):
         if pledge.to_member == event.counterpart_member:
-            return {k: p for k, p in pledges.items() if k != key}
-    return pledges
+            return key
+    return None
+
+
+def _release_pledge(pledges: dict[str, Pledge], event: StockEvent) -> dict[str, Pledge]:
+    settled = settled_pledge(pledges, event)
+    return {k: p for k, p in pledges.items() if k != settled}
 
 
 def apply_stock_event(

@@ -9,7 +9,16 @@ from hub.rules.replenishment import StockPosition
 from hub.rules.replenishment_dispatch import PlacedOrder
 from hub.rules.replenishment_ledger import OpenShortage
 from hub.rules.replenishment_trace import TraceDuplicate
-from schemas.models import Feedback, OperatorAlert, ReplenishmentOrder, Shortage, deterministic_id
+from hub.rules.replenishment_transfers import TransferMove
+from schemas.models import (
+    Feedback,
+    OperatorAlert,
+    ReplenishmentOrder,
+    Shortage,
+    StockEvent,
+    StockLevel,
+    deterministic_id,
+)
 from schemas.models.outputs import FeedbackStatus, ShortageStatus
 from schemas.reference.formulary import Drug, StockParams
 
@@ -56,6 +65,38 @@ def shortage_event(
         order_quantity=shortage.order_quantity,
         reason=shortage.reason,
         expected_recovery=shortage.expected_recovery,
+    )
+
+
+def stock_level(
+    event: StockEvent, drug: Drug, position: StockPosition, transfer: TransferMove | None, *,
+    now: datetime,
+) -> StockLevel:
+    """The member's stock of the drug right after `event` (one per movement applied)."""
+    member_id, cause_id = event.envelope.member_id, event.envelope.event_id
+    return StockLevel(
+        envelope=StockLevel.new_envelope(
+            member_id, event_id=deterministic_id("stock-level", cause_id), occurred_at=now,
+            correlation_id=cause_id,
+        ),
+        stock_event_id=cause_id,
+        member_id=member_id,
+        drug_code=drug.code,
+        drug_name=drug.name,
+        specification=drug.specification,
+        unit=drug.unit,
+        movement=event.kind,
+        quantity=event.quantity,
+        moved_at=event.at,
+        on_hand=position.on_hand,
+        avg_daily_use=round(position.avg_daily_use, 3),
+        days_of_supply=(
+            round(position.days_of_supply, 2) if position.days_of_supply is not None else None
+        ),
+        reorder_point=round(position.reorder_point, 2),
+        transfer_id=transfer.transfer_id if transfer else None,
+        transfer_state=transfer.state if transfer else None,
+        counterpart_member=(transfer.counterpart if transfer else event.counterpart_member),
     )
 
 

@@ -9,6 +9,8 @@ data, like /metrics):
   recognition per member and item.
 
 Figures are this worker's: its counters since it started and the partitions it holds.
+The page says so (`scope`, hub/web/dashboard_scope.py) and points to Grafana for the
+consortium-wide figures.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hub.app import app
 from hub.runtime import runtime
 from hub.web import dashboard_feeds as feeds
 from hub.web.dashboard_flows import pharmacy_figures, recognition_figures, reporting_figures
+from hub.web.dashboard_scope import scope
 from schemas.topics import ingress_topic
 
 STATIC = Path(__file__).parent / "static"
@@ -33,6 +36,7 @@ SILENT_AFTER_SECONDS = 600.0  # a member quiet for longer than this is shown in 
 CACHE_SECONDS = 1.0  # several open pages share one snapshot
 JsonDict = dict[str, Any]
 _cached: tuple[float, JsonDict] | None = None
+STARTED_AT = runtime.now()  # the worker's counters start with the process
 
 
 def member_rows(now: float) -> list[JsonDict]:
@@ -82,6 +86,16 @@ def _throughput() -> JsonDict:
     }
 
 
+def _scope() -> JsonDict:
+    try:
+        assigned = app.assignor.assigned_actives()
+    except Exception:  # no assignment yet
+        assigned = set()
+    settings = runtime.settings
+    return scope(settings.consumer_instance_id(), STARTED_AT, assigned,
+                 len(runtime.registry.ids) * settings.member_partitions, settings.grafana_url)
+
+
 def snapshot() -> JsonDict:
     """Everything the page shows, as of now."""
     moment = runtime.now()
@@ -89,6 +103,7 @@ def snapshot() -> JsonDict:
     return {
         "at": moment.isoformat(),
         "consortium": runtime.registry.consortium.name,
+        "scope": _scope(),
         "silent_after_seconds": SILENT_AFTER_SECONDS,
         "members": member_rows(moment.timestamp()),
         "throughput": _throughput(),

@@ -16,10 +16,12 @@ from typing import Any
 from hub import metrics
 from hub.agents import pharmacy, recognition, reporting
 from hub.app import app
-from hub.rules.replenishment_ledger import MemberLedger
+from hub.rules.replenishment_dispatch import order_id_for
+from hub.rules.replenishment_ledger import MemberLedger, OpenShortage
 from hub.rules.reporting import Case, DeadlineState, deadline_state
 from hub.web.dashboard_feeds import counter_values
 from schemas import topics
+from schemas.reference.formulary import Formulary, StockParams
 
 JsonDict = dict[str, Any]
 LISTED = 12  # rows per list on the page; the counts cover all of them
@@ -88,44 +90,76 @@ def reporting_figures(now: datetime) -> JsonDict:
     }
 
 
-def pharmacy_figures() -> JsonDict:
-    """Open shortages (largest first) and the orders placed for them: an order is pending
-    while its shortage is open (closing needs the stock received)."""
+def _order_number(ledger: MemberLedger, shortage: OpenShortage,
+                  params: StockParams | None) -> str | None:
+    """The number of the order placed for the shortage: as the ledger keeps it, else
+    derived as it was made (a shortage stored before the ledger kept it: TOP_UP orders
+    have their own, and a requisition's cycle may since have rolled over)."""
+    if shortage.order_id:
+        return shortage.order_id[:8]
+    if params is None:
+        return None
+    return order_id_for(ledger.member_id, ledger.drug_code, shortage.shortage_id,
+                        shortage.opened_on, params)[:8]
+
+
+def _transfer_rows(ledger: MemberLedger, drug_name: str, unit: str) -> list[JsonDict]:
+    return [{"transfer": key[:8], "from": t.from_member, "to": ledger.member_id,
+             "drug_code": ledger.drug_code, "drug_name": drug_name, "unit": unit,
+             "quantity": t.quantity, "state": t.state.value}
+            for key, t in sorted(ledger.incoming.items())]
+
+
+def pharmacy_board(values: Iterable[Any], formulary: Formulary, orders_placed: float
+                   ) -> JsonDict:
+    """Open shortages (largest first), the orders placed for them (pending while the
+    shortage is open: closing needs the stock received), and the transfers not yet
+    received, from the stored ledgers."""
     shortages: list[JsonDict] = []
     orders: list[JsonDict] = []
-    for value in list(pharmacy.ledgers.values()):
-        if not value or not value.get("open_shortage"):
+    transfers: list[JsonDict] = []
+    for value in values:
+        if not value or not (value.get("open_shortage") or value.get("incoming")):
             continue
         ledger = MemberLedger.from_json(value)
+        found = formulary.get(ledger.drug_code)
+        drug_name, unit = (found.name, found.unit) if found else (ledger.drug_code, "")
+        transfers.extend(_transfer_rows(ledger, drug_name, unit))
         shortage = ledger.open_shortage
-        assert shortage is not None
-        drug = pharmacy.formulary().get(ledger.drug_code)
-        drug_name, unit = (drug.name, drug.unit) if drug else (ledger.drug_code, "")
+        if shortage is None:
+            continue
+        incoming = ledger.incoming.get(shortage.shortage_id)
         shortages.append({
             "member": ledger.member_id, "drug_code": ledger.drug_code, "drug_name": drug_name,
             "unit": unit, "on_hand": ledger.on_hand, "short": shortage.quantity_short,
             "received": shortage.received, "source": shortage.source.value,
             "opened_on": shortage.opened_on.isoformat(), "transfer_from": shortage.transfer_from,
             "transfer_quantity": shortage.transfer_quantity,
+            "transfer_state": incoming.state.value if incoming is not None else None,
             "order_quantity": shortage.order_quantity,
         })
         if shortage.order_quantity > 0:  # ordered for this shortage, not all received yet
-            batch = ledger.requisition
-            in_batch = batch is not None and shortage.shortage_id in batch.shortage_ids
             orders.append({
-                "order": batch.order_id[:8] if batch is not None and in_batch else None,
+                "order": _order_number(ledger, shortage, formulary.stock_params(
+                    ledger.member_id, ledger.drug_code)),
                 "member": ledger.member_id, "drug_code": ledger.drug_code,
                 "drug_name": drug_name, "unit": unit, "quantity": shortage.order_quantity,
                 "received": shortage.received, "since": shortage.opened_on.isoformat(),
             })
     shortages.sort(key=lambda row: (-row["short"], row["member"]))
     orders.sort(key=lambda row: (row["since"], row["member"]))
-    placed = sum(value for _, value in counter_values(metrics.REPLENISHMENT_ORDERS))
+    transfers.sort(key=lambda row: (row["state"], row["to"], row["transfer"]))
     return {
         "open_total": len(shortages), "open_shortages": shortages[:LISTED],
         "pending_total": len(orders), "pending_orders": orders[:LISTED],
-        "orders_placed": int(placed),
+        "transfers_total": len(transfers), "transfers": transfers[:LISTED],
+        "orders_placed": int(orders_placed),
     }
+
+
+def pharmacy_figures() -> JsonDict:
+    placed = sum(value for _, value in counter_values(metrics.REPLENISHMENT_ORDERS))
+    return pharmacy_board(list(pharmacy.ledgers.values()), pharmacy.formulary(), placed)
 
 
 def recognition_figures() -> list[JsonDict]:

@@ -18,6 +18,7 @@ from schemas.models.outputs import (
     RecognitionAdvice,
     ReplenishmentOrder,
     Shortage,
+    StockLevel,
 )
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 
@@ -37,6 +38,7 @@ HUB_EVENTS: tuple[type[Event], ...] = (
     Feedback,
     Shortage,
     ReplenishmentOrder,
+    StockLevel,
     DeadLetter,
     OperatorAlert,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "Shortage",
     "ShortageRegistration",
     "StockEvent",
+    "StockLevel",
     "TestOrder",
     "deterministic_id",
 ]

@@ -11,6 +11,7 @@ from pydantic import Field
 from schemas.models.base import Event, Record, UtcMillis
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity, RetestReason
 from schemas.models.common import AgeUnit, Belonging, IdType, Occupation, Sex
+from schemas.models.pharmacy import StockEventKind
 
 
 class Verdict(StrEnum):
@@ -204,6 +205,38 @@ class ReplenishmentOrder(Event):
     supply_mode: str
     cycle_start: date
     shortage_ids: list[str] = Field(default_factory=list)
+
+
+class TransferState(StrEnum):
+    """调拨状态: requested (the donor was asked), shipped (the donor's transfer out),
+    received (the receiving member's receipt closes it)."""
+
+    REQUESTED = "REQUESTED"
+    SHIPPED = "SHIPPED"
+    RECEIVED = "RECEIVED"
+
+
+class StockLevel(Event):
+    """库存水平: a member's stock of a drug right after one stock movement the hub applied,
+    in the drug's unit. A movement that ships or receives a transfer names it."""
+
+    NAMESPACE: ClassVar[str] = "consortium.pharmacy"
+    stock_event_id: str
+    member_id: str
+    drug_code: str
+    drug_name: str
+    specification: str | None = None
+    unit: str
+    movement: StockEventKind
+    quantity: float
+    moved_at: UtcMillis
+    on_hand: float
+    avg_daily_use: float
+    days_of_supply: float | None = None
+    reorder_point: float
+    transfer_id: str | None = None
+    transfer_state: TransferState | None = None
+    counterpart_member: str | None = None
 
 
 class DeadLetter(Event):

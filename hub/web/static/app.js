@@ -182,13 +182,16 @@ function renderReporting(r) {
        4, "无迟报", "none late");
 }
 
+const TRANSFER_STATES = { REQUESTED: "已申请", SHIPPED: "已发货", RECEIVED: "已到货" };
+
 function renderPharmacy(p) {
   const shortages = p.open_shortages.map(s => el("tr", { "data-shortage": s.member },
     el("td", { class: "code" }, s.member),
     el("td", {}, s.drug_name),
     el("td", { class: "num" }, number(s.on_hand)),
     el("td", { class: "num" }, number(s.short)),
-    el("td", {}, [s.transfer_from ? `调 ${number(s.transfer_quantity)} ← ${s.transfer_from}` : "",
+    el("td", {}, [s.transfer_from ? `调 ${number(s.transfer_quantity)} ← ${s.transfer_from}` +
+                    (s.transfer_state ? `（${TRANSFER_STATES[s.transfer_state]}）` : "") : "",
                   s.order_quantity > 0 ? `订 ${number(s.order_quantity)} ${s.unit}` : ""]
       .filter(Boolean).join("；") || "—")));
   fill(document.querySelector("#shortages tbody"), shortages, 5, "无缺药", "no shortages");
@@ -198,6 +201,13 @@ function renderPharmacy(p) {
     el("td", { class: "num" }, `${number(o.received)} / ${number(o.quantity)} ${o.unit}`)));
   fill(document.querySelector("#orders tbody"), orders, 4, "无待到货订单", "none pending");
   document.getElementById("orders-placed").textContent = `已下单 placed: ${p.orders_placed}`;
+  const transfers = p.transfers.map(t => el("tr", { "data-transfer": t.transfer },
+    el("td", { class: "code" }, t.from), el("td", { class: "code" }, t.to),
+    el("td", {}, t.drug_name),
+    el("td", { class: "num" }, `${number(t.quantity)} ${t.unit}`),
+    el("td", { class: "state" }, TRANSFER_STATES[t.state] || t.state)));
+  fill(document.querySelector("#transfers tbody"), transfers, 5, "无在途调拨", "");
+  document.getElementById("transfers-total").textContent = `共 ${p.transfers_total} 笔`;
 }
 
 function renderRecognition(items) {
@@ -211,8 +221,18 @@ function renderRecognition(items) {
   fill(document.querySelector("#recognition tbody"), rows, 6, "暂无开单", "no orders yet");
 }
 
+function renderScope(scope) {
+  const node = document.getElementById("scope");
+  node.replaceChildren(scope.summary);
+  if (scope.grafana_url) {
+    node.append(" ", el("a", { href: scope.grafana_url }, "打开 Grafana"));
+  }
+  node.classList.toggle("partial", !scope.all_partitions);
+}
+
 function render(data) {
   document.getElementById("consortium").textContent = data.consortium;
+  renderScope(data.scope);
   setText("kpi-in", number(data.throughput.in_per_second));
   setText("kpi-out", number(data.throughput.out_per_second));
   setText("kpi-lag", data.lag.total, data.lag.total > 1000);
