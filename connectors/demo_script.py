@@ -32,11 +32,12 @@ class Step:
     raw: bytes | None = None
 
 
-def person(id_number: str | None, name: str, sex: Sex, born: date, village: str) -> Patient:
+def person(id_number: str | None, name: str, sex: Sex, born: date, village: str,
+           occupation: Occupation = Occupation.FARMER, parent: str | None = None) -> Patient:
     return Patient(
         id_type=IdType.RESIDENT_ID if id_number else None, id_number=id_number, name=name,
         sex=sex, birth_date=born, phone="13900000000", belonging=Belonging.THIS_COUNTY,
-        occupation=Occupation.FARMER,
+        occupation=occupation, parent_name=parent,
         address=Address(province="四川省", city="绵阳市", county="安县", township="河口镇",
                         village=village, house_number="1号"),
     )
@@ -44,7 +45,8 @@ def person(id_number: str | None, name: str, sex: Sex, born: date, village: str)
 
 ZHANG = person("510726198001011237", "张伟", Sex.MALE, date(1980, 1, 1), "河西村")
 LI = person("510726197505052345", "李娜", Sex.FEMALE, date(1975, 5, 5), "山下村")
-WANG = person("510726201503033457", "王小明", Sex.MALE, date(2015, 3, 3), "东街")
+WANG = person("510726201503033457", "王小明", Sex.MALE, date(2015, 3, 3), "东街",
+              Occupation.STUDENT, parent="王建国")
 NO_ID = person(None, "赵强", Sex.MALE, date(1968, 8, 8), "河西村")
 
 

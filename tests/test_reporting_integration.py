@@ -29,6 +29,7 @@ from schemas.models import (
     LateReport,
 )
 from schemas.models.clinical import AbnormalFlag, CaseClassification, VisitKind
+from schemas.models.common import Occupation
 from schemas.models.outputs import CardKind, FeedbackStatus
 from schemas.topics import CDC_REPORTS, DEAD_LETTER, feedback_topic
 from tests.conftest import Decoded, WorkerProcess, read_all
@@ -40,7 +41,8 @@ NOW = datetime.now(UTC)
 REPORTING = {S.REPORTED, S.REVISED, S.DUPLICATE, S.INCOMPLETE, S.NOT_REPORTABLE,
              S.DEADLINE_WARNING, S.LATE}
 LI = patient("510726197505052345", name="李娜")
-WANG = patient("510726201503033457", name="王小明", parent_name="王建国")
+WANG = patient("510726201503033457", name="王小明", parent_name="王建国",
+               occupation=Occupation.STUDENT)
 ZHAO = patient("510726196808081111", name="赵强")
 SUN = patient("510726198202022222", name="孙丽")
 QIAN = patient("510726199012123333", name="钱华")

@@ -23,7 +23,7 @@ from hub.rules.reporting import (
 from schemas.models import Diagnosis, DiseaseReportCard, Event, Feedback, LabResult, LateReport
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity, ResultStatus
 from schemas.models.clinical import VisitKind as Visit
-from schemas.models.common import Address, AgeUnit, IdType, Patient, Sex
+from schemas.models.common import Address, AgeUnit, IdType, Occupation, Patient, Sex
 from schemas.models.outputs import CardKind, DiseaseClass, FeedbackStatus
 from schemas.reference.diseases import load_disease_catalogue
 from schemas.reference.items import load_item_catalogue
@@ -305,6 +305,51 @@ def test_missing_mandatory_fields_are_named_one_by_one(
         return
     [reply] = out.feedback
     assert not out.cards and reply.status is S.INCOMPLETE and reply.missing_fields == missing
+
+
+CHILD_2015 = {"id_number": "510726201503033457", "birth_date": date(2015, 3, 3),
+              "parent_name": "王建国", "occupation": Occupation.STUDENT}
+
+
+@pytest.mark.parametrize(("who", "missing"), [
+    ({}, []),
+    ({"parent_name": None}, ["parent_name"]),
+    ({"parent_name": " "}, ["parent_name"]),
+    ({"occupation": Occupation.FARMER}, ["occupation"]),
+    ({"parent_name": None, "occupation": Occupation.FARMER}, ["parent_name", "occupation"]),
+    ({"occupation": Occupation.SCATTERED_CHILD}, ["occupation"]),
+    ({"birth_date": None, "age_value": 11, "age_unit": AgeUnit.YEAR, "parent_name": None},
+     ["parent_name"]),
+    ({"birth_date": date(2023, 1, 1), "occupation": Occupation.STUDENT}, ["occupation"]),
+    ({"birth_date": date(2023, 1, 1), "occupation": Occupation.SCATTERED_CHILD}, []),
+    ({"birth_date": None, "age_value": 8, "age_unit": AgeUnit.MONTH,
+      "occupation": Occupation.NURSERY_CHILD}, []),
+    ({"birth_date": date(2011, 11, 27), "parent_name": None}, ["parent_name"]),  # 14 still
+    ({"birth_date": date(2011, 11, 26), "parent_name": None, "occupation": Occupation.FARMER},
+     []),  # 15 on the day of diagnosis
+    ({"birth_date": date(1990, 3, 7), "parent_name": None,
+      "occupation": Occupation.SCATTERED_CHILD}, ["occupation"]),
+])
+def test_a_child_card_needs_the_parent_and_an_occupation_group_that_fits_the_age(
+    who: dict[str, Any], missing: list[str]
+) -> None:
+    out = Hub().send(dx("lead", "B05.900", patient=patient(**{**CHILD_2015, **who})))
+    if not missing:
+        assert out.cards and out.feedback[0].status is S.REPORTED
+        return
+    [reply] = out.feedback
+    assert not out.cards and reply.status is S.INCOMPLETE and reply.missing_fields == missing
+
+
+def test_a_child_card_is_sent_once_the_parent_name_comes() -> None:
+    hub = Hub()
+    child = {**CHILD_2015, "parent_name": None, "occupation": Occupation.FARMER}
+    first = hub.send(dx("lead", "B05.900", patient=patient(**child)))
+    assert not first.cards and first.feedback[0].missing_fields == ["parent_name", "occupation"]
+    fixed = hub.send(dx("lead", "B05.900", at=T0 + timedelta(minutes=5),
+                        patient=patient(**CHILD_2015)))
+    [(_, card)] = fixed.cards
+    assert card.parent_name == "王建国" and card.occupation is Occupation.STUDENT
 
 
 def test_acute_or_chronic_is_mandatory_where_the_card_asks_for_it() -> None:
