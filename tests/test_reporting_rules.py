@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from schemas.models.common import Address, AgeUnit, IdType, Occupation, Patient,
 from schemas.models.outputs import CardKind, DiseaseClass, FeedbackStatus
 from schemas.reference.diseases import load_disease_catalogue
 from schemas.reference.items import load_item_catalogue
+from schemas.reference.messages import Language, Locale
 from schemas.reference.registry import load_registry
 from tests.factories import diagnosis, lab_result, patient
 
@@ -54,7 +56,8 @@ def dx(member: str, icd: str, cls: C | None = C.CONFIRMED, at: datetime = T0,
 class Hub:
     """The rules fed as the reporting agent feeds them, one state per patient."""
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: Context = CTX) -> None:
+        self.ctx = ctx
         self.states: dict[str, PatientCases] = {}
         self.cards: list[DiseaseReportCard] = []
         self.feedback: list[Feedback] = []
@@ -85,10 +88,10 @@ class Hub:
         assert found is not None, "not reportable"
         key = event.patient.key
         assert key is not None
-        return self._record(on_detection(self.states.get(key), key, found, CTX, now, 0))
+        return self._record(on_detection(self.states.get(key), key, found, self.ctx, now, 0))
 
     def tick(self, now: datetime) -> list[Outcome]:
-        return [self._record(check_deadlines(s, CTX.catalogue, now))
+        return [self._record(check_deadlines(s, CTX.catalogue, now, self.ctx.locale))
                 for s in list(self.states.values())]
 
     def statuses(self) -> list[tuple[str, S]]:
@@ -171,7 +174,7 @@ def test_suspected_then_confirmed_is_a_revision_of_the_original_card() -> None:
     assert revision.card_number == first.card_number and revision.card_id != first.card_id
     assert revision.case_classification is C.CONFIRMED and revision.revised_disease_name == "麻疹"
     assert revision.diagnosed_at == T0 + D and revision.filled_at == T0 + D
-    assert "SUSPECTED -> CONFIRMED" in (revision.revision_reason or "")
+    assert revision.revision_reason == "病例分类 疑似病例 → 确诊病例"
     assert hub.statuses()[-1] == ("thc-river", S.REVISED)
     assert hub.feedback[-1].card_id == revision.card_id
     hub.send(dx("thc-river", "B05.900", C.SUSPECTED, at=T0 + 2 * D, visit_kind=Visit.FOLLOW_UP))
@@ -185,7 +188,7 @@ def test_a_new_subtype_is_a_revision_an_untyped_one_is_not() -> None:
     hub.send(dx("lead", "Z21.x00"))
     [(_, aids)] = hub.send(dx("lead", "B20.900", at=T0 + D)).cards
     assert aids.subtype == "艾滋病病人"
-    assert "HIV感染者 -> 艾滋病病人" in (aids.revision_reason or "")
+    assert aids.revision_reason == "疾病分型 HIV感染者 → 艾滋病病人"
     other = Hub()
     other.send(dx("lead", "A22.000"))
     assert not other.send(dx("lead", "A22.900", at=T0 + D)).cards
@@ -378,6 +381,7 @@ def test_the_watchdog_warns_at_half_time_and_reports_late_once() -> None:
     assert hub.statuses()[1:] == [("lead", S.DEADLINE_WARNING)]
     assert warning.in_reply_to == event.envelope.event_id
     assert warning.missing_fields == ["onset_date"]
+    assert warning.reason == "报告时限已过半；须在 2026-11-27 10:00 +08:00 前报告"
     hub.tick(T0 + 24 * H)
     assert not hub.late
     hub.tick(T0 + 24 * H + timedelta(seconds=90))
@@ -387,9 +391,40 @@ def test_the_watchdog_warns_at_half_time_and_reports_late_once() -> None:
     assert (late.reporting_unit_id, late.disease_code) == ("lead", "MEASLES")
     assert late.deadline == T0 + 24 * H
     assert hub.statuses()[-1] == ("lead", S.LATE)
+    assert hub.feedback[-1].reason == (
+        "已超过报告时限 0 小时 1 分 30 秒（时限 2026-11-27 10:00 +08:00）：已向疾控中心报告迟报"
+    )
     hub.send(dx("lead", "B05.900", at=T0 + 31 * H))
     assert hub.cards[-1].late_by_seconds == 7 * 3600
     assert not any(o.changed for o in hub.tick(T0 + 60 * H))
+
+
+def test_reasons_are_chinese_by_default_with_the_deadline_date_in_the_consortium_zone() -> None:
+    hub = Hub()
+    child = {**CHILD_2015, "parent_name": None}
+    [reply] = hub.send(dx("lead", "B05.900", patient=patient(**child), onset_date=None)).feedback
+    assert reply.reason_code == "MISSING_FIELDS"  # codes stay machine-readable
+    assert reply.reason == ("报告卡缺少以下项目，无法报送：患儿家长姓名、发病日期；"
+                            "报告时限 2026-11-27 10:00 +08:00 仍在计时")
+    [done] = hub.send(dx("lead", "B05.900", patient=patient(**CHILD_2015))).feedback
+    assert done.reason == f"报告卡 {hub.cards[0].card_number} 已报送疾控中心"
+
+
+def test_reasons_and_revisions_in_english_when_the_settings_say_so() -> None:
+    english = Locale.of(Language.EN, "Asia/Shanghai")
+    hub = Hub(replace(CTX, locale=english))
+    [reply] = hub.send(dx("lead", "B05.900", C.SUSPECTED, onset_date=None)).feedback
+    assert reply.reason == ("the report card cannot be sent without these fields: onset date; "
+                            "the deadline 2026-11-27 10:00 +08:00 keeps running")
+    hub.send(dx("lead", "B05.900", C.SUSPECTED, at=T0 + H))
+    [(_, revision)] = hub.send(dx("lead", "B05.900", C.CONFIRMED, at=T0 + 2 * H)).cards
+    assert revision.revision_reason == "case classification SUSPECTED -> CONFIRMED"
+    warned = Hub(replace(CTX, locale=english))
+    warned.send(dx("lead", "B05.900", onset_date=None))
+    warned.tick(T0 + 13 * H)
+    assert warned.feedback[-1].reason == (
+        "half the time to report is gone; due 2026-11-27 10:00 +08:00"
+    )
 
 
 def test_a_case_first_seen_past_its_deadline_is_only_reported_late() -> None:

@@ -66,7 +66,7 @@ def _open_patient(report: Report) -> Patient:
 
 def _context() -> Context:
     return Context(catalogue, runtime.registry, _open_patient,
-                   runtime.settings.reporting_case_retention_days)
+                   runtime.settings.reporting_case_retention_days, runtime.locale)
 
 
 def _load(key: str) -> PatientCases | None:
@@ -93,7 +93,7 @@ async def _send(out: Outcome) -> None:
 
 def _pseudonym(patient: Patient) -> str:
     if not patient.key or not patient.sealed:
-        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "patient has no pseudonym or block")
+        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "rejection.no_pseudonym")
     return patient.key
 
 
@@ -171,7 +171,7 @@ async def deadline_watchdog() -> None:
             state = PatientCases.load(value)
             if state.partition not in owned:
                 continue
-            out = check_deadlines(state, catalogue, now)
+            out = check_deadlines(state, catalogue, now, runtime.locale)
             for case in out.state.cases:
                 if case.is_open:
                     counts[deadline_state(case, now)] += 1

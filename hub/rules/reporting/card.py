@@ -22,6 +22,7 @@ from schemas.models.clinical import CaseClassification, Chronicity
 from schemas.models.common import Patient
 from schemas.models.outputs import CardKind, ReportAddress
 from schemas.reference.diseases import DiseaseCatalogue, DiseaseMatch
+from schemas.reference.messages import Text, text
 from schemas.reference.registry import Member
 
 # Opens a report's sealed patient block (the agent passes the hub's sealer).
@@ -141,7 +142,7 @@ def build_card(
     )
 
 
-def revision_changes(case: Case, view: CardView) -> list[str]:
+def revision_changes(case: Case, view: CardView) -> list[Text]:
     """What the card in force no longer says right, one phrase each; empty: a duplicate.
 
     A revision is due when the case class rises (suspected to clinical or confirmed), a
@@ -151,12 +152,11 @@ def revision_changes(case: Case, view: CardView) -> list[str]:
     card = case.current_card
     if card is None:
         return []
-    changes: list[str] = []
+    changes: list[Text] = []
     if rank(view.classification) > rank(card.classification):
         assert view.classification is not None
-        changes.append(
-            f"case classification {card.classification.value} -> {view.classification.value}"
-        )
+        changes.append(text("revision.classification", before=card.classification,
+                            after=view.classification))
     disease = view.match.disease
     subtype = view.match.subtype
     if (
@@ -164,12 +164,11 @@ def revision_changes(case: Case, view: CardView) -> list[str]:
         and subtype.code != disease.default_subtype
     ):
         before = disease.subtype(card.subtype_code)
-        changes.append(f"subtype {before.name if before else '-'} -> {subtype.name}")
+        changes.append(text("revision.subtype", before=before.name if before else "-",
+                            after=subtype.name))
     if view.death_date is not None and card.death_date is None:
-        changes.append(f"died of {disease.name} on {view.death_date.isoformat()}")
+        changes.append(text("revision.death", disease=disease.name, date=view.death_date))
     if view.winner.member_id != card.member_id:
-        changes.append(
-            f"reporting unit {card.member_id} -> {view.winner.member_id} (the treating, "
-            "else higher-level, else higher case class unit's report is kept)"
-        )
+        changes.append(text("revision.unit", before=card.member_id,
+                            after=view.winner.member_id))
     return changes
