@@ -169,7 +169,7 @@ def cdc_sink(broker: str | None, out_dir: Path, group: str, once: bool) -> None:
 
     settings = _settings(None, broker)
     run_sink(settings.broker_servers(), out_dir, group, follow=not once,
-             security=settings.kafka_client_config())
+             security=settings.kafka_client_config(), locale=settings.locale())
 
 
 if __name__ == "__main__":

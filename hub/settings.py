@@ -7,13 +7,12 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from schemas.client_security import KafkaClientSecurity
-from schemas.reference.messages import DEFAULT_TIMEZONE, Language, Locale
+from schemas.reference.messages import DEFAULT_TIMEZONE, Language, Locale, known_zone
 from schemas.reference.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
@@ -137,11 +136,7 @@ class HubSettings(KafkaClientSecurity):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {zone!r}") from exc
-        return zone
+        return known_zone(zone)
 
     def locale(self) -> Locale:
         return Locale.of(self.language, self.timezone)

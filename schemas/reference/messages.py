@@ -19,7 +19,7 @@ from enum import Enum, StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.reference import DATA_DIR
 
@@ -76,6 +76,15 @@ def load_catalogue(path: Path = MESSAGES_FILE) -> Catalogue:
 @cache
 def catalogue() -> Catalogue:
     return load_catalogue()
+
+
+def known_zone(zone: str) -> str:
+    """The zone name, checked (for settings validators): ValueError if unknown."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {zone!r}") from exc
+    return zone
 
 
 @dataclass(frozen=True, slots=True)
