@@ -184,8 +184,8 @@ def test_timeliness_and_open_cases_on_the_worker(
         f.in_reply_to == pending.envelope.event_id for f in answers(ev)))
     status, body = worker.get("/reporting/open-cases?member=mch")
     [case] = json.loads(body)["cases"]
-    assert (case["disease_code"], case["state"], case["missing_fields"]) == (
-        "RUBELLA", "in_time", ["onset_date"])
+    assert (case["disease_code"], case["state"], case["missing_fields"], case["lacks"]) == (
+        "RUBELLA", "in_time", ["onset_date"], ["发病日期"])
     assert QIAN.id_number and QIAN.id_number.encode() not in body and "钱华".encode() not in body
     status, body = worker.get("/reporting/timeliness?member=mch&disease=MUMPS")
     assert status == 200

@@ -36,6 +36,7 @@ from hub.rules.reporting import (
     deadline_state,
     detect_diagnosis,
     detect_lab,
+    lacks,
     on_detection,
     timeliness,
 )
@@ -201,6 +202,7 @@ def open_cases(member_id: str | None = None) -> list[dict[str, object]]:
                 "disease_name": disease.name if disease else case.disease_code,
                 "opened_at": case.opened_at.isoformat(), "deadline": case.deadline.isoformat(),
                 "state": deadline_state(case, now).value, "missing_fields": list(case.missing),
+                "lacks": lacks(case.missing, runtime.locale),
                 "late_reported": case.late_reported_at is not None,
             })
     return sorted(rows, key=lambda row: str(row["deadline"]))

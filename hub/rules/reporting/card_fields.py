@@ -11,6 +11,7 @@ from hub.rules.reporting.state import Report
 from schemas.models.clinical import CaseClassification, Chronicity
 from schemas.models.common import AgeUnit, IdType, Patient, Sex
 from schemas.reference.diseases import CardRules, DiseaseMatch
+from schemas.reference.messages import Locale
 
 RESIDENT_ID = re.compile(r"^(\d{17}[\dX]|\d{15})$")
 # Documents that identify a person; a hospital's own record number does not.
@@ -65,6 +66,11 @@ def _patient_gaps(patient: Patient, rules: CardRules, on: date) -> list[str]:
     ):
         missing.append("occupation")
     return missing
+
+
+def lacks(missing: list[str], locale: Locale) -> list[str]:
+    """What a case's card lacks, as people read it (`id_number` -> 有效证件号)."""
+    return [locale.label(name) for name in missing]
 
 
 def missing_fields(
