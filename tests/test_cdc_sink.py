@@ -48,7 +48,7 @@ def revision() -> DiseaseReportCard:
     revision_id = "22222222-2222-5222-8222-222222222222"
     return card(CardKind.REVISION, card_id=revision_id, revision_of=card().card_id,
                 envelope=DiseaseReportCard.new_envelope("lead", event_id=revision_id),
-                revised_disease_name="霍乱", revision_reason="died of 霍乱 on 2026-11-27",
+                revised_disease_name="霍乱", revision_reason="于 2026-11-27 死于霍乱",
                 death_date=date(2026, 11, 27))
 
 

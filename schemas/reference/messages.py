@@ -141,5 +141,9 @@ class Locale:
         params = {name: self.value(v) for name, v in message.params.items()}
         return templates[self.language].format(**params)
 
+    def say(self, key: str, **params: Any) -> str:
+        """Render message `key` with `params` at once."""
+        return self.render(Text(key, params))
+
 
 DEFAULT_LOCALE = Locale()
