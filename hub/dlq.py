@@ -24,7 +24,7 @@ from typing import Any
 import click
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from hub.logs import mask_personal_data
+from hub.dlq_view import letter_row, render_table
 from hub.privacy import Sealer, SealError
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec, CodecError
@@ -198,35 +198,6 @@ class Replayer:
         self.producer.close(timeout=10)
 
 
-COLUMNS = ("time", "id", "source", "member", "claimed", "schema", "code", "reason", "replay")
-
-
-def letter_row(letter: DeadLetter, ledger: ReplayLedger) -> dict[str, str]:
-    """What operators see of a letter: never the sealed bytes, reasons masked."""
-    origin = ledger.replay_of(letter)
-    states = ["replayed"] if letter.envelope.event_id in ledger else []
-    states += [f"result of {origin[:8]}"] if origin else []
-    return {
-        "time": letter.envelope.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-        "id": letter.envelope.event_id,
-        "source": f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}",
-        "member": letter.topic_member or "-",
-        "claimed": letter.claimed_member or "-",
-        "schema": (letter.schema_name or "-").rsplit(".", 1)[-1],
-        "code": letter.reason_code,
-        "reason": mask_personal_data(letter.reason),
-        "replay": " ".join(states),
-    }
-
-
-def render_table(rows: list[dict[str, str]], reason_width: int = 60) -> str:
-    clipped = [{**r, "reason": r["reason"][:reason_width]} for r in rows]
-    widths = {c: max([len(c)] + [len(r[c]) for r in clipped]) for c in COLUMNS}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in COLUMNS)]
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip() for r in clipped]
-    return "\n".join(lines)
-
-
 def _selection(reason: Iterable[str], member: Iterable[str], letter_id: Iterable[str],
                since: str | None) -> Selection:
     return Selection(frozenset(reason), frozenset(member), frozenset(letter_id),
@@ -257,15 +228,16 @@ def list_letters(reason: tuple[str, ...], member: tuple[str, ...], letter_id: tu
                  since: str | None, as_json: bool) -> None:
     """Show rejected events with their reasons, oldest first."""
     settings = get_settings()
+    locale = settings.locale()
     selection = _selection(reason, member, letter_id, since)
     ledger = ReplayLedger.load(settings.data_dir)
-    rows = [letter_row(d, ledger) for d in read_dead_letters(settings, AvroCodec())
+    rows = [letter_row(d, ledger, locale) for d in read_dead_letters(settings, AvroCodec())
             if selection.matches(d)]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    click.echo(render_table(rows) if rows else "no dead letters match")
+    click.echo(render_table(rows, locale=locale) if rows else locale.say("dlq.none_match"))
 
 
 @dlq.command("replay")
@@ -280,21 +252,23 @@ def replay(reason: tuple[str, ...], member: tuple[str, ...], letter_id: tuple[st
     selection = _selection(reason, member, letter_id, since)
     if not selection.narrowed and not everything:
         raise click.UsageError("choose letters with --reason/--member/--id/--since, or --all")
-    codec = AvroCodec()
+    codec, locale = AvroCodec(), settings.locale()
     ledger = ReplayLedger.load(settings.data_dir)
     chosen = [d for d in read_dead_letters(settings, codec) if selection.matches(d)]
     if dry_run:
-        rows = [letter_row(d, ledger) for d in chosen
+        rows = [letter_row(d, ledger, locale) for d in chosen
                 if replay_target(d) and (force or d.envelope.event_id not in ledger)]
-        click.echo(render_table(rows) if rows else "nothing would be replayed")
+        click.echo(render_table(rows, locale=locale) if rows else locale.say("dlq.none_replay"))
         return
     replayer = Replayer(settings, codec, ledger)
     try:
-        with click.progressbar(chosen, label="replaying", show_pos=True) as letters:
+        with click.progressbar(chosen, label=locale.say("dlq.replaying"),
+                               show_pos=True) as letters:
             outcomes = Counter(replayer.replay(letter, force) for letter in letters)
     finally:
         replayer.close()
-    click.echo(f"replayed {outcomes['replayed']}; already replayed {outcomes['already replayed']}"
-               f" (use --force); older than the dedup window {outcomes['too old']} (--force);"
-               f" not replayable {outcomes['not replayable']};"
-               f" cannot open {outcomes['cannot open']} (sealing key changed?)")
+    click.echo(locale.say(
+        "dlq.replay_summary", replayed=outcomes["replayed"], again=outcomes["already replayed"],
+        old=outcomes["too old"], not_replayable=outcomes["not replayable"],
+        cannot_open=outcomes["cannot open"],
+    ))
