@@ -132,26 +132,27 @@ def run_faust_worker(app: faust.App) -> None:
 def dev(demo: bool) -> None:
     """Embedded broker + one worker + the demo, on this machine. Ctrl-C stops all."""
     settings = get_settings()
+    say = settings.locale().say
     data_dir: Path = settings.data_dir
     embedded = EmbeddedBroker(data_dir / "broker").start()
     (data_dir / BROKER_URL_FILE).write_text(embedded.bootstrap)
-    click.echo(f"[dev] embedded broker on {embedded.bootstrap}")
+    click.echo(say("dev.broker", bootstrap=embedded.bootstrap))
     create_topics(embedded.bootstrap, _all_topics(), 1)
     worker_process = WorkerProcess(embedded.bootstrap, data_dir, web_port=settings.web_port)
-    click.echo(f"[dev] worker starting (log: {worker_process.log_path}, "
-               f"web: {worker_process.url}/)")
+    click.echo(say("dev.worker_starting", log=worker_process.log_path,
+                   web=f"{worker_process.url}/"))
     demo_process: subprocess.Popen[bytes] | None = None
     try:
         worker_process.start(timeout=90)
-        click.echo("[dev] worker ready")
+        click.echo(say("dev.worker_ready"))
         if demo:
             demo_process = subprocess.Popen(
                 [sys.executable, "-m", "connectors.demo", "--bootstrap", embedded.bootstrap])
         while worker_process.running():
             time.sleep(0.5)
-        click.echo(f"[dev] the worker stopped:\n{worker_process.log_tail(20)}")
+        click.echo(say("dev.worker_stopped", tail=worker_process.log_tail(20)))
     except KeyboardInterrupt:
-        click.echo("\n[dev] stopping")
+        click.echo("\n" + say("dev.stopping"))
     finally:
         if demo_process is not None and demo_process.poll() is None:
             demo_process.terminate()

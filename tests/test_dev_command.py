@@ -24,7 +24,7 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "dev"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    wanted = ("[dev] worker ready", "已接收", "REJECTED MEMBER_MISMATCH",
+    wanted = ("[dev] 工作进程已就绪", "已接收", "REJECTED MEMBER_MISMATCH",
               "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT")
     try:
         deadline = time.monotonic() + 60
