@@ -40,6 +40,7 @@ from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
 from connectors.settings import ConnectorSettings
 from schemas.models import StockEvent, deterministic_id
 from schemas.models.pharmacy import StockEventKind
+from schemas.reference.messages import text as msg
 
 CHANNEL = "csv"
 KINDS: dict[str, StockEventKind] = {
@@ -94,7 +95,7 @@ def _time(value: str, zone: ZoneInfo) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise Rejected(RejectReason.INVALID_VALUE, f"at {value!r} is not a date or time",
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.not_time", value=value),
                        "at") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
 
@@ -103,23 +104,23 @@ def _quantity(value: str, kind: StockEventKind) -> float:
     try:
         quantity = float(value)
     except ValueError:
-        raise Rejected(RejectReason.INVALID_VALUE, f"quantity {value!r} is not a number",
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.quantity_nan", value=value),
                        "quantity") from None
     if quantity < 0 or (kind is StockEventKind.DISPENSE and quantity == 0):
-        bound = "more than 0" if kind is StockEventKind.DISPENSE else "0 or more"
-        raise Rejected(RejectReason.INVALID_VALUE, f"quantity {value} must be {bound}",
-                       "quantity")
+        bound = "connector.quantity_positive" if kind is StockEventKind.DISPENSE \
+            else "connector.quantity_not_negative"
+        raise Rejected(RejectReason.INVALID_VALUE, msg(bound, value=value), "quantity")
     return quantity
 
 
 def _trace_codes(value: str, kind: StockEventKind) -> list[str]:
     codes = [c.strip() for c in value.replace(",", ";").split(";") if c.strip()]
     if codes and kind is not StockEventKind.DISPENSE:
-        raise Rejected(RejectReason.INVALID_VALUE, "trace codes are only for DISPENSE rows",
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.trace_only_dispense"),
                        "trace_codes")
     for code in codes:
         if not TRACE_CODE.match(code):
-            raise Rejected(RejectReason.INVALID_VALUE, f"trace code {code!r} is not 20 digits",
+            raise Rejected(RejectReason.INVALID_VALUE, msg("connector.trace_digits", code=code),
                            "trace_codes")
     return codes
 
@@ -128,13 +129,14 @@ def row_event(row: dict[str, str], event_id: str, member_id: str, codes: CodeMap
               zone: ZoneInfo, default_kind: StockEventKind | None) -> StockEvent:
     for column in REQUIRED:
         if not row.get(column):
-            raise Rejected(RejectReason.MISSING_FIELD, f"{column} is empty", column)
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.column_empty",
+                                                           column=column), column)
     kind_text = row.get("kind") or ""
     kind = KINDS.get(kind_text.upper()) if kind_text else default_kind
     if kind is None:
         raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"kind {kind_text!r} is not COUNT or DISPENSE" if kind_text
-                       else "kind is empty (and no --kind given)", "kind")
+                       msg("connector.kind", kind=kind_text) if kind_text
+                       else msg("connector.kind_empty"), "kind")
     drug = codes.drug(row["drug_code"], "drug_code")
     at = _time(row["at"], zone)
     expiry: date | None = None
@@ -143,7 +145,7 @@ def row_event(row: dict[str, str], event_id: str, member_id: str, codes: CodeMap
             expiry = date.fromisoformat(row["expiry_date"].replace("/", "-"))
         except ValueError:
             raise Rejected(RejectReason.INVALID_VALUE,
-                           f"expiry_date {row['expiry_date']!r} is not a date", "expiry_date"
+                           msg("connector.expiry_date", value=row["expiry_date"]), "expiry_date"
                            ) from None
     return StockEvent(
         envelope=StockEvent.new_envelope(member_id, event_id=event_id, occurred_at=at),
@@ -161,7 +163,8 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str], str]]:
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise Rejected(RejectReason.MISSING_FIELD, f"header lacks column(s) {missing}", "row 1")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.header_lacks",
+                                                       columns=", ".join(missing)), "row 1")
     for cells in reader:
         if not any(c.strip() for c in cells):
             continue

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.mapping import Rejected, RejectReason
+from connectors.settings import get_settings as connector_settings
 from hub.rejections import Reason, Rejection
 from hub.settings import HubSettings
 from schemas.reference.messages import (
@@ -28,7 +30,7 @@ def test_every_message_used_in_the_code_is_in_the_catalogue_in_both_languages() 
     sources = [p.read_text(encoding="utf-8") for folder in ("hub", "connectors")
                for p in (ROOT / folder).rglob("*.py")]
     used = {key for source in sources for key in re.findall(
-        r'"((?:rejection|advice|report|revision|pharmacy|duration|console|dlq|sink|dev|demo)'
+        r'"((?:rejection|advice|report|revision|pharmacy|duration|console|dlq|sink|dev|demo|connector)'
         r'\.[a-z_]+)"', source)}
     assert used and used <= set(catalogue().messages)
     for texts in catalogue().messages.values():
@@ -81,3 +83,18 @@ def test_the_settings_choose_language_and_zone(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HUB_LANGUAGE", "fr")
     with pytest.raises(ValueError):
         HubSettings()
+
+
+def test_connector_rejections_follow_the_connector_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refused = Rejected(RejectReason.MISSING_FIELD, text("connector.no_pid"), "PID")
+    connector_settings.cache_clear()
+    assert refused.message == "PID: 消息没有 PID 段" and refused.code == "MISSING_FIELD"
+    monkeypatch.setenv("HUB_LANGUAGE", "en")
+    connector_settings.cache_clear()
+    try:
+        assert refused.message == "PID: the message has no PID segment"
+    finally:
+        monkeypatch.delenv("HUB_LANGUAGE")
+        connector_settings.cache_clear()
