@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from connectors import metrics
 from connectors.deadletter import DeadLetterFile
 from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
-from connectors.settings import ConnectorSettings
+from connectors.settings import ConnectorSettings, get_settings
 from schemas.models import StockEvent, deterministic_id
 from schemas.models.pharmacy import StockEventKind
 from schemas.reference.messages import text as msg
@@ -84,10 +84,8 @@ def decode_text(data: bytes, encoding: str | None = None) -> str:
             return data.decode(name)
         except (UnicodeDecodeError, LookupError):
             continue
-    raise UnreadableFile(
-        f"the file is not text in {' or '.join(tried)}: nothing was imported; "
-        "save it as UTF-8 or GB18030, or name its encoding"
-    )
+    raise UnreadableFile(get_settings().locale().say("batch.unreadable",
+                                                     tried=" / ".join(tried)))
 
 
 def _time(value: str, zone: ZoneInfo) -> datetime:
@@ -202,7 +200,9 @@ def import_csv(
             batch.append(row_event(row, event_id, member_id, codes, zone, kind))
         except Rejected as exc:
             summary.rejections.append(RowRejection(number, exc.code.value, exc.message))
-            dead_letters.write(CHANNEL, exc.code.value, f"row {number}: {exc.message}", line,
+            said = get_settings().locale().say("batch.row", row=number, code=exc.code.value,
+                                               reason=exc.message)
+            dead_letters.write(CHANNEL, exc.code.value, said, line,
                                details={"file": str(path), "row": str(number)})
             metrics.CSV_ROWS.labels("rejected").inc()
         if len(batch) >= batch_size:
@@ -232,7 +232,7 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
 
     from connectors.sdk import MemberPublisher
 
-    console = Console()
+    console, say = Console(), settings.locale().say
     member_id = settings.require_member()
     total = max(path.read_bytes().count(b"\n"), 1)
     publisher = MemberPublisher(settings.broker_servers(), member_id,
@@ -241,7 +241,7 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), console=console) as progress:
-            task = progress.add_task(f"importing {path.name}", total=total)
+            task = progress.add_task(say("batch.importing", file=path.name), total=total)
             summary = import_csv(
                 path, member_id=member_id, sink=publisher,
                 codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
@@ -256,11 +256,12 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
         raise SystemExit(2) from exc
     finally:
         publisher.close()
-    console.print(f"{path.name}: {summary.rows} rows, [green]{summary.accepted} accepted[/], "
-                  f"[red]{summary.rejected} rejected[/] (file sha256 {summary.file_sha256[:12]})")
+    console.print(say("batch.summary", file=path.name, rows=summary.rows,
+                      accepted=summary.accepted, rejected=summary.rejected,
+                      sha=summary.file_sha256[:12]))
     for rejection in summary.rejections:
-        console.print(f"row {rejection.row}: {rejection.code}: {rejection.reason}",
-                      markup=False, soft_wrap=True)
+        console.print(say("batch.row", row=rejection.row, code=rejection.code,
+                          reason=rejection.reason), markup=False, soft_wrap=True)
     if summary.rejections:
-        console.print(f"rejected rows are also in {settings.dead_letter_dir}", markup=False)
+        console.print(say("batch.dead_letters", folder=settings.dead_letter_dir), markup=False)
     return summary.rejected

@@ -151,7 +151,7 @@ def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -
 
     settings = _settings(None, broker)
     run_view(settings.broker_servers(), export_dir=export_dir, refresh=refresh,
-             security=settings.kafka_client_config())
+             security=settings.kafka_client_config(), locale=settings.locale())
 
 
 @main.command("cdc-sink")

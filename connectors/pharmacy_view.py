@@ -30,6 +30,7 @@ from rich.table import Table
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event, ReplenishmentOrder, Shortage
 from schemas.models.outputs import ShortageStatus
+from schemas.reference.messages import DEFAULT_LOCALE, Locale
 from schemas.topics import PHARMACY_ORDERS, PHARMACY_SHORTAGES
 
 log = logging.getLogger(__name__)
@@ -137,11 +138,12 @@ class PharmacyBoard:
         return written[0], written[1]
 
 
-def render(board: PharmacyBoard) -> Group:
-    shortages = Table(title=f"Open shortages ({len(board.shortages)})", expand=True)
-    for column in ("member", "drug", "on hand", "days", "reorder pt", "need", "transfer from",
-                   "order", "source"):
-        shortages.add_column(column)
+def render(board: PharmacyBoard, locale: Locale = DEFAULT_LOCALE) -> Group:
+    shortages = Table(title=locale.say("pharmacy_view.shortages", count=len(board.shortages)),
+                      expand=True)
+    for column in ("member", "drug", "on_hand", "days", "reorder_point", "need",
+                   "transfer_from", "order", "source"):
+        shortages.add_column(locale.label(f"pharmacy_view.{column}"))
     for s in board.open_shortages():
         transfer = f"{s.transfer_from} ({s.transfer_quantity:g})" if s.transfer_from else "-"
         days = f"{s.days_of_supply:.1f}" if s.days_of_supply is not None else "-"
@@ -149,9 +151,10 @@ def render(board: PharmacyBoard) -> Group:
                           f"{s.on_hand:g}", days, f"{s.reorder_point:g}",
                           f"{s.suggested_quantity:g}", transfer, f"{s.order_quantity:g}",
                           s.source.value)
-    orders = Table(title=f"Pending orders ({len(board.pending_orders())})", expand=True)
-    for column in ("member", "drug", "quantity", "mode", "cycle", "shortages"):
-        orders.add_column(column)
+    orders = Table(title=locale.say("pharmacy_view.orders", count=len(board.pending_orders())),
+                   expand=True)
+    for column in ("member", "drug", "quantity", "mode", "cycle", "shortage_ids"):
+        orders.add_column(locale.label(f"pharmacy_view.{column}"))
     for o in board.pending_orders():
         orders.add_row(o.member_id, o.drug_name, f"{o.quantity:g} {o.unit}", o.supply_mode,
                        o.cycle_start.isoformat(), str(len(o.shortage_ids)))
@@ -198,22 +201,24 @@ def catch_up(bootstrap: str, board: PharmacyBoard, codec: AvroCodec) -> None:
 
 def run_view(
     bootstrap: str, *, export_dir: Path | None = None, refresh: float = 1.0,
-    security: Mapping[str, str] | None = None,
+    security: Mapping[str, str] | None = None, locale: Locale = DEFAULT_LOCALE,
 ) -> None:
     board, codec = PharmacyBoard(), AvroCodec()
     if export_dir is not None:
         catch_up(bootstrap, board, codec)
         shortages, orders = board.write_csv(export_dir)
-        click.echo(f"{len(board.shortages)} open shortages -> {shortages}")
-        click.echo(f"{len(board.pending_orders())} pending orders -> {orders}")
+        click.echo(locale.say("pharmacy_view.exported_shortages", count=len(board.shortages),
+                              path=shortages))
+        click.echo(locale.say("pharmacy_view.exported_orders",
+                              count=len(board.pending_orders()), path=orders))
         return
     consumer, _ = _consumer(bootstrap, security)
     try:
-        with Live(render(board), console=Console(), refresh_per_second=4) as live:
+        with Live(render(board, locale), console=Console(), refresh_per_second=4) as live:
             while True:
                 batches = consumer.poll(timeout_ms=int(refresh * 1000)).values()
                 if apply_records(board, codec, (r.value for rs in batches for r in rs)):
-                    live.update(render(board))
+                    live.update(render(board, locale))
     except KeyboardInterrupt:
         pass
     finally:
