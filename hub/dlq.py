@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from typing import Any
 import click
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from hub.dlq_view import letter_row, render_table
+from hub.dlq_view import Selection, letter_row, parse_since, render_table
 from hub.privacy import Sealer, SealError
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec, CodecError
@@ -33,45 +32,7 @@ from schemas.topics import DEAD_LETTER, FIXED_TOPICS, INGRESS_PREFIX, Audience
 
 LEDGER_FILE = "dlq-replay-ledger.json"
 INTERNAL_TOPICS = frozenset(s.name for s in FIXED_TOPICS if s.audience == Audience.HUB_INTERNAL)
-RELATIVE = re.compile(r"^(\d+)([smhd])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 READ_TIMEOUT = 300.0
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """`30m`, `2h`, `7d` before now, or an ISO date/time (UTC when it has no zone)."""
-    relative = RELATIVE.match(text.strip())
-    if relative:
-        return now - timedelta(**{UNITS[relative[2]]: int(relative[1])})
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is neither like 2h/7d nor an ISO time") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which letters an operator means; an empty field matches everything."""
-
-    reasons: frozenset[str] = frozenset()
-    members: frozenset[str] = frozenset()
-    ids: frozenset[str] = frozenset()
-    since: datetime | None = None
-
-    @property
-    def narrowed(self) -> bool:
-        return bool(self.reasons or self.members or self.ids or self.since)
-
-    def matches(self, letter: DeadLetter) -> bool:
-        involved = {letter.topic_member, letter.claimed_member, letter.envelope.member_id}
-        return (
-            (not self.reasons or letter.reason_code in self.reasons)
-            and (not self.members or bool(self.members & involved))
-            and (not self.ids or bool(
-                self.ids & {letter.envelope.event_id, letter.original_event_id}))
-            and (self.since is None or letter.envelope.occurred_at >= self.since)
-        )
 
 
 def replay_target(letter: DeadLetter) -> str | None:
@@ -201,7 +162,8 @@ class Replayer:
 def _selection(reason: Iterable[str], member: Iterable[str], letter_id: Iterable[str],
                since: str | None) -> Selection:
     return Selection(frozenset(reason), frozenset(member), frozenset(letter_id),
-                     parse_since(since, datetime.now(UTC)) if since else None)
+                     parse_since(since, datetime.now(UTC), get_settings().locale())
+                     if since else None)
 
 
 @click.group()

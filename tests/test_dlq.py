@@ -29,12 +29,10 @@ from connectors.sdk.publisher import ordering_key
 from hub.dlq import (
     Replayer,
     ReplayLedger,
-    Selection,
     dlq,
-    parse_since,
     replay_target,
 )
-from hub.dlq_view import letter_row, render_table
+from hub.dlq_view import Selection, letter_row, parse_since, render_table
 from hub.embedded_broker import EmbeddedBroker
 from hub.privacy import Sealer
 from hub.settings import DEV_SEALING_KEY
@@ -328,8 +326,11 @@ def test_since_is_relative_or_an_iso_time() -> None:
     now = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
     assert parse_since("30m", now) == now - timedelta(minutes=30)
     assert parse_since("7d", now) == now - timedelta(days=7)
-    assert parse_since("2026-01-01", now) == datetime(2026, 1, 1, tzinfo=UTC)
-    with pytest.raises(click.BadParameter):
+    assert parse_since("2026-01-01", now) == datetime(2025, 12, 31, 16, tzinfo=UTC)  # +08:00
+    assert parse_since("2026-01-01T08:00+00:00", now) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert parse_since("2026-01-01", now, Locale.of("en", "UTC")) == datetime(2026, 1, 1,
+                                                                              tzinfo=UTC)
+    with pytest.raises(click.BadParameter, match="既不是 2h/7d 这样的时长"):
         parse_since("yesterday", now)
 
 
