@@ -110,7 +110,13 @@ class Locale:
         return texts[self.language] if texts else name
 
     def join(self, items: Sequence[Any]) -> str:
+        """A list of words (、 in Chinese)."""
         separator = "、" if self.language is Language.ZH else ", "
+        return separator.join(self.value(item) for item in items)
+
+    def clauses(self, items: Sequence[Any]) -> str:
+        """A list of phrases (； in Chinese)."""
+        separator = "；" if self.language is Language.ZH else "; "
         return separator.join(self.value(item) for item in items)
 
     def value(self, value: Any) -> str:

@@ -36,7 +36,7 @@ from schemas.models import Feedback, deterministic_id
 from schemas.models.clinical import VisitKind
 from schemas.models.outputs import CardKind, FeedbackStatus
 from schemas.reference.diseases import DiseaseCatalogue
-from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, Text, text
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.reference.registry import Registry
 
 MAX_REPORTS = 4  # the best reports of a case kept to build its card from
@@ -139,13 +139,9 @@ def on_detection(
     else:
         case.missing = []
         kind = CardKind.REVISION if case.cards else CardKind.INITIAL
-        reason = _joined(changes, ctx.locale) if changes else None
+        reason = ctx.locale.clauses(changes) if changes else None
         _send_card(case, view, report, kind, reason, ctx, now, out)
     return out
-
-
-def _joined(changes: list[Text], locale: Locale) -> str:
-    return ("；" if locale.language == "zh" else "; ").join(map(locale.render, changes))
 
 
 def _send_card(
