@@ -37,9 +37,10 @@ from zoneinfo import ZoneInfo
 from connectors import metrics
 from connectors.deadletter import DeadLetterFile
 from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
-from connectors.settings import ConnectorSettings
+from connectors.settings import ConnectorSettings, get_settings
 from schemas.models import StockEvent, deterministic_id
 from schemas.models.pharmacy import StockEventKind
+from schemas.reference.messages import text as msg
 
 CHANNEL = "csv"
 KINDS: dict[str, StockEventKind] = {
@@ -83,10 +84,8 @@ def decode_text(data: bytes, encoding: str | None = None) -> str:
             return data.decode(name)
         except (UnicodeDecodeError, LookupError):
             continue
-    raise UnreadableFile(
-        f"the file is not text in {' or '.join(tried)}: nothing was imported; "
-        "save it as UTF-8 or GB18030, or name its encoding"
-    )
+    raise UnreadableFile(get_settings().locale().say("batch.unreadable",
+                                                     tried=" / ".join(tried)))
 
 
 def _time(value: str, zone: ZoneInfo) -> datetime:
@@ -94,7 +93,7 @@ def _time(value: str, zone: ZoneInfo) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise Rejected(RejectReason.INVALID_VALUE, f"at {value!r} is not a date or time",
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.not_time", value=value),
                        "at") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
 
@@ -103,23 +102,23 @@ def _quantity(value: str, kind: StockEventKind) -> float:
     try:
         quantity = float(value)
     except ValueError:
-        raise Rejected(RejectReason.INVALID_VALUE, f"quantity {value!r} is not a number",
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.quantity_nan", value=value),
                        "quantity") from None
     if quantity < 0 or (kind is StockEventKind.DISPENSE and quantity == 0):
-        bound = "more than 0" if kind is StockEventKind.DISPENSE else "0 or more"
-        raise Rejected(RejectReason.INVALID_VALUE, f"quantity {value} must be {bound}",
-                       "quantity")
+        bound = "connector.quantity_positive" if kind is StockEventKind.DISPENSE \
+            else "connector.quantity_not_negative"
+        raise Rejected(RejectReason.INVALID_VALUE, msg(bound, value=value), "quantity")
     return quantity
 
 
 def _trace_codes(value: str, kind: StockEventKind) -> list[str]:
     codes = [c.strip() for c in value.replace(",", ";").split(";") if c.strip()]
     if codes and kind is not StockEventKind.DISPENSE:
-        raise Rejected(RejectReason.INVALID_VALUE, "trace codes are only for DISPENSE rows",
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.trace_only_dispense"),
                        "trace_codes")
     for code in codes:
         if not TRACE_CODE.match(code):
-            raise Rejected(RejectReason.INVALID_VALUE, f"trace code {code!r} is not 20 digits",
+            raise Rejected(RejectReason.INVALID_VALUE, msg("connector.trace_digits", code=code),
                            "trace_codes")
     return codes
 
@@ -128,13 +127,14 @@ def row_event(row: dict[str, str], event_id: str, member_id: str, codes: CodeMap
               zone: ZoneInfo, default_kind: StockEventKind | None) -> StockEvent:
     for column in REQUIRED:
         if not row.get(column):
-            raise Rejected(RejectReason.MISSING_FIELD, f"{column} is empty", column)
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.column_empty",
+                                                           column=column), column)
     kind_text = row.get("kind") or ""
     kind = KINDS.get(kind_text.upper()) if kind_text else default_kind
     if kind is None:
         raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"kind {kind_text!r} is not COUNT or DISPENSE" if kind_text
-                       else "kind is empty (and no --kind given)", "kind")
+                       msg("connector.kind", kind=kind_text) if kind_text
+                       else msg("connector.kind_empty"), "kind")
     drug = codes.drug(row["drug_code"], "drug_code")
     at = _time(row["at"], zone)
     expiry: date | None = None
@@ -143,7 +143,7 @@ def row_event(row: dict[str, str], event_id: str, member_id: str, codes: CodeMap
             expiry = date.fromisoformat(row["expiry_date"].replace("/", "-"))
         except ValueError:
             raise Rejected(RejectReason.INVALID_VALUE,
-                           f"expiry_date {row['expiry_date']!r} is not a date", "expiry_date"
+                           msg("connector.expiry_date", value=row["expiry_date"]), "expiry_date"
                            ) from None
     return StockEvent(
         envelope=StockEvent.new_envelope(member_id, event_id=event_id, occurred_at=at),
@@ -161,7 +161,8 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str], str]]:
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise Rejected(RejectReason.MISSING_FIELD, f"header lacks column(s) {missing}", "row 1")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.header_lacks",
+                                                       columns=", ".join(missing)), "row 1")
     for cells in reader:
         if not any(c.strip() for c in cells):
             continue
@@ -199,7 +200,9 @@ def import_csv(
             batch.append(row_event(row, event_id, member_id, codes, zone, kind))
         except Rejected as exc:
             summary.rejections.append(RowRejection(number, exc.code.value, exc.message))
-            dead_letters.write(CHANNEL, exc.code.value, f"row {number}: {exc.message}", line,
+            said = get_settings().locale().say("batch.row", row=number, code=exc.code.value,
+                                               reason=exc.message)
+            dead_letters.write(CHANNEL, exc.code.value, said, line,
                                details={"file": str(path), "row": str(number)})
             metrics.CSV_ROWS.labels("rejected").inc()
         if len(batch) >= batch_size:
@@ -229,7 +232,7 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
 
     from connectors.sdk import MemberPublisher
 
-    console = Console()
+    console, say = Console(), settings.locale().say
     member_id = settings.require_member()
     total = max(path.read_bytes().count(b"\n"), 1)
     publisher = MemberPublisher(settings.broker_servers(), member_id,
@@ -238,7 +241,7 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), console=console) as progress:
-            task = progress.add_task(f"importing {path.name}", total=total)
+            task = progress.add_task(say("batch.importing", file=path.name), total=total)
             summary = import_csv(
                 path, member_id=member_id, sink=publisher,
                 codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
@@ -253,11 +256,12 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
         raise SystemExit(2) from exc
     finally:
         publisher.close()
-    console.print(f"{path.name}: {summary.rows} rows, [green]{summary.accepted} accepted[/], "
-                  f"[red]{summary.rejected} rejected[/] (file sha256 {summary.file_sha256[:12]})")
+    console.print(say("batch.summary", file=path.name, rows=summary.rows,
+                      accepted=summary.accepted, rejected=summary.rejected,
+                      sha=summary.file_sha256[:12]))
     for rejection in summary.rejections:
-        console.print(f"row {rejection.row}: {rejection.code}: {rejection.reason}",
-                      markup=False, soft_wrap=True)
+        console.print(say("batch.row", row=rejection.row, code=rejection.code,
+                          reason=rejection.reason), markup=False, soft_wrap=True)
     if summary.rejections:
-        console.print(f"rejected rows are also in {settings.dead_letter_dir}", markup=False)
+        console.print(say("batch.dead_letters", folder=settings.dead_letter_dir), markup=False)
     return summary.rejected

@@ -31,6 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
@@ -40,6 +41,8 @@ from kafka import KafkaConsumer
 
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import DiseaseReportCard, Event, LateReport
+from schemas.models.outputs import CardKind
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, text
 from schemas.topics import CDC_REPORTS
 
 log = logging.getLogger(__name__)
@@ -125,11 +128,37 @@ def _write_whole(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
+@dataclass
+class Filed:
+    """What a sink filed: cards, revisions and late reports, and the files written for
+    them (two per card or revision, one per late report)."""
+
+    initial: int = 0
+    revisions: int = 0
+    late: int = 0
+    files: int = 0
+
+    @property
+    def events(self) -> int:
+        return self.initial + self.revisions + self.late
+
+    def since(self, before: Filed) -> Filed:
+        return Filed(self.initial - before.initial, self.revisions - before.revisions,
+                     self.late - before.late, self.files - before.files)
+
+    def summary(self, seconds: float, at: datetime, locale: Locale = DEFAULT_LOCALE) -> str:
+        return locale.render(text(
+            "sink.filed", events=self.events, initial=self.initial, revisions=self.revisions,
+            late=self.late, files=self.files, seconds=f"{seconds:.1f}", at=at,
+        ))
+
+
 class CardFolder:
     """The folder the CDC's cards are filed in; knows which card ids it already holds."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.filed = Filed()
         self.late_dir = root / "late"
         self.late_dir.mkdir(parents=True, exist_ok=True)
         self.card_ids = {p.stem.rsplit("_", 1)[-1] for p in root.glob("*.json")}
@@ -145,6 +174,11 @@ class CardFolder:
             path = self.root / f"{stem}.json"
             _write_whole(path, _json(event))
             self.card_ids.add(event.card_id)
+            if event.kind is CardKind.REVISION:
+                self.filed.revisions += 1
+            else:
+                self.filed.initial += 1
+            self.filed.files += 2
             return path
         if isinstance(event, LateReport):
             if event.case_id in self.late_ids:
@@ -152,6 +186,8 @@ class CardFolder:
             path = self.late_dir / f"{event.case_id}.json"
             _write_whole(path, _json(event))
             self.late_ids.add(event.case_id)
+            self.filed.late += 1
+            self.filed.files += 1
             return path
         return None
 
@@ -164,16 +200,16 @@ def consume(
     bootstrap: str, folder: CardFolder, group_id: str, *, follow: bool = True,
     codec: AvroCodec | None = None, poll_ms: int = 1000,
     security: Mapping[str, str] | None = None,
-) -> int:
+) -> Filed:
     """File what the topic holds; with `follow`, keep going until interrupted, otherwise
-    stop once caught up. Offsets are committed after each batch is on disk. Returns the
-    number of files filed (not counting skipped duplicates)."""
+    stop once caught up. Offsets are committed after each batch is on disk. Returns what
+    this call filed (skipped duplicates not counted)."""
     codec = codec or AvroCodec()
     consumer = KafkaConsumer(
         CDC_REPORTS.name, bootstrap_servers=bootstrap, group_id=group_id,
         enable_auto_commit=False, auto_offset_reset="earliest", **(security or {}),
     )
-    filed = 0
+    before = replace(folder.filed)
     try:
         while True:
             batches = consumer.poll(timeout_ms=poll_ms)
@@ -185,14 +221,13 @@ def consume(
                         log.warning("skipping undecodable message at offset %d: %s",
                                     record.offset, exc.code)
                         continue
-                    if folder.file(event) is not None:
-                        filed += 1
+                    folder.file(event)
             if batches:
                 consumer.commit()
             elif not follow and _caught_up(consumer):
-                return filed
+                return folder.filed.since(before)
     except KeyboardInterrupt:
-        return filed
+        return folder.filed.since(before)
     finally:
         consumer.close()
 
@@ -207,12 +242,12 @@ def _caught_up(consumer: KafkaConsumer) -> bool:
 
 def run_sink(
     bootstrap: str, out_dir: Path, group_id: str, *, follow: bool = True,
-    security: Mapping[str, str] | None = None,
-) -> int:
+    security: Mapping[str, str] | None = None, locale: Locale = DEFAULT_LOCALE,
+) -> Filed:
     folder = CardFolder(out_dir)
     started = time.monotonic()
-    log.info("filing cards from %s into %s (group %s)", CDC_REPORTS.name, out_dir, group_id)
+    log.info("%s", locale.render(text("sink.start", topic=CDC_REPORTS.name, folder=out_dir,
+                                      group=group_id)))
     filed = consume(bootstrap, folder, group_id, follow=follow, security=security)
-    log.info("filed %d new files in %.1fs at %s", filed, time.monotonic() - started,
-             datetime.now(UTC).isoformat(timespec="seconds"))
+    log.info("%s", filed.summary(time.monotonic() - started, datetime.now(UTC), locale))
     return filed

@@ -152,7 +152,7 @@ def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -
 
     settings = _settings(None, broker)
     run_view(settings.broker_servers(), export_dir=export_dir, refresh=refresh,
-             security=settings.kafka_client_config())
+             security=settings.kafka_client_config(), locale=settings.locale())
 
 
 @main.command("cdc-sink")
@@ -170,7 +170,7 @@ def cdc_sink(broker: str | None, out_dir: Path, group: str, once: bool) -> None:
 
     settings = _settings(None, broker)
     run_sink(settings.broker_servers(), out_dir, group, follow=not once,
-             security=settings.kafka_client_config())
+             security=settings.kafka_client_config(), locale=settings.locale())
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 import click
 from kafka import KafkaConsumer
 from rich.console import Console
+from rich.markup import escape
 
 from connectors.demo_script import morning, trickle
 from connectors.sdk import MemberPublisher
+from connectors.settings import get_settings
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import (
     DeadLetter,
@@ -30,6 +32,7 @@ from schemas.models import (
     ReplenishmentOrder,
     Shortage,
 )
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.topics import (
     ALERTS,
     CDC_REPORTS,
@@ -43,44 +46,63 @@ DEMO_MEMBERS = ("lead", "chc-east", "thc-river", "mch", "vp-hexi")
 console = Console(highlight=False)
 
 
-def describe(topic: str, event: Event) -> str | None:
-    """One console line per output."""
+def _line(event: Event, locale: Locale) -> str | None:
+    """What one output says, in the locale; None for an event the console does not know."""
+    say = locale.say
     match event:
         case Feedback(status=status) if status.value == "ACCEPTED":
-            return f"[bright_black]{topic} accepted {(event.in_reply_to or '')[:8]}[/]"
+            return say("console.accepted", event=(event.in_reply_to or "")[:8])
         case Feedback():
-            extra = f" missing={','.join(event.missing_fields)}" if event.missing_fields else ""
-            card = f" card={event.card_id[:8]}" if event.card_id else ""
-            return (f"[yellow]{topic}[/] {event.status.value} {event.reason_code or ''} "
-                    f"{event.reason or ''}{extra}{card}")
+            lacking = say("console.missing", fields=[Label(f) for f in event.missing_fields]) \
+                if event.missing_fields else ""
+            card = say("console.card_ref", card=event.card_id[:8]) if event.card_id else ""
+            return " ".join(part for part in (event.status.value, event.reason_code or "",
+                                              event.reason or "", lacking, card) if part)
         case RecognitionAdvice():
-            names = ", ".join(f"{r.member_id} {r.item_code}={r.value_numeric or r.conclusion} "
-                              f"valid until {r.valid_until:%m-%d}" for r in event.results)
-            return (f"[green]{topic}[/] advice for order {event.order_id}: "
-                    f"{event.verdict.value} {names}")
+            results = [say("console.advice_result", member=r.member_id, item=r.item_code,
+                           value=r.value_numeric or r.conclusion, valid_until=r.valid_until)
+                       for r in event.results]
+            return say("console.advice", order=event.order_id, verdict=event.verdict.value,
+                       results=results)
         case DiseaseReportCard():
-            return (f"[red]{topic}[/] {event.kind.value} card {event.card_number} "
-                    f"{event.disease_name} ({event.disease_class.value}) from "
-                    f"{event.reporting_unit_name}, deadline {event.deadline:%H:%M}")
+            return say("console.card", kind=event.kind.value, number=event.card_number,
+                       disease=event.disease_name, disease_class=event.disease_class.value,
+                       unit=event.reporting_unit_name, deadline=event.deadline)
         case LateReport():
-            return f"[red]{topic}[/] LATE {event.disease_name} by {event.late_by_seconds}s"
+            return say("console.late", disease=event.disease_name, seconds=event.late_by_seconds,
+                       deadline=event.deadline)
         case Shortage():
-            via = f", transfer {event.transfer_quantity:g} from {event.transfer_from}" \
-                if event.transfer_from else ""
-            return (f"[magenta]{topic}[/] {event.status.value} shortage {event.drug_name} at "
-                    f"{event.member_id}: on hand {event.on_hand:g}, reorder point "
-                    f"{event.reorder_point:g}{via}")
+            via = say("console.via", quantity=event.transfer_quantity,
+                      donor=event.transfer_from) if event.transfer_from else ""
+            return say("console.shortage", status=event.status.value, drug=event.drug_name,
+                       member=event.member_id, on_hand=event.on_hand,
+                       reorder_point=event.reorder_point, via=via)
         case ReplenishmentOrder():
-            return (f"[magenta]{topic}[/] order {event.quantity:g} {event.unit} "
-                    f"{event.drug_name} for {event.member_id}")
+            return say("console.order", quantity=event.quantity, unit=event.unit,
+                       drug=event.drug_name, member=event.member_id)
         case DeadLetter():
-            return f"[bright_black]{topic}[/] dead letter {event.reason_code}: {event.reason}"
+            return say("console.dead_letter", code=event.reason_code, reason=event.reason)
         case OperatorAlert():
-            return f"[bright_black]{topic}[/] alert {event.kind}: {event.summary}"
-    return f"{topic} {event.avro_name()}"
+            return say("console.alert", kind=event.kind, summary=event.summary)
+    return None
 
 
-def follow(bootstrap: str, stop: threading.Event) -> None:
+STYLES = {Feedback: "yellow", RecognitionAdvice: "green", DiseaseReportCard: "red",
+          LateReport: "red", Shortage: "magenta", ReplenishmentOrder: "magenta",
+          DeadLetter: "bright_black", OperatorAlert: "bright_black"}
+
+
+def describe(topic: str, event: Event, locale: Locale = DEFAULT_LOCALE) -> str | None:
+    """One console line per output (Rich markup), in the locale's language and zone."""
+    line = _line(event, locale)
+    if line is None:
+        return f"{topic} {event.avro_name()}"
+    if isinstance(event, Feedback) and event.status.value == "ACCEPTED":
+        return f"[bright_black]{topic} {escape(line)}[/]"
+    return f"[{STYLES[type(event)]}]{topic}[/] {escape(line)}"
+
+
+def follow(bootstrap: str, stop: threading.Event, locale: Locale) -> None:
     topics = [feedback_topic(m) for m in DEMO_MEMBERS] + [
         CDC_REPORTS.name, PHARMACY_SHORTAGES.name, PHARMACY_ORDERS.name, DEAD_LETTER.name,
         ALERTS.name,
@@ -92,9 +114,10 @@ def follow(bootstrap: str, stop: threading.Event) -> None:
         for tp, records in consumer.poll(timeout_ms=500).items():
             for record in records:
                 try:
-                    line = describe(tp.topic, codec.decode(record.value))
+                    line = describe(tp.topic, codec.decode(record.value), locale)
                 except CodecError as exc:
-                    line = f"{tp.topic} undecodable: {exc}"
+                    line = f"{tp.topic} " + locale.render(text("console.undecodable",
+                                                               detail=str(exc)))
                 if line:
                     console.print(line)
     consumer.close()
@@ -105,14 +128,15 @@ def follow(bootstrap: str, stop: threading.Event) -> None:
 @click.option("--trickle-seconds", default=5.0, help="Pause between trickle events (0: none)")
 def main(bootstrap: str, trickle_seconds: float) -> None:
     stop = threading.Event()
-    follower = threading.Thread(target=follow, args=(bootstrap, stop), daemon=True)
+    locale = get_settings().locale()
+    follower = threading.Thread(target=follow, args=(bootstrap, stop, locale), daemon=True)
     follower.start()
     time.sleep(2.0)  # let the follower join before the first outputs
     publishers = {m: MemberPublisher(bootstrap, m) for m in DEMO_MEMBERS}
     now = datetime.now(UTC)
     try:
         for step in morning(now):
-            console.print(f"[cyan]{step.member} ->[/] {step.label}")
+            console.print(f"[cyan]{step.member} ->[/] {escape(locale.render(step.label))}")
             if step.raw is not None:
                 publishers[step.member].send_bytes(step.raw)
             else:

@@ -19,6 +19,7 @@ from schemas.models import (
 )
 from schemas.models.clinical import CaseClassification, Modality
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
+from schemas.reference.messages import Text, text
 
 AMOXICILLIN = "XJ01CAA040E001010101445"
 METFORMIN = "XA10BAE054A001010101603"
@@ -27,16 +28,17 @@ METFORMIN = "XA10BAE054A001010101603"
 @dataclass(frozen=True)
 class Step:
     member: str
-    label: str
+    label: Text
     event: Event | None = None
     raw: bytes | None = None
 
 
-def person(id_number: str | None, name: str, sex: Sex, born: date, village: str) -> Patient:
+def person(id_number: str | None, name: str, sex: Sex, born: date, village: str,
+           occupation: Occupation = Occupation.FARMER, parent: str | None = None) -> Patient:
     return Patient(
         id_type=IdType.RESIDENT_ID if id_number else None, id_number=id_number, name=name,
         sex=sex, birth_date=born, phone="13900000000", belonging=Belonging.THIS_COUNTY,
-        occupation=Occupation.FARMER,
+        occupation=occupation, parent_name=parent,
         address=Address(province="四川省", city="绵阳市", county="安县", township="河口镇",
                         village=village, house_number="1号"),
     )
@@ -44,7 +46,8 @@ def person(id_number: str | None, name: str, sex: Sex, born: date, village: str)
 
 ZHANG = person("510726198001011237", "张伟", Sex.MALE, date(1980, 1, 1), "河西村")
 LI = person("510726197505052345", "李娜", Sex.FEMALE, date(1975, 5, 5), "山下村")
-WANG = person("510726201503033457", "王小明", Sex.MALE, date(2015, 3, 3), "东街")
+WANG = person("510726201503033457", "王小明", Sex.MALE, date(2015, 3, 3), "东街",
+              Occupation.STUDENT, parent="王建国")
 NO_ID = person(None, "赵强", Sex.MALE, date(1968, 8, 8), "河西村")
 
 
@@ -69,50 +72,50 @@ def morning(now: datetime) -> Iterator[Step]:
         envelope=LabResult.new_envelope("lead", occurred_at=three_days_ago), patient=ZHANG,
         item_code="K", local_code="LIS-K", value_numeric=4.1, unit="mmol/L",
         reference_range="3.5-5.3", reported_at=three_days_ago)
-    yield Step("lead", "potassium 4.1 mmol/L for patient Zhang (3 days ago)", potassium)
-    yield Step("lead", "chest CT report for Zhang (3 days ago)", ImagingReport(
+    yield Step("lead", text("demo.potassium_zhang"), potassium)
+    yield Step("lead", text("demo.ct_zhang"), ImagingReport(
         envelope=ImagingReport.new_envelope("lead", occurred_at=three_days_ago), patient=ZHANG,
         item_code="CT-CHEST", local_code="PACS-CT-CHEST", modality=Modality.CT,
         report_ref="ACC-2026-0001", conclusion="双肺未见明显异常", reported_at=three_days_ago))
-    yield Step("chc-east", "orders potassium for Zhang", TestOrder(
+    yield Step("chc-east", text("demo.order_potassium_zhang"), TestOrder(
         envelope=TestOrder.new_envelope("chc-east", occurred_at=now), patient=ZHANG,
         order_id="E-1001", item_code="K", local_code="K", ordered_at=now))
-    yield Step("chc-east", "orders HbA1c for Zhang", TestOrder(
+    yield Step("chc-east", text("demo.order_hba1c_zhang"), TestOrder(
         envelope=TestOrder.new_envelope("chc-east", occurred_at=now), patient=ZHANG,
         order_id="E-1002", item_code="HBA1C", local_code="HBA1C", ordered_at=now))
-    yield Step("lead", "confirmed cholera (A00.000) for Li", _diagnosis(
+    yield Step("lead", text("demo.cholera_li"), _diagnosis(
         "lead", LI, "A00.000", "霍乱", now, CaseClassification.CONFIRMED))
-    yield Step("thc-river", "suspected measles (B05.900) for Wang", _diagnosis(
+    yield Step("thc-river", text("demo.measles_suspected_wang"), _diagnosis(
         "thc-river", WANG, "B05.900", "麻疹", now, CaseClassification.SUSPECTED))
-    yield Step("thc-river", "measles confirmed for Wang", _diagnosis(
+    yield Step("thc-river", text("demo.measles_confirmed_wang"), _diagnosis(
         "thc-river", WANG, "B05.900", "麻疹", now + timedelta(minutes=1),
         CaseClassification.CONFIRMED))
-    yield Step("vp-hexi", "pulmonary TB (A15.000) for Zhao, no ID number", _diagnosis(
+    yield Step("vp-hexi", text("demo.tb_zhao"), _diagnosis(
         "vp-hexi", NO_ID, "A15.000", "肺结核", now, CaseClassification.CLINICAL))
-    yield Step("chc-east", "hypertension (I10) for Zhang: not notifiable", _diagnosis(
+    yield Step("chc-east", text("demo.hypertension_zhang"), _diagnosis(
         "chc-east", ZHANG, "I10.x00", "高血压", now, CaseClassification.CONFIRMED))
-    yield Step("lead", "stock count: 1800 amoxicillin (above its maximum)",
+    yield Step("lead", text("demo.count_amoxicillin_max"),
                _stock("lead", "COUNT", AMOXICILLIN, 1800, now))
-    yield Step("thc-river", "stock count: 100 amoxicillin",
+    yield Step("thc-river", text("demo.count_amoxicillin_100"),
                _stock("thc-river", "COUNT", AMOXICILLIN, 100, now))
-    yield Step("thc-river", "stock count: 120 metformin",
+    yield Step("thc-river", text("demo.count_metformin_120"),
                _stock("thc-river", "COUNT", METFORMIN, 120, now))
-    yield Step("mch", "stock count: 300 amoxicillin",
+    yield Step("mch", text("demo.count_amoxicillin_300"),
                _stock("mch", "COUNT", AMOXICILLIN, 300, now))
     for i, qty in enumerate((20.0, 15.0, 20.0)):
-        yield Step("thc-river", f"dispenses {qty:g} amoxicillin", _stock(
+        yield Step("thc-river", text("demo.dispense_amoxicillin", quantity=float(qty)), _stock(
             "thc-river", "DISPENSE", AMOXICILLIN, qty, now + timedelta(seconds=i),
             [f"8{i:03d}1234567890123456"]))
-    yield Step("thc-river", "dispenses 45 metformin",
+    yield Step("thc-river", text("demo.dispense_metformin_45"),
                _stock("thc-river", "DISPENSE", METFORMIN, 45, now))
-    yield Step("mch", "dispenses a pack already dispensed at thc-river", _stock(
+    yield Step("mch", text("demo.dispense_pack_twice"), _stock(
         "mch", "DISPENSE", AMOXICILLIN, 1, now, ["80001234567890123456"]))
-    yield Step("vp-hexi", "an event claiming to be the lead hospital",
+    yield Step("vp-hexi", text("demo.claims_lead"),
                raw=AvroCodec().encode(LabResult(
                    envelope=LabResult.new_envelope("lead", occurred_at=now), patient=ZHANG,
                    item_code="GLU", local_code="GLU", value_numeric=5.2, reported_at=now)))
-    yield Step("vp-hexi", "bytes that are not an event", raw=b"MSH|^~\\&|not avro")
-    yield Step("lead", "resends the potassium result (same event id)", potassium)
+    yield Step("vp-hexi", text("demo.not_an_event"), raw=b"MSH|^~\\&|not avro")
+    yield Step("lead", text("demo.resend_potassium"), potassium)
 
 
 def trickle(rng: random.Random, now: datetime) -> Step:
@@ -121,11 +124,11 @@ def trickle(rng: random.Random, now: datetime) -> Step:
     if rng.random() < 0.5:
         member = rng.choice(["lead", "chc-east", "mch"])
         value = round(rng.uniform(3.6, 5.0), 1)
-        return Step(member, "potassium result", LabResult(
+        return Step(member, text("demo.potassium_result"), LabResult(
             envelope=LabResult.new_envelope(member, occurred_at=now), patient=who,
             item_code="K", local_code="K", value_numeric=value, unit="mmol/L",
             reported_at=now))
     member = rng.choice(["chc-east", "thc-river"])
-    return Step(member, "order potassium", TestOrder(
+    return Step(member, text("demo.order_potassium"), TestOrder(
         envelope=TestOrder.new_envelope(member, occurred_at=now), patient=who,
         order_id=f"T-{rng.randrange(10**6)}", item_code="K", local_code="K", ordered_at=now))

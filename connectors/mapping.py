@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from connectors.settings import get_settings
 from schemas.models import Event
 from schemas.models.clinical import Modality
 from schemas.reference.formulary import Drug, Formulary, load_formulary
@@ -22,6 +23,7 @@ from schemas.reference.local_diagnosis_codes import (
     load_local_diagnosis_codes,
     normalise_icd10,
 )
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text, text
 
 ICD10_SYSTEMS = frozenset({"", "I10", "ICD10", "ICD-10", "ICD10CN", "ICD-10-CN", "GB/T14396"})
 
@@ -66,15 +68,28 @@ class RejectReason(StrEnum):
 class Rejected(ValueError):
     """An input the connector will not publish, with where and why (for the sender)."""
 
-    def __init__(self, code: RejectReason, reason: str, location: str | None = None) -> None:
-        super().__init__(f"{location}: {reason}" if location else reason)
+    def __init__(self, code: RejectReason, reason: Text, location: str | None = None) -> None:
         self.code = code
-        self.reason = reason
+        self.text = reason
         self.location = location
+        super().__init__(self.message_in(DEFAULT_LOCALE))
+
+    def reason_in(self, locale: Locale) -> str:
+        return locale.render(self.text)
+
+    def message_in(self, locale: Locale) -> str:
+        reason = self.reason_in(locale)
+        return f"{self.location}: {reason}" if self.location else reason
+
+    @property
+    def reason(self) -> str:
+        """Why, in the connector's language (HUB_LANGUAGE, Chinese by default)."""
+        return self.reason_in(get_settings().locale())
 
     @property
     def message(self) -> str:
-        return str(self)
+        """Where and why, in the connector's language."""
+        return self.message_in(get_settings().locale())
 
 
 # HL7 table 0074 diagnostic service sections and DICOM modality codes (ImagingStudy,
@@ -136,34 +151,29 @@ class CodeMapper:
             if item is not None:
                 return item
         if not local_code and not loinc:
-            raise Rejected(RejectReason.MISSING_FIELD, "no item code", location)
-        shown = " / ".join(f"{kind} {code!r}" for kind, code in
-                           (("local code", local_code), ("LOINC", loinc)) if code)
-        raise Rejected(
-            RejectReason.UNMAPPED_CODE,
-            f"{shown} of member {self.member_id} is not in the item catalogue",
-            location,
-        )
+            raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_item_code"), location)
+        shown = [text(f"connector.code_{kind}", code=code)
+                 for kind, code in (("local", local_code), ("loinc", loinc)) if code]
+        raise Rejected(RejectReason.UNMAPPED_CODE, text(
+            "connector.item_not_in_catalogue", codes=shown, member=self.member_id), location)
 
     def drug(self, code: str | None, location: str | None = None) -> Drug:
         """The formulary drug of a member's local drug code (or of a national code)."""
         if not code or not code.strip():
-            raise Rejected(RejectReason.MISSING_FIELD, "no drug code", location)
+            raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_drug_code"), location)
         code = code.strip()
         drug = self.formulary.resolve_local(self.member_id, code) or self.formulary.get(code)
         if drug is None:
-            raise Rejected(
-                RejectReason.UNMAPPED_CODE,
-                f"drug code {code!r} of member {self.member_id} is not in the formulary",
-                location,
-            )
+            raise Rejected(RejectReason.UNMAPPED_CODE, text(
+                "connector.drug_not_in_formulary", code=code, member=self.member_id), location)
         return drug
 
     def diagnosis(self, code: str | None, system: str | None = None,
                   location: str | None = None) -> MappedDiagnosis:
         """An ICD-10 code as sent, or the member's local diagnosis code mapped to one."""
         if not code or not code.strip():
-            raise Rejected(RejectReason.MISSING_FIELD, "no diagnosis code", location)
+            raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_diagnosis_code"),
+                           location)
         code = code.strip()
         local = self.diagnoses.resolve(self.member_id, code)
         if local is not None:
@@ -171,9 +181,6 @@ class CodeMapper:
         is_icd_system = (system or "").strip().upper().replace(" ", "") in ICD10_SYSTEMS
         if is_icd_system and ICD10.match(code):
             return MappedDiagnosis(normalise_icd10(code), None)
-        raise Rejected(
-            RejectReason.UNMAPPED_CODE,
-            f"diagnosis code {code!r} ({system or 'no system'}) is neither ICD-10 nor a local "
-            f"code of member {self.member_id}",
-            location,
-        )
+        raise Rejected(RejectReason.UNMAPPED_CODE, text(
+            "connector.diagnosis_unmapped", code=code, system=system or "-",
+            member=self.member_id), location)

@@ -25,13 +25,12 @@ from connectors.pharmacy_board import PharmacyBoard
 from schemas.codec import AvroCodec, CodecError
 from schemas.models.outputs import TransferState
 from schemas.reference.formulary import load_formulary
+from schemas.reference.messages import DEFAULT_LOCALE, Locale
 from schemas.topics import PHARMACY_ORDERS, PHARMACY_SHORTAGES, PHARMACY_STOCK_LEVELS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PharmacyBoard", "apply_records", "catch_up", "render", "run_view"]
-STATE_NAMES = {TransferState.REQUESTED: "已申请", TransferState.SHIPPED: "已发货",
-               TransferState.RECEIVED: "已到货"}
 STOCK_ROWS_SHOWN = 40
 
 
@@ -44,61 +43,69 @@ def formulary_units() -> dict[str, str]:
         return {}
 
 
+def state_name(state: TransferState, locale: Locale = DEFAULT_LOCALE) -> str:
+    """A transfer's state as people say it (已申请 / 已发货 / 已到货)."""
+    return locale.label(f"transfer_state.{state.value}")
+
+
 def _days(days: float | None) -> str:
     return f"{days:.1f}" if days is not None else "-"
 
 
-def _stock_table(board: PharmacyBoard) -> Table:
+def _stock_table(board: PharmacyBoard, locale: Locale) -> Table:
     levels = board.stock_levels()
-    table = Table(title=f"库存水平 ({len(levels)})", expand=True)
-    for column in ("单位", "药品", "库存", "日均用量", "可用天数", "再订货点", "最近变动"):
-        table.add_column(column)
+    table = Table(title=locale.say("pharmacy_view.stock", count=len(levels)), expand=True)
+    for column in ("member", "drug", "stock", "avg_daily_use", "days", "reorder_point",
+                   "last_movement"):
+        table.add_column(locale.label(f"pharmacy_view.{column}"))
     for lv in levels[:STOCK_ROWS_SHOWN]:
         table.add_row(lv.member_id, f"{lv.drug_name} {lv.specification or ''}",
                       f"{lv.on_hand:g} {lv.unit}", f"{lv.avg_daily_use:g}",
                       _days(lv.days_of_supply), f"{lv.reorder_point:g}",
-                      f"{lv.movement.value} {lv.quantity:g} "
-                      f"{lv.moved_at.isoformat(timespec='minutes')}")
+                      f"{lv.movement.value} {lv.quantity:g} {locale.time(lv.moved_at)}")
     if len(levels) > STOCK_ROWS_SHOWN:
-        table.caption = f"仅显示前 {STOCK_ROWS_SHOWN} 行，全部见 --export 的 stock.csv"
+        table.caption = locale.say("pharmacy_view.stock_more", shown=STOCK_ROWS_SHOWN)
     return table
 
 
-def _transfer_table(board: PharmacyBoard) -> Table:
+def _transfer_table(board: PharmacyBoard, locale: Locale) -> Table:
     transfers = board.transfer_list()
     open_count = sum(t.state is not TransferState.RECEIVED for t in transfers)
-    table = Table(title=f"调拨 (未到货 {open_count} / 共 {len(transfers)})", expand=True)
-    for column in ("调出", "调入", "药品", "数量", "状态"):
-        table.add_column(column)
+    table = Table(title=locale.say("pharmacy_view.transfers", open=open_count,
+                                   count=len(transfers)), expand=True)
+    for column in ("from_member", "to_member", "drug", "quantity", "state"):
+        table.add_column(locale.label(f"pharmacy_view.{column}"))
     for t in transfers:
         quantity = f"{t.quantity:g} {board.unit(t.drug_code)}" if t.quantity else "-"
         table.add_row(t.from_member or "-", t.to_member or "-", t.drug_name or "-", quantity,
-                      STATE_NAMES[t.state])
+                      state_name(t.state, locale))
     return table
 
 
-def render(board: PharmacyBoard) -> Group:
-    shortages = Table(title=f"Open shortages ({len(board.shortages)})", expand=True)
-    for column in ("member", "drug", "on hand", "days", "reorder pt", "need", "transfer from",
-                   "order", "source"):
-        shortages.add_column(column)
+def render(board: PharmacyBoard, locale: Locale = DEFAULT_LOCALE) -> Group:
+    shortages = Table(title=locale.say("pharmacy_view.shortages", count=len(board.shortages)),
+                      expand=True)
+    for column in ("member", "drug", "on_hand", "days", "reorder_point", "need",
+                   "transfer_from", "order", "source"):
+        shortages.add_column(locale.label(f"pharmacy_view.{column}"))
     for opened in board.open_shortages():
         s, unit = board.live(opened), board.unit(opened.drug_code)
         transfer = f"{s.transfer_from} ({s.transfer_quantity:g})" if s.transfer_from else "-"
         state = board.transfer_state(opened)
         if state is not None:
-            transfer += f" {STATE_NAMES[state]}"
+            transfer += f" {state_name(state, locale)}"
         shortages.add_row(s.member_id, f"{s.drug_name} {s.specification or ''}",
                           f"{s.on_hand:g} {unit}", _days(s.days_of_supply),
                           f"{s.reorder_point:g}", f"{s.suggested_quantity:g}", transfer,
                           f"{s.order_quantity:g}", s.source.value)
-    orders = Table(title=f"Pending orders ({len(board.pending_orders())})", expand=True)
-    for column in ("member", "drug", "quantity", "mode", "cycle", "shortages"):
-        orders.add_column(column)
+    orders = Table(title=locale.say("pharmacy_view.orders", count=len(board.pending_orders())),
+                   expand=True)
+    for column in ("member", "drug", "quantity", "mode", "cycle", "shortage_ids"):
+        orders.add_column(locale.label(f"pharmacy_view.{column}"))
     for o in board.pending_orders():
         orders.add_row(o.member_id, o.drug_name, f"{o.quantity:g} {o.unit}", o.supply_mode,
                        o.cycle_start.isoformat(), str(len(o.shortage_ids)))
-    return Group(_stock_table(board), shortages, _transfer_table(board), orders)
+    return Group(_stock_table(board, locale), shortages, _transfer_table(board, locale), orders)
 
 
 def _consumer(
@@ -142,24 +149,28 @@ def catch_up(bootstrap: str, board: PharmacyBoard, codec: AvroCodec,
 
 def run_view(
     bootstrap: str, *, export_dir: Path | None = None, refresh: float = 1.0,
-    security: Mapping[str, str] | None = None,
+    security: Mapping[str, str] | None = None, locale: Locale = DEFAULT_LOCALE,
 ) -> None:
     board, codec = PharmacyBoard(formulary_units()), AvroCodec()
     if export_dir is not None:
         catch_up(bootstrap, board, codec, security)
         shortages, orders, stock, transfers = board.write_csv(export_dir)
-        click.echo(f"{len(board.shortages)} open shortages -> {shortages}")
-        click.echo(f"{len(board.pending_orders())} pending orders -> {orders}")
-        click.echo(f"{len(board.levels)} 个库存水平 -> {stock}")
-        click.echo(f"{len(board.transfers)} 笔调拨 -> {transfers}")
+        click.echo(locale.say("pharmacy_view.exported_shortages", count=len(board.shortages),
+                              path=shortages))
+        click.echo(locale.say("pharmacy_view.exported_orders",
+                              count=len(board.pending_orders()), path=orders))
+        click.echo(locale.say("pharmacy_view.exported_stock", count=len(board.levels),
+                              path=stock))
+        click.echo(locale.say("pharmacy_view.exported_transfers", count=len(board.transfers),
+                              path=transfers))
         return
     consumer, _ = _consumer(bootstrap, security)
     try:
-        with Live(render(board), console=Console(), refresh_per_second=4) as live:
+        with Live(render(board, locale), console=Console(), refresh_per_second=4) as live:
             while True:
                 batches = consumer.poll(timeout_ms=int(refresh * 1000)).values()
                 if apply_records(board, codec, (r.value for rs in batches for r in rs)):
-                    live.update(render(board))
+                    live.update(render(board, locale))
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,10 +8,11 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from schemas.client_security import KafkaClientSecurity
+from schemas.reference.messages import DEFAULT_TIMEZONE, Language, Locale, known_zone
 
 
 class FeedbackTarget(StrEnum):
@@ -82,6 +83,20 @@ class ConnectorSettings(KafkaClientSecurity):
     feedback_retry_seconds: float = Field(
         default=5.0, description="Wait before delivering again after the HIS failed"
     )
+
+    # What people read (the CDC sink's and the demo's console lines)
+    language: Language = Field(default=Language.ZH, description="zh (default) or en")
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE, description="Zone the times people read are shown in"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        return known_zone(zone)
+
+    def locale(self) -> Locale:
+        return Locale.of(self.language, self.timezone)
 
     def broker_servers(self) -> str:
         if not self.broker:

@@ -42,19 +42,20 @@ def start_local_broker(port: int = 0, prefix: str = "") -> BaseBroker:
     """Start this machine's broker (HUB_BROKER_KIND: Apache Kafka where it can run, else
     the embedded one), say which and why, and write its address to <data_dir>/broker.url."""
     settings = get_settings()
+    say = settings.locale().say
     try:
         choice = choose(settings.broker_kind)
         if choice.kind == "kafka":
-            click.echo(f"{prefix}resolving Apache Kafka {settings.kafka_version} "
-                       f"(Maven, cached in {settings.kafka_cache_dir})")
+            click.echo(prefix + say("dev.resolving_kafka", version=settings.kafka_version,
+                                    cache=settings.kafka_cache_dir))
         local = local_broker(choice, settings.data_dir, version=settings.kafka_version,
                              cache_dir=settings.kafka_cache_dir,
                              heap_mb=settings.kafka_heap_mb, port=port).start()
     except (KafkaUnavailable, RuntimeError, TimeoutError) as exc:
-        raise click.ClickException(f"the broker did not start: {exc}") from exc
+        raise click.ClickException(say("dev.broker_failed", error=exc)) from exc
     (settings.data_dir / BROKER_URL_FILE).write_text(local.bootstrap)
-    click.echo(f"{prefix}{describe(local)} on {local.bootstrap} ({choice.reason}; "
-               f"data in {local.data_dir}, log {local.log_path})")
+    click.echo(prefix + say("dev.broker", broker=describe(local), bootstrap=local.bootstrap,
+                            reason=choice.reason, data=local.data_dir, log=local.log_path))
     return local
 
 
@@ -150,25 +151,26 @@ def run_faust_worker(app: faust.App) -> None:
 def dev(demo: bool) -> None:
     """This machine's broker + one worker + the demo. Ctrl-C stops all."""
     settings = get_settings()
+    say = settings.locale().say
     data_dir: Path = settings.data_dir
     local = start_local_broker(prefix="[dev] ")
     create_topics(local.bootstrap, _all_topics(), 1)
     worker_process = WorkerProcess(local.bootstrap, data_dir, local.worker_env(),
                                    web_port=settings.web_port)
-    click.echo(f"[dev] worker starting (log: {worker_process.log_path}, "
-               f"web: {worker_process.url}/)")
+    click.echo(say("dev.worker_starting", log=worker_process.log_path,
+                   web=f"{worker_process.url}/"))
     demo_process: subprocess.Popen[bytes] | None = None
     try:
         worker_process.start(timeout=90)
-        click.echo("[dev] worker ready")
+        click.echo(say("dev.worker_ready"))
         if demo:
             demo_process = subprocess.Popen(
                 [sys.executable, "-m", "connectors.demo", "--bootstrap", local.bootstrap])
         while worker_process.running():
             time.sleep(0.5)
-        click.echo(f"[dev] the worker stopped:\n{worker_process.log_tail(20)}")
+        click.echo(say("dev.worker_stopped", tail=worker_process.log_tail(20)))
     except KeyboardInterrupt:
-        click.echo("\n[dev] stopping")
+        click.echo("\n" + say("dev.stopping"))
     finally:
         if demo_process is not None and demo_process.poll() is None:
             demo_process.terminate()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from typing import Any
 import click
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from hub.logs import mask_personal_data
+from hub.dlq_view import Selection, letter_row, parse_since, render_table
 from hub.privacy import Sealer, SealError
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec, CodecError
@@ -33,45 +32,7 @@ from schemas.topics import DEAD_LETTER, FIXED_TOPICS, INGRESS_PREFIX, Audience
 
 LEDGER_FILE = "dlq-replay-ledger.json"
 INTERNAL_TOPICS = frozenset(s.name for s in FIXED_TOPICS if s.audience == Audience.HUB_INTERNAL)
-RELATIVE = re.compile(r"^(\d+)([smhd])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 READ_TIMEOUT = 300.0
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """`30m`, `2h`, `7d` before now, or an ISO date/time (UTC when it has no zone)."""
-    relative = RELATIVE.match(text.strip())
-    if relative:
-        return now - timedelta(**{UNITS[relative[2]]: int(relative[1])})
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is neither like 2h/7d nor an ISO time") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which letters an operator means; an empty field matches everything."""
-
-    reasons: frozenset[str] = frozenset()
-    members: frozenset[str] = frozenset()
-    ids: frozenset[str] = frozenset()
-    since: datetime | None = None
-
-    @property
-    def narrowed(self) -> bool:
-        return bool(self.reasons or self.members or self.ids or self.since)
-
-    def matches(self, letter: DeadLetter) -> bool:
-        involved = {letter.topic_member, letter.claimed_member, letter.envelope.member_id}
-        return (
-            (not self.reasons or letter.reason_code in self.reasons)
-            and (not self.members or bool(self.members & involved))
-            and (not self.ids or bool(
-                self.ids & {letter.envelope.event_id, letter.original_event_id}))
-            and (self.since is None or letter.envelope.occurred_at >= self.since)
-        )
 
 
 def replay_target(letter: DeadLetter) -> str | None:
@@ -198,39 +159,11 @@ class Replayer:
         self.producer.close(timeout=10)
 
 
-COLUMNS = ("time", "id", "source", "member", "claimed", "schema", "code", "reason", "replay")
-
-
-def letter_row(letter: DeadLetter, ledger: ReplayLedger) -> dict[str, str]:
-    """What operators see of a letter: never the sealed bytes, reasons masked."""
-    origin = ledger.replay_of(letter)
-    states = ["replayed"] if letter.envelope.event_id in ledger else []
-    states += [f"result of {origin[:8]}"] if origin else []
-    return {
-        "time": letter.envelope.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-        "id": letter.envelope.event_id,
-        "source": f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}",
-        "member": letter.topic_member or "-",
-        "claimed": letter.claimed_member or "-",
-        "schema": (letter.schema_name or "-").rsplit(".", 1)[-1],
-        "code": letter.reason_code,
-        "reason": mask_personal_data(letter.reason),
-        "replay": " ".join(states),
-    }
-
-
-def render_table(rows: list[dict[str, str]], reason_width: int = 60) -> str:
-    clipped = [{**r, "reason": r["reason"][:reason_width]} for r in rows]
-    widths = {c: max([len(c)] + [len(r[c]) for r in clipped]) for c in COLUMNS}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in COLUMNS)]
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip() for r in clipped]
-    return "\n".join(lines)
-
-
 def _selection(reason: Iterable[str], member: Iterable[str], letter_id: Iterable[str],
                since: str | None) -> Selection:
     return Selection(frozenset(reason), frozenset(member), frozenset(letter_id),
-                     parse_since(since, datetime.now(UTC)) if since else None)
+                     parse_since(since, datetime.now(UTC), get_settings().locale())
+                     if since else None)
 
 
 @click.group()
@@ -257,15 +190,16 @@ def list_letters(reason: tuple[str, ...], member: tuple[str, ...], letter_id: tu
                  since: str | None, as_json: bool) -> None:
     """Show rejected events with their reasons, oldest first."""
     settings = get_settings()
+    locale = settings.locale()
     selection = _selection(reason, member, letter_id, since)
     ledger = ReplayLedger.load(settings.data_dir)
-    rows = [letter_row(d, ledger) for d in read_dead_letters(settings, AvroCodec())
+    rows = [letter_row(d, ledger, locale) for d in read_dead_letters(settings, AvroCodec())
             if selection.matches(d)]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
-    click.echo(render_table(rows) if rows else "no dead letters match")
+    click.echo(render_table(rows, locale=locale) if rows else locale.say("dlq.none_match"))
 
 
 @dlq.command("replay")
@@ -280,21 +214,23 @@ def replay(reason: tuple[str, ...], member: tuple[str, ...], letter_id: tuple[st
     selection = _selection(reason, member, letter_id, since)
     if not selection.narrowed and not everything:
         raise click.UsageError("choose letters with --reason/--member/--id/--since, or --all")
-    codec = AvroCodec()
+    codec, locale = AvroCodec(), settings.locale()
     ledger = ReplayLedger.load(settings.data_dir)
     chosen = [d for d in read_dead_letters(settings, codec) if selection.matches(d)]
     if dry_run:
-        rows = [letter_row(d, ledger) for d in chosen
+        rows = [letter_row(d, ledger, locale) for d in chosen
                 if replay_target(d) and (force or d.envelope.event_id not in ledger)]
-        click.echo(render_table(rows) if rows else "nothing would be replayed")
+        click.echo(render_table(rows, locale=locale) if rows else locale.say("dlq.none_replay"))
         return
     replayer = Replayer(settings, codec, ledger)
     try:
-        with click.progressbar(chosen, label="replaying", show_pos=True) as letters:
+        with click.progressbar(chosen, label=locale.say("dlq.replaying"),
+                               show_pos=True) as letters:
             outcomes = Counter(replayer.replay(letter, force) for letter in letters)
     finally:
         replayer.close()
-    click.echo(f"replayed {outcomes['replayed']}; already replayed {outcomes['already replayed']}"
-               f" (use --force); older than the dedup window {outcomes['too old']} (--force);"
-               f" not replayable {outcomes['not replayable']};"
-               f" cannot open {outcomes['cannot open']} (sealing key changed?)")
+    click.echo(locale.say(
+        "dlq.replay_summary", replayed=outcomes["replayed"], again=outcomes["already replayed"],
+        old=outcomes["too old"], not_replayable=outcomes["not replayable"],
+        cannot_open=outcomes["cannot open"],
+    ))

@@ -1,9 +1,15 @@
 """Why the hub refuses an input. A handler raises `Rejection`; the agent base turns it into
-a dead letter for operators and a REJECTED feedback for the member."""
+a dead letter for operators and a REJECTED feedback for the member.
+
+The reason is a `Text` (schemas/reference/messages.toml), rendered where it is sent, in
+the language and time zone of the settings; the code stays machine-readable."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text
 
 
 class Reason(StrEnum):
@@ -24,9 +30,18 @@ class Reason(StrEnum):
 
 
 class Rejection(Exception):
-    """An input the hub will not process, with a reason the member can act on."""
+    """An input the hub will not process, with a reason the member can act on:
+    `Rejection(code, "rejection.<message>", **params)`."""
 
-    def __init__(self, code: Reason | str, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
+    def __init__(self, code: Reason | str, message: str, /, **params: Any) -> None:
         self.code = str(code)
-        self.reason = reason
+        self.text = Text(message, params)
+        super().__init__(f"{self.code}: {self.reason_in(DEFAULT_LOCALE)}")
+
+    def reason_in(self, locale: Locale) -> str:
+        return locale.render(self.text)
+
+    @property
+    def reason(self) -> str:
+        """The reason in the default language (zh) and zone."""
+        return self.reason_in(DEFAULT_LOCALE)

@@ -8,6 +8,7 @@ from functools import cached_property
 from hub.privacy import Sealer
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec
+from schemas.reference.messages import Locale
 from schemas.reference.registry import Registry
 
 
@@ -18,6 +19,11 @@ class Runtime:
     @cached_property
     def registry(self) -> Registry:
         return self.settings.load_registry()
+
+    @cached_property
+    def locale(self) -> Locale:
+        """Language and time zone of the text people read (HUB_LANGUAGE, HUB_TIMEZONE)."""
+        return self.settings.locale()
 
     @cached_property
     def codec(self) -> AvroCodec:

@@ -60,10 +60,10 @@ def test_rows_are_accepted_or_rejected_with_row_number_and_reason(tmp_path: Path
     rejections = {r.row: (r.code, r.reason) for r in summary.rejections}
     assert sorted(rejections) == [4, 6, 7, 8, 9]  # row 5 is blank: skipped, still counted
     assert rejections[4][0] == "UNMAPPED_CODE" and "'YP999999'" in rejections[4][1]
-    assert rejections[6][0] == "INVALID_VALUE" and "more than 0" in rejections[6][1]
-    assert rejections[7] == ("MISSING_FIELD", "at: at is empty")
-    assert "20 digits" in rejections[8][1]
-    assert "'RECEIPT' is not COUNT or DISPENSE" in rejections[9][1]
+    assert rejections[6][0] == "INVALID_VALUE" and "必须大于 0" in rejections[6][1]
+    assert rejections[7] == ("MISSING_FIELD", "at: at 为空")
+    assert "不是 20 位数字" in rejections[8][1]
+    assert "类型 'RECEIPT' 不是 COUNT 或 DISPENSE" in rejections[9][1]
     count, dispense, national = sink.events
     assert isinstance(count, StockEvent) and isinstance(dispense, StockEvent)
     assert (count.kind, count.drug_code, count.local_drug_code, count.quantity) == (
@@ -126,9 +126,9 @@ def test_import_command_on_the_broker(
     first = CliRunner().invoke(main, args)
     again = CliRunner().invoke(main, args)
     assert first.exit_code == again.exit_code == 1, first.output  # rows were rejected
-    assert "8 rows, 3 accepted, 5 rejected" in first.output
-    assert "row 4: UNMAPPED_CODE: drug_code: drug code 'YP999999'" in first.output
-    assert "row 9: UNMAPPED_CODE" in first.output
+    assert "共 8 行，接收 3 行，拒收 5 行" in first.output
+    assert "第 4 行：UNMAPPED_CODE：drug_code: 成员单位 lead 的药品代码 'YP999999'" in first.output
+    assert "第 9 行：UNMAPPED_CODE" in first.output
     events = [e for _, e in read_topic(ingress_topic("lead"), until=lambda got: len(got) >= 6,
                                        kinds=(StockEvent,), timeout=30)]
     assert len(events) == 6 and len({e.envelope.event_id for e in events}) == 3
@@ -138,6 +138,6 @@ def test_import_command_on_the_broker(
 def test_a_file_in_no_known_encoding_is_refused_whole_with_a_reason() -> None:
     from connectors.batch import UnreadableFile, decode_text
 
-    with pytest.raises(UnreadableFile, match="nothing was imported"):
+    with pytest.raises(UnreadableFile, match="没有导入任何内容"):
         decode_text(b"\xff\xfe\x00\xd8\x00\xdc" * 3 + b"\x81\x30\x81")
     assert decode_text("盘点,阿莫西林".encode("gb18030")) == "盘点,阿莫西林"

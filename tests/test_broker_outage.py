@@ -108,7 +108,7 @@ def test_mllp_nacks_while_the_broker_is_down_and_the_resend_is_acked(
     before, nacks, acks, attempts = asyncio.run(asyncio.wait_for(scenario(), 240))
     assert msa(before)[0] == "AA"
     for nack in nacks:
-        assert msa(nack)[0] == "AR" and "resend later" in msa(nack)[2]
+        assert msa(nack)[0] == "AR" and "请稍后重发" in msa(nack)[2]
         assert "207^Application internal error" in nack.decode()
     assert len(acks) == len(during) and all(n >= 1 for n in attempts)
     refused = dead_letters.read_all()
@@ -159,7 +159,7 @@ def test_fhir_answers_503_while_the_broker_is_down_and_the_resend_is_created(
     status, outcome, attempts, location = asyncio.run(asyncio.wait_for(scenario(), 180))
     assert status == 503 and outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["code"] == "transient"
-    assert "resend later" in outcome["issue"][0]["diagnostics"]
+    assert "请稍后重发" in outcome["issue"][0]["diagnostics"]
     assert attempts >= 1
     event_id = location.rsplit("/", 1)[-1]
     on_topic = read_topic(ingress_topic(MEMBER), until=lambda got: any(

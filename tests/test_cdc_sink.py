@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from connectors.cdc_sink import HEADERS, CardFolder, consume, national_layout
+from connectors.cdc_sink import HEADERS, CardFolder, Filed, consume, national_layout
 from hub.brokers import BaseBroker
 from schemas.codec import AvroCodec
 from schemas.models import DiseaseReportCard, LateReport
 from schemas.models.clinical import CaseClassification
 from schemas.models.common import Belonging, IdType, Occupation, Sex
 from schemas.models.outputs import CardKind, DiseaseClass, ReportAddress
+from schemas.reference.messages import Locale
 from schemas.topics import CDC_REPORTS
 
 DIAGNOSED = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)  # 10:30 in China
@@ -47,7 +48,7 @@ def revision() -> DiseaseReportCard:
     revision_id = "22222222-2222-5222-8222-222222222222"
     return card(CardKind.REVISION, card_id=revision_id, revision_of=card().card_id,
                 envelope=DiseaseReportCard.new_envelope("lead", event_id=revision_id),
-                revised_disease_name="霍乱", revision_reason="died of 霍乱 on 2026-11-27",
+                revised_disease_name="霍乱", revision_reason="于 2026-11-27 死于霍乱",
                 death_date=date(2026, 11, 27))
 
 
@@ -87,6 +88,22 @@ def test_each_card_and_revision_is_filed_once(tmp_path: Path) -> None:
     assert folder.file(late()) is None
     assert sorted(p.suffix for p in tmp_path.iterdir() if p.is_file()) == [
         ".json", ".json", ".txt", ".txt"]
+    assert folder.filed == Filed(initial=1, revisions=1, late=1, files=5)
+
+
+def test_the_sink_says_what_it_filed_in_chinese_with_the_file_count(tmp_path: Path) -> None:
+    folder = CardFolder(tmp_path)
+    for event in (card(), card(), revision(), late()):
+        folder.file(event)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert folder.filed.files == len(written) == 5 and folder.filed.events == 3
+    at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    assert folder.filed.summary(1.25, at) == (
+        "新归档 3 份：初次报告卡 1 张、订正报告卡 1 张、迟报 1 份，共写入 5 个文件，"
+        "用时 1.2 秒，截至 2026-12-06 17:00 +08:00")
+    assert folder.filed.summary(1.25, at, Locale.of("en", "Asia/Shanghai")) == (
+        "filed 3 new: 1 initial cards, 1 revisions, 1 late reports; 5 files written in 1.2 s,"
+        " at 2026-12-06 17:00 +08:00")
 
 
 @pytest.mark.integration
@@ -102,8 +119,9 @@ def test_the_sink_reads_the_topic_and_skips_what_it_filed(
     producer.close()
 
     folder = CardFolder(tmp_path / "cards")
-    assert consume(broker.bootstrap, folder, "cdc-test", follow=False, poll_ms=200) == 3
-    assert consume(broker.bootstrap, folder, "cdc-test", follow=False, poll_ms=200) == 0
+    assert consume(broker.bootstrap, folder, "cdc-test", follow=False, poll_ms=200) == Filed(
+        initial=1, revisions=1, late=1, files=5)
+    assert consume(broker.bootstrap, folder, "cdc-test", follow=False, poll_ms=200) == Filed()
     fresh = CardFolder(tmp_path / "cards")
-    assert consume(broker.bootstrap, fresh, "cdc-other", follow=False, poll_ms=200) == 0
+    assert consume(broker.bootstrap, fresh, "cdc-other", follow=False, poll_ms=200) == Filed()
     assert len(list((tmp_path / "cards").glob("*.json"))) == 2

@@ -24,10 +24,13 @@ from hub import metrics
 from hub.brokers import BaseBroker
 from hub.web.dashboard import SILENT_AFTER_SECONDS, member_rows
 from hub.web.dashboard_feeds import Sample, ThroughputHistory
+from hub.web.dashboard_flows import case_row
 from schemas.codec import CodecError
 from schemas.models import RecognitionDecision
-from schemas.models.clinical import Decision
+from schemas.models.clinical import CaseClassification, Decision
 from tests.conftest import CODEC, WorkerProcess, wait_for
+from tests.factories import patient
+from tests.test_reporting_rules import T0, Hub, dx
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1400, 1000
@@ -96,6 +99,16 @@ def demo(broker: BaseBroker, tmp_path_factory: pytest.TempPathFactory
         worker.kill()
 
 
+def test_an_open_case_shows_what_its_card_lacks() -> None:
+    hub = Hub()
+    no_id = patient(id_type=None, id_number=None, name="赵强")
+    out = hub.send(dx("vp-hexi", "A15.000", CaseClassification.CLINICAL, patient=no_id))
+    [case] = out.state.cases
+    row = case_row(case, {"TB": "肺结核"}, T0)
+    assert (row["missing"], row["lacks"]) == (["id_number"], ["有效证件号"])
+    assert "赵强" not in json.dumps(row, ensure_ascii=False)
+
+
 def test_member_status_and_throughput_rates() -> None:
     now = 1_900_000_000.0
     metrics.MEMBER_LAST_SEEN.labels("city-tcm").set(now - SILENT_AFTER_SECONDS - 1)
@@ -145,6 +158,8 @@ def test_data_has_the_live_figures(demo: tuple[WorkerProcess, dict[str, int]]) -
     assert reporting["open_total"] == len(reporting["open_cases"])
     for case in reporting["open_cases"]:
         assert case["seconds_left"] > 0 and case["state"] == "in_time"
+    tb = [c for c in reporting["open_cases"] if c["member"] == "vp-hexi"]
+    assert [c["lacks"] for c in tb] == [["有效证件号"]]  # Zhao's TB card has no ID number
     shortage = next(s for s in data["pharmacy"]["open_shortages"] if s["member"] == "thc-river")
     assert shortage["drug_code"] and shortage["short"] > 0 and shortage["on_hand"] >= 0
     ordered = [(s["member"], s["drug_code"], s["order_quantity"])
@@ -262,6 +277,7 @@ def test_page_in_headless_chromium(
     for case in data["reporting"]["open_cases"]:
         [row] = dom.texts(tag="tr", data_case=case["case"])
         assert case["disease_name"] in row and case["member"] in row
+        assert all(lacking in row for lacking in case["lacks"])
     for shortage in data["pharmacy"]["open_shortages"]:
         assert any(shortage["drug_name"] in row
                    for row in dom.texts(tag="tr", data_shortage=shortage["member"]))

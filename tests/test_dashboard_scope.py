@@ -33,7 +33,7 @@ def test_a_worker_holding_half_the_partitions_says_it_shows_a_part() -> None:
     summary = found["summary"]
     assert "host-a-6066" in summary and "hub.stock 4/8" in summary
     assert "只是医联体的一部分" in summary and "Grafana（deploy/grafana）" in summary
-    assert "2026-03-12T02:00:00+00:00" in summary
+    assert "2026-03-12 10:00 +08:00" in summary  # the start, in HUB_TIMEZONE
 
 
 def test_a_worker_holding_everything_still_names_itself_and_grafana() -> None:

@@ -24,7 +24,7 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "dev"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    wanted = ("[dev] worker ready", "accepted", "REJECTED MEMBER_MISMATCH",
+    wanted = ("[dev] 工作进程已就绪", "已接收", "REJECTED MEMBER_MISMATCH",
               "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT")
     try:
         deadline = time.monotonic() + 60
@@ -43,4 +43,5 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     text = log.read_text(errors="replace")
     missing = [w for w in wanted if w not in text]
     assert not missing, f"missing {missing} in:\n{text[-3000:]}"
-    assert "lead -> potassium" in text
+    assert "lead -> 张伟的血钾 4.1 mmol/L（3 天前）" in text
+    assert "事件声明的成员单位为 lead，却发送到了 vp-hexi 的主题" in text  # reasons in Chinese

@@ -30,18 +30,16 @@ from hub.brokers import BaseBroker
 from hub.dlq import (
     Replayer,
     ReplayLedger,
-    Selection,
     dlq,
-    letter_row,
-    parse_since,
-    render_table,
     replay_target,
 )
+from hub.dlq_view import Selection, letter_row, parse_since, render_table
 from hub.privacy import Sealer
 from hub.settings import DEV_SEALING_KEY
 from schemas.codec import AVRO_DIR, MARKER, RELEASED_DIR, AvroCodec, schema_fingerprint
 from schemas.models import DeadLetter, Envelope, Feedback, LabResult
 from schemas.models.outputs import FeedbackStatus
+from schemas.reference.messages import DEFAULT_LOCALE, Locale
 from schemas.topics import DEAD_LETTER, RESULTS, feedback_topic, ingress_topic
 from tests.conftest import Decoded, WorkerProcess, wait_for
 from tests.factories import lab_result
@@ -186,7 +184,7 @@ def test_replay_after_the_fix_is_processed_exactly_once(
     wait_fully_ready(upgraded)
 
     out = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
-    assert "replayed 1;" in out
+    assert "已重放 1；" in out
     newer_id = newer.envelope.event_id
 
     def forwarded(event_id: str) -> list[LabResult]:
@@ -203,13 +201,13 @@ def test_replay_after_the_fix_is_processed_exactly_once(
     # Replaying again does nothing: the ledger remembers; nothing is written.
     before = end_offsets(broker.bootstrap, ingress_topic("lead"))
     again = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
-    assert "replayed 0; already replayed 1" in again
+    assert "已重放 0；此前已重放 1" in again
     assert end_offsets(broker.bootstrap, ingress_topic("lead")) == before
 
     # A real duplicate stays a duplicate; forcing the fixed one again is refused as one.
-    assert "replayed 1;" in hub_cli(broker, ops_dir, "dlq", "replay", "--reason",
+    assert "已重放 1；" in hub_cli(broker, ops_dir, "dlq", "replay", "--reason",
                                     "DUPLICATE_EVENT", "--member", "lead")
-    assert "replayed 1;" in hub_cli(broker, ops_dir, "dlq", "replay", "--id",
+    assert "已重放 1；" in hub_cli(broker, ops_dir, "dlq", "replay", "--id",
                                     unreadable.envelope.event_id, "--force")
 
     def duplicates_of(event_id: str) -> list[DeadLetter]:
@@ -225,8 +223,8 @@ def test_replay_after_the_fix_is_processed_exactly_once(
     listed = [json.loads(line) for line in
               hub_cli(broker, ops_dir, "dlq", "list", "--json").splitlines()]
     states = {r["id"]: r["replay"] for r in listed}
-    assert states[unreadable.envelope.event_id] == "replayed"
-    assert sum("result of" in s for s in states.values()) == 2
+    assert states[unreadable.envelope.event_id] == "已重放"
+    assert sum("的重放结果" in s for s in states.values()) == 2
 
 
 NEW_ITEM = """
@@ -283,7 +281,7 @@ def test_an_internal_letter_is_replayed_to_its_topic_after_a_catalogue_change(
     ops_dir = tmp_path / "operator"
     out = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNMAPPED_CODE",
                   "--member", "chc-west")
-    assert "replayed 1;" in out
+    assert "已重放 1；" in out
     assert wait_for(lambda: indexed(fixed, "chc-west") == 1, timeout=WAIT)
     copies = [(key, e) for key, e in read_topic(RESULTS.name, kinds=(LabResult,))
               if e.envelope.event_id == result.envelope.event_id]
@@ -293,7 +291,7 @@ def test_an_internal_letter_is_replayed_to_its_topic_after_a_catalogue_change(
     before = end_offsets(broker.bootstrap, RESULTS.name)
     again = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNMAPPED_CODE",
                     "--member", "chc-west")
-    assert "replayed 0; already replayed 1" in again
+    assert "已重放 0；此前已重放 1" in again
     assert end_offsets(broker.bootstrap, RESULTS.name) == before
     assert indexed(fixed, "chc-west") == 1
 
@@ -328,8 +326,11 @@ def test_since_is_relative_or_an_iso_time() -> None:
     now = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
     assert parse_since("30m", now) == now - timedelta(minutes=30)
     assert parse_since("7d", now) == now - timedelta(days=7)
-    assert parse_since("2026-01-01", now) == datetime(2026, 1, 1, tzinfo=UTC)
-    with pytest.raises(click.BadParameter):
+    assert parse_since("2026-01-01", now) == datetime(2025, 12, 31, 16, tzinfo=UTC)  # +08:00
+    assert parse_since("2026-01-01T08:00+00:00", now) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert parse_since("2026-01-01", now, Locale.of("en", "UTC")) == datetime(2026, 1, 1,
+                                                                              tzinfo=UTC)
+    with pytest.raises(click.BadParameter, match="既不是 2h/7d 这样的时长"):
         parse_since("yesterday", now)
 
 
@@ -351,8 +352,10 @@ def test_the_ledger_survives_and_links_a_replay_to_its_result(tmp_path: Path) ->
     assert reloaded.replay_of(letter(offset=9)) == first.envelope.event_id
     assert reloaded.replay_of(letter(offset=10)) is None
     rows = [letter_row(first, reloaded), letter_row(letter(offset=9), reloaded)]
-    assert rows[0]["replay"] == "replayed"
-    assert rows[1]["replay"] == f"result of {first.envelope.event_id[:8]}"
+    assert rows[0]["replay"] == "已重放"
+    assert rows[1]["replay"] == f"{first.envelope.event_id[:8]} 的重放结果"
+    english = letter_row(letter(offset=9), reloaded, Locale.of("en", "Asia/Shanghai"))
+    assert english["replay"] == f"result of {first.envelope.event_id[:8]}"
 
 
 def test_the_listing_never_shows_sealed_bytes_or_personal_data(tmp_path: Path) -> None:
@@ -362,8 +365,13 @@ def test_the_listing_never_shows_sealed_bytes_or_personal_data(tmp_path: Path) -
     assert "13800138000" not in table and "***" in table
     assert shown.original_sealed.decode()[:20] not in table + json.dumps(row)
     assert table.splitlines()[0].split() == [
-        "TIME", "ID", "SOURCE", "MEMBER", "CLAIMED", "SCHEMA", "CODE", "REASON", "REPLAY"]
+        "时间", "ID", "来源", "成员单位", "声明单位", "消息结构", "代码", "原因", "重放"]
     assert "in.lead[1]@5" in table and "UNKNOWN_SCHEMA" in table
+    assert row["time"] == DEFAULT_LOCALE.time(shown.envelope.occurred_at)
+    assert row["time"].endswith("+08:00")
+    english = render_table([row], locale=Locale.of("en", "Asia/Shanghai"))
+    assert english.splitlines()[0].split() == [
+        "TIME", "ID", "SOURCE", "MEMBER", "CLAIMED", "SCHEMA", "CODE", "REASON", "REPLAY"]
 
 
 def test_letters_older_than_the_dedup_window_need_force(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_invalid_resources_get_400_with_the_element(tmp_path: Path) -> None:
     assert [status for status, _, _ in replies] == [400] * 5 and sink.events == []
     assert issues(replies[0][2])[0][0] == "Observation.valueQuantity.value"
     assert issues(replies[1][2])[0][0] == "Observation.colour"
-    assert "not JSON" in issues(replies[2][2])[0][1]
+    assert "不是 JSON" in issues(replies[2][2])[0][1]
     assert "posted to /fhir/Condition" in issues(replies[3][2])[0][1]
     assert "not a FHIR R4 resource type" in issues(replies[4][2])[0][1]
     dead = (tmp_path / "dead-letter").glob("*.jsonl")
@@ -229,7 +229,7 @@ def test_a_body_over_the_limit_gets_413_with_an_operation_outcome(tmp_path: Path
     big["note"] = [{"text": "x" * (ConnectorSettings().fhir_max_body_bytes + 1)}]
     [(status, _, body)] = exchange(tmp_path, sink, [("/fhir/Observation", big)])
     assert status == 413 and sink.events == []
-    assert "larger than this endpoint takes" in issues(body)[0][1]
+    assert "请求体超过本接口的上限" in issues(body)[0][1]
     dead = [line for p in (tmp_path / "dead-letter").glob("*.jsonl")
             for line in p.read_text().splitlines()]
     assert len(dead) == 1 and "TOO_LARGE" in dead[0]
@@ -238,7 +238,7 @@ def test_a_body_over_the_limit_gets_413_with_an_operation_outcome(tmp_path: Path
 def test_kafka_not_taking_it_is_503(tmp_path: Path) -> None:
     sink = MemorySink(fail_with=PublishError("no broker"))
     [(status, _, body)] = exchange(tmp_path, sink, [("/fhir/Observation", observation())])
-    assert status == 503 and "resend later" in issues(body)[0][1]
+    assert status == 503 and "请稍后重发" in issues(body)[0][1]
 
 
 def test_metrics_and_capability_statement(tmp_path: Path) -> None:

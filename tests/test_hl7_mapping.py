@@ -136,7 +136,7 @@ def test_orders_give_test_orders_with_priority(ctx: MappingContext) -> None:
 def test_only_new_orders_are_accepted(ctx: MappingContext) -> None:
     rejection = refused(ctx, order_orm(order_control="CA"))
     assert rejection.code is RejectReason.UNSUPPORTED and rejection.location == "ORC-1"
-    assert "only new orders" in rejection.reason
+    assert "只接收新医嘱（NW）" in rejection.reason
 
 
 def test_admission_diagnoses_and_patient_cache(ctx: MappingContext) -> None:

@@ -142,7 +142,7 @@ def test_unknown_code_refuses_the_whole_message(tmp_path: Path) -> None:
     ack = segments(replies[0])
     assert ack["MSA"][1] == "AE"
     assert ack["ERR"][2] == "OBX^1^3" and ack["ERR"][3].startswith("103^")
-    assert "'K-OLD'" in ack["MSA"][3] and "item catalogue" in ack["MSA"][3]
+    assert "本地代码 'K-OLD'" in ack["MSA"][3] and "不在项目目录中" in ack["MSA"][3]
     assert sink.events == []  # the two good OBX are not published either
     assert [r["reason_code"] for r in dead.read_all()] == ["UNMAPPED_CODE"]
     files = list((tmp_path / "dead-letter").glob("*.jsonl"))
@@ -164,8 +164,8 @@ def test_unsupported_type_and_publish_failure_are_rejected_for_a_resend(tmp_path
     unsupported, unwritten, garbage = (segments(r) for r in replies)
     assert unsupported["MSA"][1] == "AR" and unsupported["ERR"][3].startswith("200^")
     assert unwritten["MSA"][1] == "AR" and unwritten["ERR"][3].startswith("207^")
-    assert "resend later" in unwritten["MSA"][3]
-    assert garbage["MSA"][1] == "AE" and "does not start with MSH" in garbage["MSA"][3]
+    assert "请稍后重发" in unwritten["MSA"][3]
+    assert garbage["MSA"][1] == "AE" and "消息不是以 MSH 开头" in garbage["MSA"][3]
     assert [r["reason_code"] for r in dead.read_all()] == [
         "UNSUPPORTED", "PUBLISH_FAILED", "MALFORMED"]
 

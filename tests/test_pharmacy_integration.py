@@ -23,7 +23,7 @@ import pytest
 
 from connectors.pharmacy_view import PharmacyBoard, catch_up
 from connectors.sdk import MemberPublisher
-from hub.embedded_broker import EmbeddedBroker
+from hub.brokers import BaseBroker
 from schemas.models import (
     DeadLetter,
     Feedback,
@@ -81,7 +81,7 @@ def test_shortage_transfer_order_close_and_duplicate_pack(
     start_worker: Callable[..., WorkerProcess],
     publisher: Callable[[str], MemberPublisher],
     read_topic: Callable[..., list[Decoded]],
-    broker: EmbeddedBroker,
+    broker: BaseBroker,
 ) -> None:
     worker = start_worker(HUB_EMPTY_FETCH_BACKOFF_MS="0")
     now = datetime.now(UTC)

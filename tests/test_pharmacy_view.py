@@ -14,6 +14,7 @@ from schemas.codec import AvroCodec
 from schemas.models import ReplenishmentOrder, Shortage, StockLevel, deterministic_id
 from schemas.models.outputs import ShortageSource, ShortageStatus, TransferState
 from schemas.models.pharmacy import StockEventKind
+from schemas.reference.messages import Locale
 
 AT = datetime(2025, 3, 12, 2, 0, tzinfo=UTC)
 AMLODIPINE = "XC08CAA015A001010101907"
@@ -104,7 +105,10 @@ def test_raw_messages_are_decoded_and_garbage_is_skipped() -> None:
     console = Console(record=True, width=160)
     console.print(render(board))
     text = console.export_text()
-    assert "Open shortages (1)" in text and "Pending orders (1)" in text
+    assert "未解决的缺药（1）" in text and "待处理的订单（1）" in text
+    english = Console(record=True, width=160)
+    english.print(render(board, Locale.of("en", "Asia/Shanghai")))
+    assert "Open shortages (1)" in english.export_text()
     assert "lead (170)" in text
 
 

@@ -28,6 +28,7 @@ from schemas.models.clinical import Decision, Modality, OrderPriority, ResultSta
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict
 from schemas.reference.items import Item, load_item_catalogue
+from schemas.reference.messages import DEFAULT_LOCALE, Language, Locale
 from schemas.reference.registry import Member, load_registry
 from tests.factories import lab_result, patient
 from tests.factories import test_order as make_order
@@ -71,9 +72,9 @@ def test_two_members_local_codes_map_to_the_same_item() -> None:
 
 
 @pytest.mark.parametrize(("member_id", "item_code", "local_code", "text"), [
-    ("chc-west", None, "SH-K", "local code 'SH-K' of chc-west"),  # east's code, not west's
-    ("chc-east", None, "NOPE", "not mapped"),
-    ("chc-east", "XYZ", "SH-K", "'XYZ' is not in the consortium catalogue"),
+    ("chc-west", None, "SH-K", "chc-west 的本地代码 SH-K 未对照"),  # east's code, not west's
+    ("chc-east", None, "NOPE", "未对照到目录项目"),
+    ("chc-east", "XYZ", "SH-K", "项目代码 XYZ 不在医联体项目目录中"),
 ])
 def test_unmapped_codes_are_refused(
     member_id: str, item_code: str | None, local_code: str, text: str
@@ -125,8 +126,34 @@ def test_emergency_allows_a_retest_and_still_lists_the_result() -> None:
     advice = advise(order, item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=3))
     assert advice.verdict is Verdict.RETEST_ALLOWED
     assert advice.retest_reason is RetestReason.EMERGENCY
-    assert "emergency care" in advice.message
+    assert advice.message == (
+        "钾（K）已有可互认结果（城东社区卫生服务中心于 2025-03-01 16:00 +08:00 报告，"
+        "有效期至 2025-03-08 16:00 +08:00）；因属于急诊急救，可以重新检查"
+    )
     assert [r.result_event_id for r in advice.results] == ["r1"]
+
+
+def test_advice_is_chinese_by_default_with_times_in_the_consortium_zone() -> None:
+    order = make_order("lead", ordered_at=T0 + timedelta(days=2))
+    advice = advise(order, item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=3))
+    assert advice.verdict is Verdict.RECOGNISABLE
+    assert advice.message == (
+        "钾（K）已有可互认结果：城东社区卫生服务中心于 2025-03-01 16:00 +08:00 报告，"
+        "有效期至 2025-03-08 16:00 +08:00"
+    )
+
+
+def test_advice_in_english_and_another_zone_when_the_settings_say_so() -> None:
+    order = make_order("lead", ordered_at=T0 + timedelta(days=2))
+    english = Locale.of(Language.EN, "Asia/Urumqi")
+    advice = advise(order, item("K"), [result()], member("lead"), REGISTRY,
+                    T0 + timedelta(days=3), english)
+    assert advice.message == (
+        "Recognisable result of 钾 (K) already exists: 城东社区卫生服务中心 reported it on "
+        "2025-03-01 14:00 +06:00, valid until 2025-03-08 14:00 +06:00"
+    )
+    none = answer(item("K"), [], member("lead"), REGISTRY, T0, locale=english)
+    assert none.message == "No valid recognisable result of 钾 (K)"
 
 
 @pytest.mark.parametrize("reason", list(RetestReason))
@@ -134,7 +161,8 @@ def test_each_retest_reason_allows_a_retest_and_says_why(reason: RetestReason) -
     verdict = answer(item("K"), [result()], member("lead"), REGISTRY, T0 + timedelta(days=1),
                      reason)
     assert verdict.verdict is Verdict.RETEST_ALLOWED and verdict.retest_reason is reason
-    assert RETEST_EXPLANATIONS[reason] in verdict.message and len(verdict.results) == 1
+    why = DEFAULT_LOCALE.render(RETEST_EXPLANATIONS[reason])
+    assert f"因{why}，可以重新检查" in verdict.message and len(verdict.results) == 1
 
 
 def test_nothing_recognisable_is_none_valid_even_with_a_reason() -> None:
@@ -143,7 +171,7 @@ def test_nothing_recognisable_is_none_valid_even_with_a_reason() -> None:
                      RetestReason.PATIENT_REQUEST)
     assert verdict.verdict is Verdict.NONE_VALID and verdict.results == []
     hiv = answer(item("HIV-CONFIRM"), [], member("lead"), REGISTRY, late)
-    assert hiv.verdict is Verdict.NONE_VALID and "not subject" in hiv.message
+    assert hiv.verdict is Verdict.NONE_VALID and "不属于互认项目" in hiv.message
 
 
 def test_advice_goes_to_the_orderer_only_with_a_deterministic_id() -> None:

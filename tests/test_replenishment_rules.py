@@ -398,5 +398,6 @@ def test_duplicate_pack_flags_operators_and_both_members() -> None:
     assert all(f.status is FeedbackStatus.TRACE_DUPLICATE for f in outcome.feedback)
     assert outcome.trace_codes == []
     assert outcome.ledgers["chc-east"].on_hand == 129  # the pack did leave the shelf
-    with pytest.raises(Rejection, match="20 digits"):
+    assert outcome.feedback[0].reason == f"苯磺酸氨氯地平片的药品追溯码 {PACK} 被重复发药"
+    with pytest.raises(Rejection, match="追溯码必须是 20 位数字：8123"):
         on_stock_event(dispense("chc-east", 1, trace_codes=["8123"]), state, POLICY, NOW)

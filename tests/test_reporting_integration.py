@@ -29,7 +29,9 @@ from schemas.models import (
     LateReport,
 )
 from schemas.models.clinical import AbnormalFlag, CaseClassification, VisitKind
+from schemas.models.common import Occupation
 from schemas.models.outputs import CardKind, FeedbackStatus
+from schemas.reference.messages import DEFAULT_LOCALE, Locale
 from schemas.topics import CDC_REPORTS, DEAD_LETTER, feedback_topic
 from tests.conftest import Decoded, WorkerProcess, read_all
 from tests.factories import diagnosis, lab_result, patient
@@ -40,7 +42,8 @@ NOW = datetime.now(UTC)
 REPORTING = {S.REPORTED, S.REVISED, S.DUPLICATE, S.INCOMPLETE, S.NOT_REPORTABLE,
              S.DEADLINE_WARNING, S.LATE}
 LI = patient("510726197505052345", name="李娜")
-WANG = patient("510726201503033457", name="王小明", parent_name="王建国")
+WANG = patient("510726201503033457", name="王小明", parent_name="王建国",
+               occupation=Occupation.STUDENT)
 ZHAO = patient("510726196808081111", name="赵强")
 SUN = patient("510726198202022222", name="孙丽")
 QIAN = patient("510726199012123333", name="钱华")
@@ -182,8 +185,13 @@ def test_timeliness_and_open_cases_on_the_worker(
         f.in_reply_to == pending.envelope.event_id for f in answers(ev)))
     status, body = worker.get("/reporting/open-cases?member=mch")
     [case] = json.loads(body)["cases"]
-    assert (case["disease_code"], case["state"], case["missing_fields"]) == (
-        "RUBELLA", "in_time", ["onset_date"])
+    assert (case["disease_code"], case["state"], case["missing_fields"], case["lacks"]) == (
+        "RUBELLA", "in_time", ["onset_date"], ["发病日期"])
+    [reply] = [f for f in answers(read_topic(feedback_topic("mch")))
+               if f.in_reply_to == pending.envelope.event_id]
+    assert reply.reason == (  # Chinese by default, the deadline's date in the consortium zone
+        "报告卡缺少以下项目，无法报送：发病日期；"
+        f"报告时限 {DEFAULT_LOCALE.time(NOW + timedelta(hours=24))} 仍在计时")
     assert QIAN.id_number and QIAN.id_number.encode() not in body and "钱华".encode() not in body
     status, body = worker.get("/reporting/timeliness?member=mch&disease=MUMPS")
     assert status == 200
@@ -192,6 +200,24 @@ def test_timeliness_and_open_cases_on_the_worker(
     assert row["disease_name"] == "流行性腮腺炎"
     assert (row["cases"], row["reported"], row["late_cards"], row["on_time_rate"]) == (1, 1, 1, 0.0)
     assert worker.get("/reporting/timeliness?since=yesterday")[0] == 400
+
+
+def test_a_worker_set_to_english_answers_in_english_in_its_zone(
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    start_worker(HUB_LANGUAGE="en", HUB_TIMEZONE="Asia/Urumqi")
+    wu = patient("510726199505054446", name="吴芳")
+    pending = dx("vp-hexi", wu, "B06.900", NOW, CaseClassification.CLINICAL, onset_date=None)
+    publisher("vp-hexi").publish(pending)
+    found = read_topic(feedback_topic("vp-hexi"), timeout=60, until=lambda ev: any(
+        f.in_reply_to == pending.envelope.event_id for f in answers(ev)))
+    [reply] = [f for f in answers(found) if f.in_reply_to == pending.envelope.event_id]
+    assert reply.reason_code == "MISSING_FIELDS"
+    assert reply.reason == (
+        "the report card cannot be sent without these fields: onset date; the deadline "
+        f"{Locale.of('en', 'Asia/Urumqi').time(NOW + timedelta(hours=24))} keeps running")
 
 
 def test_the_watchdog_writes_its_marks_into_rocksdb_tables_too(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,10 +24,11 @@ from hub.rules.reporting import (
 from schemas.models import Diagnosis, DiseaseReportCard, Event, Feedback, LabResult, LateReport
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity, ResultStatus
 from schemas.models.clinical import VisitKind as Visit
-from schemas.models.common import Address, AgeUnit, IdType, Patient, Sex
+from schemas.models.common import Address, AgeUnit, IdType, Occupation, Patient, Sex
 from schemas.models.outputs import CardKind, DiseaseClass, FeedbackStatus
 from schemas.reference.diseases import load_disease_catalogue
 from schemas.reference.items import load_item_catalogue
+from schemas.reference.messages import Language, Locale
 from schemas.reference.registry import load_registry
 from tests.factories import diagnosis, lab_result, patient
 
@@ -54,7 +56,8 @@ def dx(member: str, icd: str, cls: C | None = C.CONFIRMED, at: datetime = T0,
 class Hub:
     """The rules fed as the reporting agent feeds them, one state per patient."""
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: Context = CTX) -> None:
+        self.ctx = ctx
         self.states: dict[str, PatientCases] = {}
         self.cards: list[DiseaseReportCard] = []
         self.feedback: list[Feedback] = []
@@ -85,10 +88,10 @@ class Hub:
         assert found is not None, "not reportable"
         key = event.patient.key
         assert key is not None
-        return self._record(on_detection(self.states.get(key), key, found, CTX, now, 0))
+        return self._record(on_detection(self.states.get(key), key, found, self.ctx, now, 0))
 
     def tick(self, now: datetime) -> list[Outcome]:
-        return [self._record(check_deadlines(s, CTX.catalogue, now))
+        return [self._record(check_deadlines(s, CTX.catalogue, now, self.ctx.locale))
                 for s in list(self.states.values())]
 
     def statuses(self) -> list[tuple[str, S]]:
@@ -171,7 +174,7 @@ def test_suspected_then_confirmed_is_a_revision_of_the_original_card() -> None:
     assert revision.card_number == first.card_number and revision.card_id != first.card_id
     assert revision.case_classification is C.CONFIRMED and revision.revised_disease_name == "麻疹"
     assert revision.diagnosed_at == T0 + D and revision.filled_at == T0 + D
-    assert "SUSPECTED -> CONFIRMED" in (revision.revision_reason or "")
+    assert revision.revision_reason == "病例分类 疑似病例 → 确诊病例"
     assert hub.statuses()[-1] == ("thc-river", S.REVISED)
     assert hub.feedback[-1].card_id == revision.card_id
     hub.send(dx("thc-river", "B05.900", C.SUSPECTED, at=T0 + 2 * D, visit_kind=Visit.FOLLOW_UP))
@@ -185,7 +188,7 @@ def test_a_new_subtype_is_a_revision_an_untyped_one_is_not() -> None:
     hub.send(dx("lead", "Z21.x00"))
     [(_, aids)] = hub.send(dx("lead", "B20.900", at=T0 + D)).cards
     assert aids.subtype == "艾滋病病人"
-    assert "HIV感染者 -> 艾滋病病人" in (aids.revision_reason or "")
+    assert aids.revision_reason == "疾病分型 HIV感染者 → 艾滋病病人"
     other = Hub()
     other.send(dx("lead", "A22.000"))
     assert not other.send(dx("lead", "A22.900", at=T0 + D)).cards
@@ -307,6 +310,51 @@ def test_missing_mandatory_fields_are_named_one_by_one(
     assert not out.cards and reply.status is S.INCOMPLETE and reply.missing_fields == missing
 
 
+CHILD_2015 = {"id_number": "510726201503033457", "birth_date": date(2015, 3, 3),
+              "parent_name": "王建国", "occupation": Occupation.STUDENT}
+
+
+@pytest.mark.parametrize(("who", "missing"), [
+    ({}, []),
+    ({"parent_name": None}, ["parent_name"]),
+    ({"parent_name": " "}, ["parent_name"]),
+    ({"occupation": Occupation.FARMER}, ["occupation"]),
+    ({"parent_name": None, "occupation": Occupation.FARMER}, ["parent_name", "occupation"]),
+    ({"occupation": Occupation.SCATTERED_CHILD}, ["occupation"]),
+    ({"birth_date": None, "age_value": 11, "age_unit": AgeUnit.YEAR, "parent_name": None},
+     ["parent_name"]),
+    ({"birth_date": date(2023, 1, 1), "occupation": Occupation.STUDENT}, ["occupation"]),
+    ({"birth_date": date(2023, 1, 1), "occupation": Occupation.SCATTERED_CHILD}, []),
+    ({"birth_date": None, "age_value": 8, "age_unit": AgeUnit.MONTH,
+      "occupation": Occupation.NURSERY_CHILD}, []),
+    ({"birth_date": date(2011, 11, 27), "parent_name": None}, ["parent_name"]),  # 14 still
+    ({"birth_date": date(2011, 11, 26), "parent_name": None, "occupation": Occupation.FARMER},
+     []),  # 15 on the day of diagnosis
+    ({"birth_date": date(1990, 3, 7), "parent_name": None,
+      "occupation": Occupation.SCATTERED_CHILD}, ["occupation"]),
+])
+def test_a_child_card_needs_the_parent_and_an_occupation_group_that_fits_the_age(
+    who: dict[str, Any], missing: list[str]
+) -> None:
+    out = Hub().send(dx("lead", "B05.900", patient=patient(**{**CHILD_2015, **who})))
+    if not missing:
+        assert out.cards and out.feedback[0].status is S.REPORTED
+        return
+    [reply] = out.feedback
+    assert not out.cards and reply.status is S.INCOMPLETE and reply.missing_fields == missing
+
+
+def test_a_child_card_is_sent_once_the_parent_name_comes() -> None:
+    hub = Hub()
+    child = {**CHILD_2015, "parent_name": None, "occupation": Occupation.FARMER}
+    first = hub.send(dx("lead", "B05.900", patient=patient(**child)))
+    assert not first.cards and first.feedback[0].missing_fields == ["parent_name", "occupation"]
+    fixed = hub.send(dx("lead", "B05.900", at=T0 + timedelta(minutes=5),
+                        patient=patient(**CHILD_2015)))
+    [(_, card)] = fixed.cards
+    assert card.parent_name == "王建国" and card.occupation is Occupation.STUDENT
+
+
 def test_acute_or_chronic_is_mandatory_where_the_card_asks_for_it() -> None:
     assert Hub().send(dx("lead", "B65.200")).feedback[0].missing_fields == ["chronicity"]
     assert Hub().send(dx("lead", "B65.200", chronicity=Chronicity.CHRONIC)).cards
@@ -333,6 +381,7 @@ def test_the_watchdog_warns_at_half_time_and_reports_late_once() -> None:
     assert hub.statuses()[1:] == [("lead", S.DEADLINE_WARNING)]
     assert warning.in_reply_to == event.envelope.event_id
     assert warning.missing_fields == ["onset_date"]
+    assert warning.reason == "报告时限已过半；须在 2026-11-27 10:00 +08:00 前报告"
     hub.tick(T0 + 24 * H)
     assert not hub.late
     hub.tick(T0 + 24 * H + timedelta(seconds=90))
@@ -342,9 +391,40 @@ def test_the_watchdog_warns_at_half_time_and_reports_late_once() -> None:
     assert (late.reporting_unit_id, late.disease_code) == ("lead", "MEASLES")
     assert late.deadline == T0 + 24 * H
     assert hub.statuses()[-1] == ("lead", S.LATE)
+    assert hub.feedback[-1].reason == (
+        "已超过报告时限 0 小时 1 分 30 秒（时限 2026-11-27 10:00 +08:00）：已向疾控中心报告迟报"
+    )
     hub.send(dx("lead", "B05.900", at=T0 + 31 * H))
     assert hub.cards[-1].late_by_seconds == 7 * 3600
     assert not any(o.changed for o in hub.tick(T0 + 60 * H))
+
+
+def test_reasons_are_chinese_by_default_with_the_deadline_date_in_the_consortium_zone() -> None:
+    hub = Hub()
+    child = {**CHILD_2015, "parent_name": None}
+    [reply] = hub.send(dx("lead", "B05.900", patient=patient(**child), onset_date=None)).feedback
+    assert reply.reason_code == "MISSING_FIELDS"  # codes stay machine-readable
+    assert reply.reason == ("报告卡缺少以下项目，无法报送：患儿家长姓名、发病日期；"
+                            "报告时限 2026-11-27 10:00 +08:00 仍在计时")
+    [done] = hub.send(dx("lead", "B05.900", patient=patient(**CHILD_2015))).feedback
+    assert done.reason == f"报告卡 {hub.cards[0].card_number} 已报送疾控中心"
+
+
+def test_reasons_and_revisions_in_english_when_the_settings_say_so() -> None:
+    english = Locale.of(Language.EN, "Asia/Shanghai")
+    hub = Hub(replace(CTX, locale=english))
+    [reply] = hub.send(dx("lead", "B05.900", C.SUSPECTED, onset_date=None)).feedback
+    assert reply.reason == ("the report card cannot be sent without these fields: onset date; "
+                            "the deadline 2026-11-27 10:00 +08:00 keeps running")
+    hub.send(dx("lead", "B05.900", C.SUSPECTED, at=T0 + H))
+    [(_, revision)] = hub.send(dx("lead", "B05.900", C.CONFIRMED, at=T0 + 2 * H)).cards
+    assert revision.revision_reason == "case classification SUSPECTED -> CONFIRMED"
+    warned = Hub(replace(CTX, locale=english))
+    warned.send(dx("lead", "B05.900", onset_date=None))
+    warned.tick(T0 + 13 * H)
+    assert warned.feedback[-1].reason == (
+        "half the time to report is gone; due 2026-11-27 10:00 +08:00"
+    )
 
 
 def test_a_case_first_seen_past_its_deadline_is_only_reported_late() -> None:

@@ -11,6 +11,7 @@ from connectors.fhir.resources import Resource, content_key, to_datetime
 from connectors.hl7.patient_cache import PatientCache
 from connectors.mapping import CodeMapper, Rejected, RejectReason
 from schemas.models import deterministic_id
+from schemas.reference.messages import text as msg
 
 T = TypeVar("T")
 
@@ -39,7 +40,8 @@ class FhirContext:
             at = to_datetime(value, self.zone, f"{kind}.{field}")
             if at is not None:
                 return at
-        raise Rejected(RejectReason.MISSING_FIELD, f"no time ({' or '.join(fields)})",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_time",
+                                                       fields=" / ".join(fields)),
                        f"{kind}.{fields[0]}")
 
 
@@ -47,6 +49,6 @@ def status_of(resource: Resource, table: dict[str, T]) -> T:
     status = str(resource.status or "")
     if status not in table:
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"status {status!r} is not accepted (only {', '.join(table)})",
+                       msg("connector.status", status=status, accepted=", ".join(table)),
                        f"{resource.get_resource_type()}.status")
     return table[status]

@@ -19,6 +19,7 @@ from connectors.fhir.resources import References, Resource
 from connectors.fhir.results import diagnostic_report, imaging_study, lab_result
 from connectors.mapping import Rejected, RejectReason
 from schemas.models import Event
+from schemas.reference.messages import text as msg
 
 Mapper = Callable[[FhirContext, Resource, References], list[Event]]
 MAPPERS: dict[str, Mapper] = {
@@ -65,35 +66,35 @@ def map_resource(ctx: FhirContext, resource: Resource, refs: References | None =
         mapper = MAPPERS.get(kind)
         if mapper is None:
             accepted = ", ".join([*MAPPERS, "Bundle (transaction)"])
-            raise Rejected(RejectReason.UNSUPPORTED, f"{kind} is not accepted ({accepted})", kind)
+            raise Rejected(RejectReason.UNSUPPORTED,
+                           msg("connector.resource_type", kind=kind, accepted=accepted), kind)
         return MappedEntry(kind, ctx.event_id(resource), mapper(ctx, resource, refs))
     except Rejected as exc:
         if location is None or exc.location is None:
             raise
         where = location + exc.location[len(kind):] if exc.location.startswith(kind) \
             else f"{location} ({exc.location})"
-        raise Rejected(exc.code, exc.reason, where) from exc
+        raise Rejected(exc.code, exc.text, where) from exc
 
 
 def map_bundle(ctx: FhirContext, bundle: Resource) -> list[MappedEntry]:
     if bundle.type != "transaction":
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"Bundle type {bundle.type!r}: only transaction Bundles (all or nothing) "
-                       "are accepted", "Bundle.type")
+                       msg("connector.bundle_type", kind=bundle.type), "Bundle.type")
     entries = list(bundle.entry or [])
     if not entries:
-        raise Rejected(RejectReason.MISSING_FIELD, "an empty Bundle", "Bundle.entry")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.empty_bundle"), "Bundle.entry")
     refs = References((e.fullUrl, e.resource) for e in entries if e.resource is not None)
     mapped: list[MappedEntry] = []
     for index, entry in enumerate(entries):
         root = f"Bundle.entry[{index}]"
         if entry.resource is None:
-            raise Rejected(RejectReason.MISSING_FIELD, "an entry without a resource",
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.entry_without_resource"),
                            f"{root}.resource")
         method = entry.request.method if entry.request is not None else None
         if method not in ENTRY_METHODS:
             raise Rejected(RejectReason.UNSUPPORTED,
-                           f"request method {method!r}: only POST and PUT are accepted",
+                           msg("connector.request_method", method=method),
                            f"{root}.request.method")
         mapped.append(map_resource(ctx, entry.resource, refs, f"{root}.resource"))
     return mapped

@@ -19,6 +19,7 @@ from connectors.hl7.patient import ID_PREFERENCE, ID_TYPES, person_name, residen
 from connectors.mapping import Rejected, RejectReason
 from schemas.models import Patient
 from schemas.models.common import Address, IdType, Sex
+from schemas.reference.messages import text as msg
 
 GENDERS: dict[str, Sex] = {
     "male": Sex.MALE, "female": Sex.FEMALE, "other": Sex.UNKNOWN, "unknown": Sex.UNKNOWN,
@@ -44,11 +45,11 @@ def best_identifier(identifiers: list[Any], location: str) -> tuple[IdType, str]
             number = number.upper()
             problem = resident_id_problem(number)
             if problem:
-                raise Rejected(RejectReason.INVALID_VALUE, f"resident ID number {problem}",
+                raise Rejected(RejectReason.INVALID_VALUE, problem,
                                f"{location}.identifier[{index}]")
         found.append((kind, number))
     if not found:
-        raise Rejected(RejectReason.MISSING_FIELD, "no patient identifier",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_patient_id"),
                        f"{location}.identifier")
     return min(found, key=lambda pair: ID_PREFERENCE.index(pair[0]))
 
@@ -97,18 +98,17 @@ def subject_patient(resource: Resource, references: References, zone: ZoneInfo,
     reference = getattr(resource, field, None)
     location = f"{kind}.{field}"
     if reference is None:
-        raise Rejected(RejectReason.MISSING_FIELD, "no patient", location)
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_patient"), location)
     target = references.resolve(reference, resource)
     if target is not None:
         if target.get_resource_type() != "Patient":
-            raise Rejected(RejectReason.INVALID_VALUE,
-                           f"refers to a {target.get_resource_type()}, not a Patient", location)
+            raise Rejected(RejectReason.INVALID_VALUE, msg(
+                "connector.not_a_patient", kind=target.get_resource_type()), location)
         return patient_from_resource(target, zone, location)
     if reference.identifier is not None:
         id_type, id_number = best_identifier([reference.identifier], location)
         return Patient(id_type=id_type, id_number=id_number, name=reference.display or None)
     raise Rejected(
         RejectReason.MISSING_FIELD,
-        f"{reference.reference or 'the reference'} cannot be resolved: put the Patient in the "
-        "Bundle or in contained, or give the reference an identifier", location,
+        msg("connector.unresolved_patient", reference=reference.reference or "-"), location,
     )

@@ -30,6 +30,7 @@ from connectors.mapping import Rejected, RejectReason
 from schemas.models import Diagnosis, Event, StockEvent, TestOrder
 from schemas.models.clinical import CaseClassification, OrderPriority
 from schemas.models.pharmacy import StockEventKind
+from schemas.reference.messages import text as msg
 
 TRACE_CODE_SYSTEM = "urn:consortium-hub:drug-trace-code"
 TRACE_CODE = re.compile(r"^\d{20}$")
@@ -52,17 +53,18 @@ def condition(ctx: FhirContext, resource: Resource, refs: References) -> list[Ev
     verification = next((c for _, c, _ in codings(resource.verificationStatus)), "")
     if verification not in VERIFICATION:
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"verificationStatus {verification!r} is not a diagnosis",
+                       msg("connector.verification", status=verification),
                        "Condition.verificationStatus")
     coded = codings(resource.code)
     if not coded:
-        raise Rejected(RejectReason.MISSING_FIELD, "no coded diagnosis", "Condition.code")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_coded_diagnosis"),
+                       "Condition.code")
     system, code, display = next((c for c in coded if c[0] in ICD10_SYSTEMS), coded[0])
     mapped = ctx.codes.diagnosis(code, "I10" if system in ICD10_SYSTEMS else system or "local",
                                  "Condition.code")
     name = resource.code.text or display or mapped.name
     if not name:
-        raise Rejected(RejectReason.MISSING_FIELD, "no diagnosis name (code.text or display)",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_no_diagnosis_name"),
                        "Condition.code")
     diagnosed_at = ctx.first_time(resource, "recordedDate", "onsetDateTime", "onsetPeriod")
     onset = resource.onsetDateTime or (resource.onsetPeriod.start if resource.onsetPeriod else None)
@@ -87,20 +89,21 @@ def service_request(ctx: FhirContext, resource: Resource, refs: References) -> l
     status_of(resource, ORDER_STATUSES)
     if resource.intent not in ORDER_INTENTS:
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"intent {resource.intent!r} is not an order", "ServiceRequest.intent")
+                       msg("connector.intent", intent=resource.intent), "ServiceRequest.intent")
     placer = [i for i in resource.identifier or []
               if i.value and i.type is not None and "PLAC" in [c for _, c, _ in codings(i.type)]]
     identifiers = placer or [i for i in resource.identifier or [] if i.value]
     order_id = identifiers[0].value if identifiers else resource.id
     if not order_id:
-        raise Rejected(RejectReason.MISSING_FIELD, "no order number (identifier or id)",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_order_number"),
                        "ServiceRequest.identifier")
     local, loinc = local_and_loinc(resource.code)
     item = ctx.codes.item(local, loinc, "ServiceRequest.code")
     ordered_at = ctx.first_time(resource, "authoredOn", "occurrenceDateTime")
     priority = PRIORITIES.get(resource.priority or "routine")
     if priority is None:
-        raise Rejected(RejectReason.UNMAPPED_CODE, f"priority {resource.priority!r}",
+        raise Rejected(RejectReason.UNMAPPED_CODE,
+                       msg("connector.fhir_priority", priority=resource.priority),
                        "ServiceRequest.priority")
     requester = resource.requester
     return [TestOrder(
@@ -118,8 +121,7 @@ def _medication(resource: Resource, refs: References) -> tuple[object, Resource 
         return resource.medicationCodeableConcept, None
     medication = refs.resolve(resource.medicationReference, resource)
     if medication is None or medication.get_resource_type() != "Medication":
-        raise Rejected(RejectReason.MISSING_FIELD,
-                       "the Medication is neither coded nor in the Bundle or contained",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.medication_missing"),
                        "MedicationDispense.medication[x]")
     return medication.code, medication
 
@@ -129,7 +131,7 @@ def medication_dispense(ctx: FhirContext, resource: Resource, refs: References) 
     concept, medication = _medication(resource, refs)
     coded = codings(concept)
     if not coded:
-        raise Rejected(RejectReason.MISSING_FIELD, "no drug code",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_drug_code"),
                        "MedicationDispense.medication[x]")
     drug = local_code = None
     for _, code, _ in coded:
@@ -140,19 +142,19 @@ def medication_dispense(ctx: FhirContext, resource: Resource, refs: References) 
         local_code = code if code != drug.code else None
         break
     if drug is None:
-        shown = ", ".join(repr(code) for _, code, _ in coded)
+        shown = ", ".join(code for _, code, _ in coded)
         raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"drug code {shown} of member {ctx.member_id} is not in the formulary",
+                       msg("connector.drug_not_in_formulary", code=shown, member=ctx.member_id),
                        "MedicationDispense.medication[x]")
     quantity = resource.quantity.value if resource.quantity is not None else None
     if quantity is None or quantity <= 0:
-        raise Rejected(RejectReason.MISSING_FIELD, "no positive quantity dispensed",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_quantity"),
                        "MedicationDispense.quantity")
     traces = [str(i.value).strip() for i in resource.identifier or []
               if i.system == TRACE_CODE_SYSTEM and i.value]
     for index, trace in enumerate(traces):
         if not TRACE_CODE.match(trace):
-            raise Rejected(RejectReason.INVALID_VALUE, f"trace code {trace!r} is not 20 digits",
+            raise Rejected(RejectReason.INVALID_VALUE, msg("connector.trace_digits", code=trace),
                            f"MedicationDispense.identifier[{index}]")
     at = ctx.first_time(resource, "whenHandedOver", "whenPrepared")
     batch = medication.batch if medication is not None else None

@@ -15,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from connectors.mapping import Rejected, RejectReason
+from schemas.reference.messages import text as msg
 
 LOINC = "http://loinc.org"
 ICD10_SYSTEMS = frozenset({
@@ -151,7 +152,8 @@ def to_datetime(value: Any, zone: ZoneInfo, location: str) -> datetime | None:
         day = date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1,
                    int(parts[2][:2]) if len(parts) > 2 else 1)
     except (ValueError, IndexError):
-        raise Rejected(RejectReason.INVALID_VALUE, f"{value!r} is not a date", location) from None
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.fhir_not_date", value=value),
+                       location) from None
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 

@@ -20,6 +20,7 @@ from connectors.hl7.results import ABNORMAL_FLAGS
 from connectors.mapping import Rejected, RejectReason, modality_of
 from schemas.models import Event, ImagingReport, LabResult
 from schemas.models.clinical import Modality, ResultStatus
+from schemas.reference.messages import text as msg
 
 OBSERVATION_STATUSES: dict[str, ResultStatus] = {
     "final": ResultStatus.FINAL, "amended": ResultStatus.CORRECTED,
@@ -52,7 +53,7 @@ def _value(obs: Resource) -> tuple[float | None, str | None, str | None]:
     if obs.valueBoolean is not None:
         return None, "true" if obs.valueBoolean else "false", None
     absent = concept_text(obs.dataAbsentReason) if obs.dataAbsentReason else None
-    reason = f"no value (dataAbsentReason: {absent})" if absent else "no value"
+    reason = msg("connector.data_absent", absent=absent) if absent else msg("connector.no_value")
     raise Rejected(RejectReason.MISSING_FIELD, reason, "Observation.value[x]")
 
 
@@ -76,9 +77,9 @@ def lab_result(ctx: FhirContext, obs: Resource, refs: References,
     for interpretation in obs.interpretation or []:
         for _, code, _ in codings(interpretation):
             if code.upper() not in ABNORMAL_FLAGS:
-                raise Rejected(RejectReason.UNMAPPED_CODE,
-                               f"interpretation {code!r} is not in v3-ObservationInterpretation "
-                               "(N, L, H, LL, HH, A, AA, POS, NEG)", "Observation.interpretation")
+                raise Rejected(RejectReason.UNMAPPED_CODE, msg("connector.interpretation",
+                                                               code=code),
+                               "Observation.interpretation")
             flag = flag or ABNORMAL_FLAGS[code.upper()]
     reported_at = ctx.first_time(obs, *TIMES)
     based_on = next((b.identifier.value if b.identifier is not None else b.reference
@@ -116,8 +117,8 @@ def _imaging_event(ctx: FhirContext, resource: Resource, refs: References, conce
     item = ctx.codes.item(local, loinc, location)
     modality = item.modality or modality_hint
     if item.is_lab or modality is None:
-        raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"item {item.code} is a lab item, not an examination", location)
+        raise Rejected(RejectReason.UNMAPPED_CODE, msg("connector.lab_not_exam", code=item.code),
+                       location)
     reported_at = ctx.first_time(resource, *fields)
     return ImagingReport(
         envelope=ImagingReport.new_envelope(ctx.member_id, event_id=ctx.event_id(resource),
@@ -138,21 +139,21 @@ def diagnostic_report(ctx: FhirContext, report: Resource, refs: References) -> l
         study_uid = _study_uid(study) if study is not None else None
         ref = study_uid or identifier or report.id
         if not ref:
-            raise Rejected(RejectReason.MISSING_FIELD, "no report reference (identifier, "
-                           "imagingStudy or id)", "DiagnosticReport.identifier")
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_no_report_ref"),
+                           "DiagnosticReport.identifier")
         return [_imaging_event(ctx, report, refs, report.code, modality, ref, status,
                                report.conclusion, "DiagnosticReport.code", "issued",
                                "effectiveDateTime", "effectivePeriod")]
     if not report.result:
-        raise Rejected(RejectReason.MISSING_FIELD, "a lab report without result Observations",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.report_without_results"),
                        "DiagnosticReport.result")
     events: list[Event] = []
     for index, reference in enumerate(report.result):
         obs = refs.resolve(reference, report)
         if obs is None or obs.get_resource_type() != "Observation":
-            raise Rejected(RejectReason.MISSING_FIELD,
-                           f"{reference.reference or 'result'} is not an Observation in the "
-                           "Bundle or contained", f"DiagnosticReport.result[{index}]")
+            raise Rejected(RejectReason.MISSING_FIELD, msg(
+                "connector.not_an_observation", reference=reference.reference or "-"),
+                f"DiagnosticReport.result[{index}]")
         obs = _inherit(obs, report)
         # A contained Observation's id is only unique inside its report.
         contained = (reference.reference or "").startswith("#")
@@ -183,7 +184,7 @@ def imaging_study(ctx: FhirContext, study: Resource, refs: References) -> list[E
     status = status_of(study, STUDY_STATUSES)
     concept = next(iter(study.procedureCode or []), None)
     if concept is None:
-        raise Rejected(RejectReason.MISSING_FIELD, "no procedureCode (the examination)",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_procedure_code"),
                        "ImagingStudy.procedureCode")
     dicom = next((modality_of(m.code) for m in study.modality or [] if m.code), None)
     accession = next((i.value for i in study.identifier or []
@@ -191,7 +192,7 @@ def imaging_study(ctx: FhirContext, study: Resource, refs: References) -> list[E
                      None)
     ref = _study_uid(study) or accession or study.id
     if not ref:
-        raise Rejected(RejectReason.MISSING_FIELD, "no study instance UID or accession",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_study_uid"),
                        "ImagingStudy.identifier")
     return [_imaging_event(ctx, study, refs, concept, dicom, ref, status, None,
                            "ImagingStudy.procedureCode", "started")]

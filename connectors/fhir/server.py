@@ -34,7 +34,7 @@ from connectors.fhir.outcome import FHIR_JSON, capability_statement, operation_o
 from connectors.fhir.resources import InvalidResource, parse_resource
 from connectors.hl7.patient_cache import PatientCache
 from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
-from connectors.settings import ConnectorSettings
+from connectors.settings import ConnectorSettings, get_settings
 
 log = logging.getLogger(__name__)
 CHANNEL = "fhir"
@@ -75,8 +75,8 @@ async def create(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge as exc:  # the body is not read: only its size kept
         limit = request.app[MAX_BODY]
         return _refuse(request, b"", label, 413, "TOO_LARGE",
-                       [("(body)", f"the body is larger than this endpoint takes ({limit} "
-                                   f"bytes): split the Bundle ({exc.text})")], "too-costly")
+                       [("(body)", get_settings().locale().say(
+                           "connector.too_large", limit=limit, detail=exc.text))], "too-costly")
     context = request.app[CONTEXT]
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -87,8 +87,9 @@ async def create(request: web.Request) -> web.Response:
         entries = map_bundle(context, resource) if kind == "Bundle" \
             else [map_resource(context, resource)]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _refuse(request, raw, label, 400, "MALFORMED", [("(body)", f"not JSON: {exc}")],
-                       "structure")
+        return _refuse(request, raw, label, 400, "MALFORMED", [
+            ("(body)", get_settings().locale().say("connector.not_json", detail=str(exc)))],
+            "structure")
     except InvalidResource as exc:
         return _refuse(request, raw, label, 400, "INVALID_RESOURCE", exc.issues, "invalid")
     except Rejected as exc:
@@ -103,7 +104,8 @@ async def create(request: web.Request) -> web.Response:
         except Exception as exc:
             log.error("FHIR %s not written: %s", path_type, exc)
             return _refuse(request, raw, label, 503, RejectReason.PUBLISH_FAILED.value,
-                           [(path_type, f"not written to the hub, resend later: {exc}")],
+                           [(path_type, get_settings().locale().say(
+                               "connector.publish_failed", detail=str(exc)))],
                            "transient")
         for event in events:
             metrics.EVENTS_PUBLISHED.labels(CHANNEL, type(event).__name__).inc()

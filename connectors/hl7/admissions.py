@@ -17,6 +17,7 @@ from connectors.hl7.patient import identifiers, patient_from_pid
 from connectors.mapping import Rejected, RejectReason
 from schemas.models import Diagnosis
 from schemas.models.clinical import CaseClassification
+from schemas.reference.messages import text
 
 ADT_TRIGGERS = frozenset({"A01", "A04", "A08"})
 DIAGNOSIS_TYPES: dict[str, CaseClassification | None] = {
@@ -27,9 +28,8 @@ DIAGNOSIS_TYPES: dict[str, CaseClassification | None] = {
 
 def map_adt(ctx: MappingContext, message: Hl7Message) -> EventList:
     if message.header.trigger.upper() not in ADT_TRIGGERS:
-        raise Rejected(RejectReason.UNSUPPORTED,
-                       f"ADT^{message.header.trigger} is not accepted (A01, A04, A08 only)",
-                       "MSH-9")
+        raise Rejected(RejectReason.UNSUPPORTED, text(
+            "connector.adt_not_accepted", trigger=message.header.trigger), "MSH-9")
     pid = message.first("PID")
     patient = patient_from_pid(pid, message.segments("NK1"))
     assert pid is not None  # patient_from_pid rejects a message without PID
@@ -44,12 +44,12 @@ def map_adt(ctx: MappingContext, message: Hl7Message) -> EventList:
         mapped = ctx.codes.diagnosis(get(dg1, 3, 1), get(dg1, 3, 3), location)
         name = get(dg1, 3, 2) or get(dg1, 4) or mapped.name
         if not name:
-            raise Rejected(RejectReason.MISSING_FIELD, "no diagnosis name (DG1-3.2 or DG1-4)",
+            raise Rejected(RejectReason.MISSING_FIELD, text("connector.hl7_no_diagnosis_name"),
                            location)
         kind = get(dg1, 6).upper()
         if kind not in DIAGNOSIS_TYPES:
             raise Rejected(RejectReason.UNMAPPED_CODE,
-                           f"diagnosis type {kind!r} is not A, W or F", f"DG1[{index}]-6")
+                           text("connector.diagnosis_type", kind=kind), f"DG1[{index}]-6")
         diagnosed_at = ctx.first_time(message, (dg1, 5), (dg1, 19), (evn, 2))
         events.append(Diagnosis(
             envelope=Diagnosis.new_envelope(

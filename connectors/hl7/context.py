@@ -13,6 +13,7 @@ from connectors.hl7.message import Hl7Message, get, parse_timestamp
 from connectors.hl7.patient_cache import PatientCache
 from connectors.mapping import CodeMapper, Rejected, RejectReason
 from schemas.models import Event, deterministic_id
+from schemas.reference.messages import text
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class MappingContext:
         msh = message.first("MSH")
         at = self.time(msh, 7) if msh is not None else None
         if at is None:
-            raise Rejected(RejectReason.MISSING_FIELD, "no message date/time", "MSH-7")
+            raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_message_time"), "MSH-7")
         return at
 
 

@@ -27,6 +27,7 @@ from connectors.hl7.results import map_mdm, map_oru
 from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
 from connectors.mllp.server import MllpServer, start_mllp_server
 from connectors.settings import ConnectorSettings
+from schemas.reference.messages import text
 
 log = logging.getLogger(__name__)
 CHANNEL = "mllp"
@@ -48,8 +49,8 @@ def map_message(ctx: MappingContext, message: Hl7Message) -> EventList:
     mapper = MAPPERS.get(kind)
     if mapper is None:
         accepted = ", ".join(f"{t}^{e}" for t, e in MAPPERS)
-        raise Rejected(RejectReason.UNSUPPORTED,
-                       f"message type {kind[0]}^{kind[1]} is not accepted ({accepted})", "MSH-9")
+        raise Rejected(RejectReason.UNSUPPORTED, text(
+            "connector.message_type", kind=f"{kind[0]}^{kind[1]}", accepted=accepted), "MSH-9")
     return mapper(ctx, message)
 
 
@@ -80,7 +81,8 @@ class Hl7Handler:
             return self._refuse(raw, header, rejection)
         except Exception as exc:  # a mapping bug must still be answered, and the input kept
             log.exception("mapping HL7 message %s failed", header.control_id)
-            failure = Rejected(RejectReason.MALFORMED, f"could not be mapped: {exc!r}")
+            failure = Rejected(RejectReason.MALFORMED,
+                               text("connector.not_mapped", detail=repr(exc)))
             return self._refuse(raw, header, failure, code=ERROR)
         if events:
             loop = asyncio.get_running_loop()
@@ -89,7 +91,7 @@ class Hl7Handler:
             except Exception as exc:
                 log.error("events of HL7 message %s not written: %s", header.control_id, exc)
                 unwritten = Rejected(RejectReason.PUBLISH_FAILED,
-                                     f"not written to the hub, resend later: {exc}")
+                                     text("connector.publish_failed", detail=str(exc)))
                 return self._refuse(raw, header, unwritten)
             for event in events:
                 metrics.EVENTS_PUBLISHED.labels(CHANNEL, type(event).__name__).inc()

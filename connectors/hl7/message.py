@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import hl7
 
 from connectors.mapping import Rejected, RejectReason
+from schemas.reference.messages import text as msg
 
 UTF8_BOM = b"\xef\xbb\xbf"
 SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
@@ -99,35 +100,35 @@ def decode(raw: bytes, default_charset: str = "utf-8") -> Hl7Message:
     header = read_header(raw, default_charset)
     if header.charset_label and _charset_key(header.charset_label) not in CHARSETS:
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"character set {header.charset_label!r} is not supported", "MSH-18")
+                       msg("connector.charset", charset=header.charset_label), "MSH-18")
     try:
         text = raw.decode(header.encoding)
     except UnicodeDecodeError as exc:
         raise Rejected(
-            RejectReason.MALFORMED,
-            f"bytes {exc.start}-{exc.end} are not valid {header.encoding} "
-            f"(MSH-18 declares {header.charset_label or 'nothing'})", "MSH-18",
+            RejectReason.MALFORMED, msg(
+                "connector.bad_bytes", start=exc.start, end=exc.end, encoding=header.encoding,
+                declared=header.charset_label or "-"), "MSH-18",
         ) from exc
     text = text.strip().lstrip("\ufeff").replace("\r\n", "\r").replace("\n", "\r")
     if not text.startswith("MSH") or len(text) < 8:
-        raise Rejected(RejectReason.MALFORMED, "the message does not start with MSH", "MSH")
+        raise Rejected(RejectReason.MALFORMED, msg("connector.no_msh"), "MSH")
     sep = text[3]
     segments = [s for s in text.split("\r") if s.strip()]
     for index, segment in enumerate(segments, start=1):
         name = segment.split(sep, 1)[0]
         if not SEGMENT_ID.match(name):
             raise Rejected(RejectReason.MALFORMED,
-                           f"starts with {name[:12]!r}, not a segment id "
-                           "(a line break inside a field?)",
+                           msg("connector.not_a_segment", start=repr(name[:12])),
                            f"segment {index}")
     if not header.control_id:
-        raise Rejected(RejectReason.MISSING_FIELD, "no message control id", "MSH-10")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_control_id"), "MSH-10")
     if not header.message_type:
-        raise Rejected(RejectReason.MISSING_FIELD, "no message type", "MSH-9")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_message_type"), "MSH-9")
     try:
         parsed = hl7.parse("\r".join(segments))
     except hl7.HL7Exception as exc:
-        raise Rejected(RejectReason.MALFORMED, f"unparseable: {exc}", "MSH") from exc
+        raise Rejected(RejectReason.MALFORMED, msg("connector.unparseable", detail=str(exc)),
+                       "MSH") from exc
     return Hl7Message(header, text, parsed)
 
 
@@ -158,14 +159,16 @@ def parse_timestamp(value: str, zone: ZoneInfo, location: str) -> datetime | Non
         return None
     match = _TIMESTAMP.match(value)
     if match is None:
-        raise Rejected(RejectReason.INVALID_VALUE, f"{value!r} is not an HL7 timestamp", location)
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.not_timestamp", value=value),
+                       location)
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
         at = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0),
                       int(minute or 0), int(second or 0),
                       int((fraction or "0").ljust(6, "0")[:6]))
     except ValueError as exc:
-        raise Rejected(RejectReason.INVALID_VALUE, f"{value!r}: {exc}", location) from exc
+        raise Rejected(RejectReason.INVALID_VALUE, msg(
+            "connector.bad_value", value=value, detail=str(exc)), location) from exc
     if offset:
         sign = 1 if offset[0] == "+" else -1
         delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
@@ -177,8 +180,10 @@ def parse_date(value: str, location: str) -> date | None:
     if not value:
         return None
     if not re.match(r"^\d{8}", value):
-        raise Rejected(RejectReason.INVALID_VALUE, f"{value!r} is not an HL7 date", location)
+        raise Rejected(RejectReason.INVALID_VALUE, msg("connector.not_date", value=value),
+                       location)
     try:
         return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
     except ValueError as exc:
-        raise Rejected(RejectReason.INVALID_VALUE, f"{value!r}: {exc}", location) from exc
+        raise Rejected(RejectReason.INVALID_VALUE, msg(
+            "connector.bad_value", value=value, detail=str(exc)), location) from exc

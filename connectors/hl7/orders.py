@@ -16,6 +16,7 @@ from connectors.hl7.patient import patient_from_pid, person_name
 from connectors.mapping import Rejected, RejectReason
 from schemas.models import Patient, TestOrder
 from schemas.models.clinical import OrderPriority
+from schemas.reference.messages import text
 
 PRIORITIES: dict[str, OrderPriority] = {
     "S": OrderPriority.EMERGENCY, "A": OrderPriority.URGENT, "R": OrderPriority.ROUTINE,
@@ -37,7 +38,7 @@ def _priority(orc: hl7.Segment, obr: hl7.Segment, tq1: hl7.Segment | None,
     code = (get(tq1, 9) if tq1 is not None else "") or get(orc, 7, 6) or get(obr, 27, 6)
     if code.upper() not in PRIORITIES:
         raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"priority {code!r} is not S, A or R", f"OBR[{index}]-27")
+                       text("connector.priority", code=code), f"OBR[{index}]-27")
     return PRIORITIES[code.upper()]
 
 
@@ -46,11 +47,10 @@ def _order(ctx: MappingContext, message: Hl7Message, patient: Patient, orc: hl7.
     control = get(orc, 1).upper()
     if control != NEW_ORDER:
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"order control {control or 'none'!r}: only new orders (NW) are accepted",
-                       "ORC-1")
+                       text("connector.order_control", control=control or "-"), "ORC-1")
     order_id = get(obr, 2) or get(orc, 2)
     if not order_id:
-        raise Rejected(RejectReason.MISSING_FIELD, "no placer order number",
+        raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_placer_order"),
                        f"OBR[{index}]-2")
     code = coded(obr, 4)
     item = ctx.codes.item(code.local, code.loinc, f"OBR[{index}]-4")
@@ -81,8 +81,7 @@ def map_order(ctx: MappingContext, message: Hl7Message) -> EventList:
             patient = patient_from_pid(segment, message.segments("NK1"))
         elif name == "ORC":
             if pending_orc:
-                raise Rejected(RejectReason.UNSUPPORTED,
-                               "an ORC without OBR: only lab and examination orders are accepted",
+                raise Rejected(RejectReason.UNSUPPORTED, text("connector.orc_without_obr"),
                                "ORC")
             orc, tq1, pending_orc = segment, None, True
         elif name == "TQ1":
@@ -90,12 +89,13 @@ def map_order(ctx: MappingContext, message: Hl7Message) -> EventList:
         elif name == "OBR":
             index += 1
             if orc is None:
-                raise Rejected(RejectReason.MALFORMED, "OBR without a preceding ORC",
+                raise Rejected(RejectReason.MALFORMED, text("connector.obr_without_orc"),
                                f"OBR[{index}]")
             if patient is None:
-                raise Rejected(RejectReason.MISSING_FIELD, "no PID before the order", "PID")
+                raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_pid_before_order"),
+                               "PID")
             events.append(_order(ctx, message, patient, orc, segment, tq1, index))
             pending_orc = False
     if pending_orc or not events:
-        raise Rejected(RejectReason.MISSING_FIELD, "no OBR: nothing ordered", "OBR")
+        raise Rejected(RejectReason.MISSING_FIELD, text("connector.nothing_ordered"), "OBR")
     return events

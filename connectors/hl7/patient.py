@@ -22,6 +22,7 @@ from connectors.hl7.message import get, parse_date, repetitions
 from connectors.mapping import Rejected, RejectReason
 from schemas.models import Patient
 from schemas.models.common import Address, IdType, Sex
+from schemas.reference.messages import Text, text
 
 ID_TYPES: dict[str, IdType] = {
     "ID": IdType.RESIDENT_ID, "NI": IdType.RESIDENT_ID, "NNCHN": IdType.RESIDENT_ID,
@@ -46,14 +47,14 @@ _CHECK = "10X98765432"
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def resident_id_problem(number: str) -> str | None:
+def resident_id_problem(number: str) -> Text | None:
     """Why a resident ID card number is not valid, or None if it is."""
     if not _RESIDENT_ID.match(number):
-        return "is not 18 characters (17 digits and a digit or X) nor 15 digits"
+        return text("connector.resident_id_form")
     if len(number) == 18:
         expected = _CHECK[sum(int(d) * w for d, w in zip(number, _WEIGHTS, strict=False)) % 11]
         if number[17] != expected:
-            return f"fails its check digit (expected {expected})"
+            return text("connector.resident_id_check", expected=expected)
     return None
 
 
@@ -69,8 +70,7 @@ def identifiers(pid: hl7.Segment) -> list[tuple[IdType, str]]:
             number = number.upper()
             problem = resident_id_problem(number)
             if problem:
-                raise Rejected(RejectReason.INVALID_VALUE,
-                               f"resident ID number {problem}", f"PID-3[{rep}]")
+                raise Rejected(RejectReason.INVALID_VALUE, problem, f"PID-3[{rep}]")
         found.append((id_type, number))
     return sorted(found, key=lambda pair: ID_PREFERENCE.index(pair[0]))
 
@@ -103,15 +103,14 @@ def _address(pid: hl7.Segment) -> Address | None:
 
 def patient_from_pid(pid: hl7.Segment | None, nk1: list[hl7.Segment] | None = None) -> Patient:
     if pid is None:
-        raise Rejected(RejectReason.MISSING_FIELD, "the message has no PID segment", "PID")
+        raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_pid"), "PID")
     ids = identifiers(pid)
     if not ids:
-        raise Rejected(RejectReason.MISSING_FIELD, "no patient identifier", "PID-3")
+        raise Rejected(RejectReason.MISSING_FIELD, text("connector.no_patient_id"), "PID-3")
     id_type, id_number = ids[0]
     sex_code = get(pid, 8).upper()
     if sex_code and sex_code not in SEXES:
-        raise Rejected(RejectReason.UNMAPPED_CODE, f"sex {sex_code!r} is not in table 0001",
-                       "PID-8")
+        raise Rejected(RejectReason.UNMAPPED_CODE, text("connector.sex", code=sex_code), "PID-8")
     sex = SEXES.get(sex_code)
     birth_date = parse_date(get(pid, 7), "PID-7")
     if id_type is IdType.RESIDENT_ID:

@@ -21,6 +21,7 @@ from connectors.hl7.patient import patient_from_pid
 from connectors.mapping import Rejected, RejectReason, modality_of
 from schemas.models import ImagingReport, LabResult, Patient
 from schemas.models.clinical import AbnormalFlag, ResultStatus
+from schemas.reference.messages import text as msg
 
 ABNORMAL_FLAGS: dict[str, AbnormalFlag] = {
     "N": AbnormalFlag.NORMAL, "L": AbnormalFlag.LOW, "H": AbnormalFlag.HIGH,
@@ -44,8 +45,8 @@ IMPRESSION_MARKERS = ("19005-8", "IMP", "印象", "诊断", "结论", "IMPRESSIO
 
 def _status(code: str, table: dict[str, ResultStatus], location: str) -> ResultStatus:
     if code.upper() not in table:
-        raise Rejected(RejectReason.UNSUPPORTED,
-                       f"result status {code!r} is not a result (use F, C, P or R)", location)
+        raise Rejected(RejectReason.UNSUPPORTED, msg("connector.result_status", code=code),
+                       location)
     return table[code.upper()]
 
 
@@ -54,15 +55,16 @@ def _lab_value(obx: hl7.Segment, index: int) -> tuple[float | None, str | None]:
     location = f"OBX[{index}]-5"
     if value_type not in LAB_VALUE_TYPES:
         raise Rejected(RejectReason.UNSUPPORTED,
-                       f"value type {value_type or 'none'!r} is not a lab value", f"OBX[{index}]-2")
+                       msg("connector.value_type", kind=value_type or "-"), f"OBX[{index}]-2")
     if value_type == "NM":
         text = get(obx, 5)
         if not text:
-            raise Rejected(RejectReason.MISSING_FIELD, "no value", location)
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_value"), location)
         try:
             return float(text), None
         except ValueError:
-            raise Rejected(RejectReason.INVALID_VALUE, f"{text!r} is not a number (NM)",
+            raise Rejected(RejectReason.INVALID_VALUE,
+                           msg("connector.not_number", value=text, kind="NM"),
                            location) from None
     if value_type == "SN":
         comparator, first, separator, second = (get(obx, 5, n) for n in (1, 2, 3, 4))
@@ -70,13 +72,14 @@ def _lab_value(obx: hl7.Segment, index: int) -> tuple[float | None, str | None]:
             try:
                 return float(first), None
             except ValueError:
-                raise Rejected(RejectReason.INVALID_VALUE, f"{first!r} is not a number (SN)",
+                raise Rejected(RejectReason.INVALID_VALUE,
+                               msg("connector.not_number", value=first, kind="SN"),
                                location) from None
         return None, f"{comparator}{first}{separator}{second}"
     coded_value = value_type in ("CE", "CWE")
     value = (get(obx, 5, 2) or get(obx, 5, 1)) if coded_value else get(obx, 5)
     if not value:
-        raise Rejected(RejectReason.MISSING_FIELD, "no value", location)
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_value"), location)
     return None, value
 
 
@@ -88,7 +91,7 @@ def _lab_result(ctx: MappingContext, message: Hl7Message, patient: Patient,
     flag_code = get(obx, 8).upper()
     if flag_code and flag_code not in ABNORMAL_FLAGS:
         raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"abnormal flag {flag_code!r} is not in table 0078", f"OBX[{index}]-8")
+                       msg("connector.abnormal_flag", code=flag_code), f"OBX[{index}]-8")
     reported_at = ctx.first_time(message, (obr, 22), (obx, 19), (obx, 14), (obr, 7))
     spm = message.first("SPM")
     specimen = (get(spm, 4, 2) or get(spm, 4, 1)) if spm is not None else ""
@@ -136,14 +139,13 @@ def imaging_report(ctx: MappingContext, message: Hl7Message, patient: Patient,
     modality = item.modality or modality_of(get(obr, 24))
     if modality is None or item.is_lab:
         raise Rejected(RejectReason.UNMAPPED_CODE,
-                       f"item {item.code} is a lab item, not an examination", f"OBR[{obr_index}]-4")
+                       msg("connector.lab_not_exam", code=item.code), f"OBR[{obr_index}]-4")
     zds = message.first("ZDS")
     pointer = next((get(o, 5, 1) for o in observations if get(o, 2).upper() == "RP"), "")
     ref = report_ref or (get(zds, 1) if zds is not None else "") or pointer or get(obr, 3) \
         or get(obr, 2)
     if not ref:
-        raise Rejected(RejectReason.MISSING_FIELD,
-                       "no report reference (accession OBR-3, ZDS-1 study UID or TXA-12)",
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.hl7_no_report_ref"),
                        f"OBR[{obr_index}]-3")
     findings, conclusion = _report_text(observations)
     if status_code is None:
@@ -183,14 +185,15 @@ def map_oru(ctx: MappingContext, message: Hl7Message) -> EventList:
         elif name == "OBR":
             obr_count += 1
             if patient is None:
-                raise Rejected(RejectReason.MISSING_FIELD, "OBR before any PID", "PID")
+                raise Rejected(RejectReason.MISSING_FIELD, msg("connector.obr_before_pid"),
+                               "PID")
             groups.append((patient, segment, obr_count, []))
         elif name == "OBX":
             if not groups:
-                raise Rejected(RejectReason.MALFORMED, "OBX before any OBR", "OBR")
+                raise Rejected(RejectReason.MALFORMED, msg("connector.obx_before_obr"), "OBR")
             groups[-1][3].append(segment)
     if not groups:
-        raise Rejected(RejectReason.MISSING_FIELD, "no OBR: nothing reported", "OBR")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.nothing_reported"), "OBR")
     obx_index = 0
     for group_patient, obr, obr_index, observations in groups:
         if _is_examination(ctx, obr):
@@ -199,7 +202,7 @@ def map_oru(ctx: MappingContext, message: Hl7Message) -> EventList:
             obx_index += len(observations)
             continue
         if not observations:
-            raise Rejected(RejectReason.MISSING_FIELD, "lab order group without OBX",
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.group_without_obx"),
                            f"OBR[{obr_index}]")
         for obx in observations:
             obx_index += 1
@@ -211,11 +214,10 @@ def map_mdm(ctx: MappingContext, message: Hl7Message) -> EventList:
     """MDM^T02: TXA (document) and OBX (its text); the examination is OBR-4."""
     txa = message.first("TXA")
     if txa is None:
-        raise Rejected(RejectReason.MISSING_FIELD, "MDM^T02 without TXA", "TXA")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.mdm_without_txa"), "TXA")
     obr = message.first("OBR")
     if obr is None:
-        raise Rejected(RejectReason.MISSING_FIELD,
-                       "MDM^T02 needs an OBR whose OBR-4 is the examination code", "OBR")
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.mdm_needs_obr"), "OBR")
     patient = patient_from_pid(message.first("PID"), message.segments("NK1"))
     return [imaging_report(ctx, message, patient, obr, 1, message.segments("OBX"),
                            report_ref=get(txa, 12), status_code=get(txa, 17))]

@@ -19,6 +19,7 @@ from hub.runtime import runtime
 from schemas.codec import CodecError
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus
+from schemas.reference.messages import text
 from schemas.topics import member_of_topic
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,12 @@ async def handle(agent: str, handler: Handler, meta: Meta) -> None:
         metrics.EVENTS_IN.labels(meta.topic, event.envelope.member_id).inc()
         await handler(event, meta)
     except CodecError as exc:
-        await reject(meta, exc.code, str(exc), agent, None)
+        key = "rejection.unknown_schema" if exc.code == Reason.UNKNOWN_SCHEMA else \
+            "rejection.malformed"
+        await reject(meta, exc.code, runtime.locale.render(text(key, detail=str(exc))), agent,
+                     None)
     except Rejection as exc:
-        await reject(meta, exc.code, exc.reason, agent, event)
+        await reject(meta, exc.code, exc.reason_in(runtime.locale), agent, event)
     except Exception as exc:
         log.exception("agent %s failed on %s[%d]@%d", agent, meta.topic, meta.partition,
                       meta.offset, extra={
@@ -97,7 +101,8 @@ async def handle(agent: str, handler: Handler, meta: Meta) -> None:
                           "event_id": event.envelope.event_id if event else None,
                           "member": event.envelope.member_id if event else meta.topic_member,
                       })
-        await reject(meta, Reason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", agent, event)
+        detail = text("rejection.processing_error", detail=f"{type(exc).__name__}: {exc}")
+        await reject(meta, Reason.PROCESSING_ERROR, runtime.locale.render(detail), agent, event)
     finally:
         metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
 

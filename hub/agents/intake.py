@@ -49,7 +49,7 @@ async def intake(event: Event, meta: Meta) -> None:
     redelivery = first is not None and first[0] == meta.partition and first[1] == meta.offset
     if first is not None and not redelivery:
         metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
-        raise Rejection(Reason.DUPLICATE_EVENT, f"event id {event_id} was already accepted")
+        raise Rejection(Reason.DUPLICATE_EVENT, "rejection.duplicate_event", event_id=event_id)
     admitted = admit(
         event, meta.topic_member, runtime.registry, runtime.pseudonym_secret, runtime.sealer
     )

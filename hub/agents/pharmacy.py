@@ -73,6 +73,7 @@ def policy() -> PharmacyPolicy:
         window_days=settings.pharmacy_use_window_days,
         transfer_hold_days=settings.pharmacy_transfer_hold_days,
         utc_offset_hours=settings.pharmacy_utc_offset_hours,
+        locale=runtime.locale,
     )
 
 
@@ -159,7 +160,7 @@ async def _send(outcome: Outcome) -> None:
 @hub_agent(channels.stock, name=AGENT)
 async def pharmacy(event: Event, meta: Meta) -> None:
     if not isinstance(event, StockEvent | ShortageRegistration):
-        raise Rejection(Reason.INVALID_EVENT, f"{event.avro_name()} is not a stock event")
+        raise Rejection(Reason.INVALID_EVENT, "rejection.not_stock_event", schema=event.avro_name())
     member_id = event.envelope.member_id
     drug = resolve_drug(formulary(), member_id, event.drug_code)
     stockists = formulary().stockists(drug.code)

@@ -76,14 +76,14 @@ async def _find_counts_keys() -> None:
 
 def _patient_key(patient: Patient) -> str:
     if not patient.key:
-        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "patient has no pseudonym")
+        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "rejection.no_pseudonym")
     return patient.key
 
 
 def _member(member_id: str) -> Member:
     member = runtime.registry.get(member_id)
     if member is None:
-        raise Rejection(Reason.UNKNOWN_MEMBER, f"{member_id!r} is not a registered member")
+        raise Rejection(Reason.UNKNOWN_MEMBER, "rejection.unknown_member", member=member_id)
     return member
 
 
@@ -154,7 +154,7 @@ async def _advise(order: TestOrder, meta: Meta) -> None:
     key = _patient_key(order.patient)
     now = runtime.now()
     advice = advise(order, item, results_for(patient_index(key), item.code), orderer,
-                    runtime.registry, now)
+                    runtime.registry, now, runtime.locale)
     await publish(channels.out(member_id), order.envelope.event_id, advice)
     record = OrderRecord(member_id, item.code, order.ordered_at,
                          recognisable=advice.verdict is not Verdict.NONE_VALID)

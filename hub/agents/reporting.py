@@ -36,6 +36,7 @@ from hub.rules.reporting import (
     deadline_state,
     detect_diagnosis,
     detect_lab,
+    lacks,
     on_detection,
     timeliness,
 )
@@ -66,7 +67,7 @@ def _open_patient(report: Report) -> Patient:
 
 def _context() -> Context:
     return Context(catalogue, runtime.registry, _open_patient,
-                   runtime.settings.reporting_case_retention_days)
+                   runtime.settings.reporting_case_retention_days, runtime.locale)
 
 
 def _load(key: str) -> PatientCases | None:
@@ -93,7 +94,7 @@ async def _send(out: Outcome) -> None:
 
 def _pseudonym(patient: Patient) -> str:
     if not patient.key or not patient.sealed:
-        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "patient has no pseudonym or block")
+        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "rejection.no_pseudonym")
     return patient.key
 
 
@@ -171,7 +172,7 @@ async def deadline_watchdog() -> None:
             state = PatientCases.load(value)
             if state.partition not in owned:
                 continue
-            out = check_deadlines(state, catalogue, now)
+            out = check_deadlines(state, catalogue, now, runtime.locale)
             for case in out.state.cases:
                 if case.is_open:
                     counts[deadline_state(case, now)] += 1
@@ -201,6 +202,7 @@ def open_cases(member_id: str | None = None) -> list[dict[str, object]]:
                 "disease_name": disease.name if disease else case.disease_code,
                 "opened_at": case.opened_at.isoformat(), "deadline": case.deadline.isoformat(),
                 "state": deadline_state(case, now).value, "missing_fields": list(case.missing),
+                "lacks": lacks(case.missing, runtime.locale),
                 "late_reported": case.late_reported_at is not None,
             })
     return sorted(rows, key=lambda row: str(row["deadline"]))

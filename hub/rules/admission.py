@@ -34,34 +34,30 @@ def check_origin(event: Event, topic_member: str | None, registry: Registry) -> 
     """The envelope must name the member that owns the topic it arrived on."""
     if type(event) not in INGRESS_EVENTS:
         raise Rejection(
-            Reason.NOT_ACCEPTED_ON_INGRESS,
-            f"{event.avro_name()} is written by the hub, not by members",
+            Reason.NOT_ACCEPTED_ON_INGRESS, "rejection.hub_only_schema", schema=event.avro_name()
         )
     if topic_member is None or registry.get(topic_member) is None:
-        raise Rejection(Reason.UNKNOWN_MEMBER, "no registered member owns this topic")
+        raise Rejection(Reason.UNKNOWN_MEMBER, "rejection.no_member_owns_topic")
     claimed = event.envelope.member_id
     if claimed != topic_member:
         raise Rejection(
-            Reason.MEMBER_MISMATCH,
-            f"event claims member {claimed!r} but arrived on the topic of {topic_member!r}",
+            Reason.MEMBER_MISMATCH, "rejection.member_mismatch", claimed=claimed,
+            topic_member=topic_member,
         )
     if event.envelope.schema_name != event.avro_name():
         raise Rejection(
-            Reason.ENVELOPE_MISMATCH,
-            f"envelope names schema {event.envelope.schema_name!r} "
-            f"but the body is {event.avro_name()}",
+            Reason.ENVELOPE_MISMATCH, "rejection.envelope_mismatch",
+            claimed=event.envelope.schema_name, actual=event.avro_name(),
         )
 
 
 def _protect(patient: Patient, secret: bytes, sealer: Sealer) -> Patient:
     if patient.key is not None or patient.sealed is not None:
-        raise Rejection(
-            Reason.PSEUDONYM_FROM_MEMBER, "patient.key and patient.sealed are set by the hub only"
-        )
+        raise Rejection(Reason.PSEUDONYM_FROM_MEMBER, "rejection.pseudonym_from_member")
     try:
         return pseudonymous(patient, secret, sealer)
     except ValueError as exc:
-        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, str(exc)) from exc
+        raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "rejection.no_identity") from exc
 
 
 def admit(
@@ -74,7 +70,9 @@ def admit(
         return Admitted(event, route, event.drug_code)
     if not isinstance(event, LabResult | ImagingReport | Diagnosis | TestOrder
                       | RecognitionDecision):
-        raise Rejection(Reason.NOT_ACCEPTED_ON_INGRESS, f"no route for {event.avro_name()}")
+        raise Rejection(
+            Reason.NOT_ACCEPTED_ON_INGRESS, "rejection.no_route", schema=event.avro_name()
+        )
     protected = _protect(event.patient, secret, sealer)
     assert protected.key is not None
     return Admitted(event.model_copy(update={"patient": protected}), route, protected.key)

@@ -52,8 +52,7 @@ def map_item(
     if item_code:
         item = catalogue.get(item_code.strip().upper())
         if item is None:
-            raise Rejection(Reason.UNMAPPED_CODE,
-                            f"item code {item_code!r} is not in the consortium catalogue")
+            raise Rejection(Reason.UNMAPPED_CODE, "rejection.unknown_item_code", code=item_code)
         return item
     item = catalogue.resolve(member_id, local_code)
     if item is None and loinc:
@@ -61,8 +60,8 @@ def map_item(
     if item is None:
         raise Rejection(
             Reason.UNMAPPED_CODE,
-            f"local code {local_code!r} of {member_id} is not mapped to a catalogue item"
-            + (f" (nor is LOINC {loinc})" if loinc else ""),
+            "rejection.unmapped_local_code_loinc" if loinc else "rejection.unmapped_local_code",
+            code=local_code, member=member_id, loinc=loinc,
         )
     return item
 

@@ -12,18 +12,12 @@ from schemas.models import RecognitionAdvice, TestOrder, deterministic_id
 from schemas.models.clinical import AbnormalFlag, RetestReason
 from schemas.models.outputs import RecognisableResult, Verdict
 from schemas.reference.items import Item
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text, text
 from schemas.reference.registry import Member, Registry
 
-RETEST_EXPLANATIONS: dict[RetestReason, str] = {
-    RetestReason.CONDITION_CHANGED: "the patient's condition has changed",
-    RetestReason.FAST_CHANGING_VALUE: "the value changes fast",
-    RetestReason.MAJOR_INTERVENTION: "a major intervention (surgery, transfusion) is planned",
-    RetestReason.EMERGENCY: "this is emergency care",
-    RetestReason.FORENSIC_OR_DISABILITY: "it is for a forensic or disability assessment",
-    RetestReason.OTHER_CLINICAL_NEED: "of another clinical need recorded by the doctor",
-    RetestReason.PATIENT_REQUEST: "the patient asks for it",
-    RetestReason.PRODUCER_FAILED_EQA: "the producing lab failed external quality assessment",
-    RetestReason.RESULT_TOO_OLD: "the doctor judges the result too old",
+# Why a re-test may be done despite a recognisable result, per reason (messages.toml).
+RETEST_EXPLANATIONS: dict[RetestReason, Text] = {
+    reason: text(f"retest.{reason.value}") for reason in RetestReason
 }
 
 
@@ -59,11 +53,11 @@ def _described(candidate: Candidate, item: Item, mark: str) -> RecognisableResul
     )
 
 
-def _summary(results: list[RecognisableResult]) -> str:
+def _summary(results: list[RecognisableResult]) -> Text:
     newest = results[0]
-    more = f" (and {len(results) - 1} more)" if len(results) > 1 else ""
-    return (f"{newest.member_name} reported it on {newest.reported_at:%Y-%m-%d %H:%M} UTC, "
-            f"valid until {newest.valid_until:%Y-%m-%d %H:%M} UTC{more}")
+    return text("advice.summary_more" if len(results) > 1 else "advice.summary",
+                member=newest.member_name, reported_at=newest.reported_at,
+                valid_until=newest.valid_until, more=len(results) - 1)
 
 
 def answer(
@@ -73,27 +67,30 @@ def answer(
     registry: Registry,
     at: datetime,
     retest_reason: RetestReason | None = None,
+    locale: Locale = DEFAULT_LOCALE,
 ) -> Answer:
-    """Which results the orderer may recognise for `item` at `at`, and the verdict."""
+    """Which results the orderer may recognise for `item` at `at`, and the verdict; the
+    message in the locale's language, its times in the locale's zone."""
+    said = {"item": item.name, "code": item.code}
     if not item.recognisable:
         return Answer(item, Verdict.NONE_VALID,
-                      f"{item.name} ({item.code}) is not subject to mutual recognition",
+                      locale.render(text("advice.not_recognisable_item", **said)),
                       retest_reason)
     candidates = recognisable_results(results, item, orderer, registry, at)
     described = [_described(c, item, registry.mark) for c in candidates]
     if not described:
         return Answer(item, Verdict.NONE_VALID,
-                      f"No valid recognisable result of {item.name} ({item.code})",
-                      retest_reason)
+                      locale.render(text("advice.none_valid", **said)), retest_reason)
+    summary = _summary(described)
     if retest_reason is not None:
         why = RETEST_EXPLANATIONS[retest_reason]
         return Answer(item, Verdict.RETEST_ALLOWED,
-                      f"A recognisable result of {item.name} ({item.code}) exists "
-                      f"({_summary(described)}); re-testing is allowed because {why}",
+                      locale.render(text("advice.retest_allowed", **said, summary=summary,
+                                         why=why)),
                       retest_reason, described)
     return Answer(item, Verdict.RECOGNISABLE,
-                  f"Recognisable result of {item.name} ({item.code}) already exists: "
-                  f"{_summary(described)}", None, described)
+                  locale.render(text("advice.recognisable", **said, summary=summary)),
+                  None, described)
 
 
 def advice_id(order: TestOrder) -> str:
@@ -107,13 +104,14 @@ def advise(
     orderer: Member,
     registry: Registry,
     now: datetime,
+    locale: Locale = DEFAULT_LOCALE,
 ) -> RecognitionAdvice:
     """The advice for an order, addressed to the ordering member only. It is judged as of
     the time the order was placed (never later than now), so a late upload is advised as
     the doctor would have been."""
     at = min(order.ordered_at, now)
     reason = retest_reason_of(order.priority, order.retest_reason)
-    result = answer(item, results, orderer, registry, at, reason)
+    result = answer(item, results, orderer, registry, at, reason, locale)
     envelope = RecognitionAdvice.new_envelope(
         order.envelope.member_id,
         event_id=advice_id(order),

@@ -14,6 +14,7 @@ from schemas.models import deterministic_id
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict
 from schemas.reference.items import Item, ItemCatalogue
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, text
 
 SERVICE_ID = "recognition-order-select"
 HOOK = "order-select"
@@ -86,32 +87,37 @@ def answer_json(answer: Answer) -> JsonDict:
     }
 
 
-def _detail(answer: Answer) -> str:
+def _detail(answer: Answer, locale: Locale) -> str:
     lines = []
     for r in answer.results:
         shown = (f"{r.value_numeric:g} {r.unit or ''}".strip() if r.value_numeric is not None
                  else r.value_text or r.conclusion or f"report {r.report_ref}")
         flag = f" ({r.abnormal_flag.value})" if r.abnormal_flag else ""
-        lines.append(f"- **{r.member_name}** [{r.mark}]: {shown}{flag}, reported "
-                     f"{r.reported_at:%Y-%m-%d %H:%M} UTC, valid until "
-                     f"{r.valid_until:%Y-%m-%d %H:%M} UTC")
+        lines.append(locale.render(text(
+            "advice.cds_result_line", member=r.member_name, mark=r.mark,
+            shown=f"{shown}{flag}", reported_at=r.reported_at, valid_until=r.valid_until,
+        )))
     return "\n".join(lines)
 
 
-def card(answer: Answer, order_ref: str, hook_instance: str, source_label: str) -> JsonDict:
+def card(answer: Answer, order_ref: str, hook_instance: str, source_label: str,
+         locale: Locale = DEFAULT_LOCALE) -> JsonDict:
     """One card per ordered item that has a recognisable result; the doctor may override
     it with one of the re-test reasons (which the decision loop then counts)."""
-    summary = (f"Recognisable {answer.item.name} ({answer.item.code}) result exists"
-               if answer.verdict is Verdict.RECOGNISABLE else
-               f"{answer.item.name} ({answer.item.code}): re-test allowed")
+    said = {"item": answer.item.name, "code": answer.item.code}
+    summary = locale.render(text(
+        "advice.cds_summary" if answer.verdict is Verdict.RECOGNISABLE else "advice.cds_retest",
+        **said,
+    ))
     return {
         "uuid": deterministic_id("cds-card", hook_instance, order_ref, answer.item.code),
         "summary": summary[:140],
         "indicator": "warning" if answer.verdict is Verdict.RECOGNISABLE else "info",
-        "detail": f"{answer.message}\n\n{_detail(answer)}",
+        "detail": f"{answer.message}\n\n{_detail(answer, locale)}",
         "source": {"label": source_label},
         "overrideReasons": [
-            {"system": RETEST_REASON_SYSTEM, "code": reason.value, "display": why}
+            {"system": RETEST_REASON_SYSTEM, "code": reason.value,
+             "display": locale.render(why)}
             for reason, why in RETEST_EXPLANATIONS.items()
         ],
     }

@@ -53,6 +53,7 @@ from schemas.models import (
 from schemas.models.outputs import FeedbackStatus, ShortageSource, ShortageStatus
 from schemas.models.pharmacy import StockEventKind
 from schemas.reference.formulary import Drug, Formulary, StockParams
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, text
 
 NOT_STOCKED = "NOT_STOCKED"
 SHORTAGE_ALREADY_OPEN = "SHORTAGE_ALREADY_OPEN"
@@ -63,6 +64,7 @@ class PharmacyPolicy:
     window_days: int
     transfer_hold_days: int
     utc_offset_hours: float
+    locale: Locale = DEFAULT_LOCALE  # language and zone of the reasons people read
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +104,10 @@ def resolve_drug(formulary: Formulary, member_id: str, drug_code: str) -> Drug:
     """The drug an input names, refused if the formulary or the member does not have it."""
     drug = formulary.get(drug_code)
     if drug is None:
-        raise Rejection(Reason.UNKNOWN_DRUG, f"{drug_code!r} is not in the consortium formulary")
+        raise Rejection(Reason.UNKNOWN_DRUG, "rejection.unknown_drug", drug_code=drug_code)
     if formulary.stock_params(member_id, drug_code) is None:
-        raise Rejection(NOT_STOCKED, f"{member_id} does not stock {drug.name} ({drug_code})")
+        raise Rejection(NOT_STOCKED, "rejection.not_stocked", member=member_id, drug=drug.name,
+                        drug_code=drug_code)
     return drug
 
 
@@ -131,7 +134,7 @@ def _open(
         )
         outcome.feedback.append(outputs.transfer_request(
             plan.donor, shortage.shortage_id, member, state.drug, plan.transfer_quantity,
-            cause_id=cause_id, now=now,
+            cause_id=cause_id, now=now, locale=policy.locale,
         ))
     if plan.order_quantity > 0:
         placed = place_order(ledger, params, shortage.shortage_id, plan.order_quantity, today)
@@ -152,11 +155,11 @@ def _open(
 
 
 def _trace(outcome: Outcome, event: StockEvent, drug: Drug, buckets: Sequence[Bucket],
-           now: datetime) -> None:
+           now: datetime, locale: Locale) -> None:
     member, event_id = event.envelope.member_id, event.envelope.event_id
     for dup in find_duplicates(event.trace_codes, member, event_id, buckets):
-        outcome.alerts.append(outputs.trace_alert(dup, drug, now=now))
-        outcome.feedback.extend(outputs.trace_feedback(dup, drug, now=now))
+        outcome.alerts.append(outputs.trace_alert(dup, drug, now=now, locale=locale))
+        outcome.feedback.extend(outputs.trace_feedback(dup, drug, now=now, locale=locale))
     outcome.trace_codes = unseen_codes(event.trace_codes, buckets)
 
 
@@ -196,7 +199,7 @@ def on_stock_event(
     ledger, received = receive(movement.ledger, event, today)
     outcome = Outcome(ledgers={member: ledger})
     if event.kind is StockEventKind.DISPENSE and event.trace_codes:
-        _trace(outcome, event, state.drug, trace_buckets, now)
+        _trace(outcome, event, state.drug, trace_buckets, now, policy.locale)
     position = ledger.position(params, today, policy.window_days)
     current = ledger.open_shortage
     if current is None and movement.lowered and position.below_reorder_point:
@@ -233,9 +236,9 @@ def on_registration(
         return Outcome(already_applied=True)
     short = event.quantity_short
     if not math.isfinite(short) or short <= 0:
-        raise Rejection(Reason.INVALID_EVENT, f"quantity_short must be positive, not {short}")
+        raise Rejection(Reason.INVALID_EVENT, "rejection.quantity_short_positive", quantity=short)
     if not event.reason.strip():
-        raise Rejection(Reason.INVALID_EVENT, "a shortage registration needs a reason")
+        raise Rejection(Reason.INVALID_EVENT, "rejection.shortage_needs_reason")
     ledger = ledger.mark_applied(event_id)
     outcome = Outcome(ledgers={member: ledger})
     current = ledger.open_shortage
@@ -243,7 +246,9 @@ def on_registration(
         outcome.feedback.append(outputs.member_feedback(
             member, event_id, FeedbackStatus.ACCEPTED, id_parts=(SHORTAGE_ALREADY_OPEN,),
             cause_id=event_id, now=now, reason_code=SHORTAGE_ALREADY_OPEN,
-            reason=f"shortage {current.shortage_id} of {state.drug.name} is already open",
+            reason=policy.locale.render(text("pharmacy.shortage_open",
+                                             shortage_id=current.shortage_id,
+                                             drug=state.drug.name)),
             details={"shortage_id": current.shortage_id},
         ))
         return outcome

@@ -141,17 +141,18 @@ class Movement:
 def _check(event: StockEvent) -> None:
     q = event.quantity
     if not math.isfinite(q):
-        raise Rejection(Reason.INVALID_EVENT, f"quantity {q} is not a number")
+        raise Rejection(Reason.INVALID_EVENT, "rejection.quantity_not_number", quantity=q)
     if event.kind is StockEventKind.ADJUSTMENT:
         if not (event.reason or "").strip():
-            raise Rejection(Reason.INVALID_EVENT, "an ADJUSTMENT needs a reason")
+            raise Rejection(Reason.INVALID_EVENT, "rejection.adjustment_needs_reason")
         if q == 0:
-            raise Rejection(Reason.INVALID_EVENT, "an ADJUSTMENT of 0 changes nothing")
+            raise Rejection(Reason.INVALID_EVENT, "rejection.adjustment_zero")
     elif event.kind is StockEventKind.COUNT:
         if q < 0:
-            raise Rejection(Reason.INVALID_EVENT, f"a COUNT cannot be negative ({q})")
+            raise Rejection(Reason.INVALID_EVENT, "rejection.count_negative", quantity=q)
     elif q <= 0:
-        raise Rejection(Reason.INVALID_EVENT, f"a {event.kind.value} needs a positive quantity")
+        raise Rejection(Reason.INVALID_EVENT, "rejection.needs_positive_quantity",
+                        kind=event.kind.value)
 
 
 def _new_balance(on_hand: float, event: StockEvent) -> float:
@@ -186,9 +187,9 @@ def apply_stock_event(
     after = _new_balance(ledger.on_hand, event)
     if after < 0:
         raise Rejection(
-            Reason.NEGATIVE_BALANCE,
-            f"{event.kind.value} of {event.quantity:g} would leave {ledger.member_id}'s "
-            f"balance of {ledger.drug_code} at {after:g} (on hand {ledger.on_hand:g})",
+            Reason.NEGATIVE_BALANCE, "rejection.negative_balance", kind=event.kind.value,
+            quantity=float(event.quantity), member=ledger.member_id,
+            drug_code=ledger.drug_code, after=float(after), on_hand=float(ledger.on_hand),
         )
     oldest = window_start(today, window_days)
     daily_use = {day: q for day, q in ledger.daily_use.items() if day >= oldest}

@@ -21,6 +21,7 @@ from schemas.models import (
 )
 from schemas.models.outputs import FeedbackStatus, ShortageStatus
 from schemas.reference.formulary import Drug, StockParams
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, text
 
 TRACE_DUPLICATE_ALERT = "TRACE_DUPLICATE"
 
@@ -148,14 +149,15 @@ def member_feedback(
 
 def transfer_request(
     donor: str, shortage_id: str, to_member: str, drug: Drug, quantity: float, *,
-    cause_id: str, now: datetime,
+    cause_id: str, now: datetime, locale: Locale = DEFAULT_LOCALE,
 ) -> Feedback:
     """Asks the donor to transfer stock; it names the shortage as transfer_ref."""
     return member_feedback(
         donor, None, FeedbackStatus.TRANSFER_REQUESTED,
         id_parts=(shortage_id,), cause_id=cause_id, now=now,
         reason_code="TRANSFER_REQUESTED",
-        reason=f"please transfer {quantity:g} {drug.unit} of {drug.name} to {to_member}",
+        reason=locale.render(text("pharmacy.transfer_requested", quantity=float(quantity),
+                                  unit=drug.unit, drug=drug.name, to_member=to_member)),
         details={
             "shortage_id": shortage_id, "transfer_ref": shortage_id, "to_member": to_member,
             "drug_code": drug.code, "drug_name": drug.name, "quantity": f"{quantity:g}",
@@ -173,7 +175,8 @@ def _trace_details(dup: TraceDuplicate, drug: Drug) -> dict[str, str]:
     }
 
 
-def trace_alert(dup: TraceDuplicate, drug: Drug, *, now: datetime) -> OperatorAlert:
+def trace_alert(dup: TraceDuplicate, drug: Drug, *, now: datetime,
+                locale: Locale = DEFAULT_LOCALE) -> OperatorAlert:
     alert_id = deterministic_id("alert", TRACE_DUPLICATE_ALERT, dup.again.event_id, dup.trace_code)
     return OperatorAlert(
         envelope=OperatorAlert.new_envelope(
@@ -184,17 +187,19 @@ def trace_alert(dup: TraceDuplicate, drug: Drug, *, now: datetime) -> OperatorAl
         kind=TRACE_DUPLICATE_ALERT,
         severity="WARNING",
         member_ids=dup.member_ids,
-        summary=(
-            f"pack {dup.trace_code} of {drug.name} dispensed by {dup.again.member_id}, "
-            f"already dispensed by {dup.first.member_id}"
-        ),
+        summary=locale.render(text(
+            "pharmacy.trace_duplicate_alert", trace_code=dup.trace_code, drug=drug.name,
+            again=dup.again.member_id, first=dup.first.member_id,
+        )),
         details=_trace_details(dup, drug),
     )
 
 
-def trace_feedback(dup: TraceDuplicate, drug: Drug, *, now: datetime) -> list[Feedback]:
+def trace_feedback(dup: TraceDuplicate, drug: Drug, *, now: datetime,
+                   locale: Locale = DEFAULT_LOCALE) -> list[Feedback]:
     """Tells both members (once if it is the same member) about the pack seen twice."""
-    reason = f"pack {dup.trace_code} of {drug.name} was dispensed twice"
+    reason = locale.render(text("pharmacy.trace_duplicate", trace_code=dup.trace_code,
+                                drug=drug.name))
     sightings = [dup.again] if dup.first.member_id == dup.again.member_id else [
         dup.again, dup.first
     ]

@@ -51,9 +51,7 @@ def product_prefix(trace_code: str) -> str:
 def check_trace_codes(codes: Iterable[str]) -> None:
     bad = [code for code in codes if not TRACE_CODE.match(code)]
     if bad:
-        raise Rejection(
-            Reason.INVALID_EVENT, f"trace codes must be 20 digits: {', '.join(bad[:5])}"
-        )
+        raise Rejection(Reason.INVALID_EVENT, "rejection.trace_code_digits", codes=bad[:5])
 
 
 def bucket_key(drug_code: str, day: date) -> str:

@@ -93,7 +93,8 @@ def _scope() -> JsonDict:
         assigned = set()
     settings = runtime.settings
     return scope(settings.consumer_instance_id(), STARTED_AT, assigned,
-                 len(runtime.registry.ids) * settings.member_partitions, settings.grafana_url)
+                 len(runtime.registry.ids) * settings.member_partitions, settings.grafana_url,
+                 runtime.locale)
 
 
 def snapshot() -> JsonDict:

@@ -18,7 +18,8 @@ from hub.agents import pharmacy, recognition, reporting
 from hub.app import app
 from hub.rules.replenishment_dispatch import order_id_for
 from hub.rules.replenishment_ledger import MemberLedger, OpenShortage
-from hub.rules.reporting import Case, DeadlineState, deadline_state
+from hub.rules.reporting import Case, DeadlineState, deadline_state, lacks
+from hub.runtime import runtime
 from hub.web.dashboard_feeds import counter_values
 from schemas import topics
 from schemas.reference.formulary import Formulary, StockParams
@@ -43,7 +44,7 @@ def _stored_cases() -> Iterable[dict[str, Any]]:
             yield from value.get("cases", ())
 
 
-def _case_row(case: Case, names: dict[str, str], now: datetime) -> JsonDict:
+def case_row(case: Case, names: dict[str, str], now: datetime) -> JsonDict:
     return {
         "case": case.case_id[:8],
         "disease_code": case.disease_code,
@@ -54,6 +55,7 @@ def _case_row(case: Case, names: dict[str, str], now: datetime) -> JsonDict:
         "seconds_left": round((case.deadline - now).total_seconds()),
         "state": deadline_state(case, now).value,
         "missing": list(case.missing),
+        "lacks": lacks(case.missing, runtime.locale),
         "late_by_seconds": case.late_by_seconds,
     }
 
@@ -83,9 +85,9 @@ def reporting_figures(now: datetime) -> JsonDict:
     return {
         "open_total": len(open_cases),
         "open_by_state": by_state,
-        "open_cases": [_case_row(c, names, now) for c in open_cases[:LISTED]],
+        "open_cases": [case_row(c, names, now) for c in open_cases[:LISTED]],
         "late_total": len(late),
-        "late_reports": [_case_row(c, names, now) for c in late[:LISTED]],
+        "late_reports": [case_row(c, names, now) for c in late[:LISTED]],
         "cards": cards,
     }
 

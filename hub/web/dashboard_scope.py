@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, text
 from schemas.topics import INGRESS_PREFIX, INTERNAL_PARTITIONS, INTERNAL_ROUTES
 
 JsonDict = dict[str, Any]
@@ -48,20 +49,15 @@ def held_partitions(assigned: Iterable[TopicPartitionLike], ingress_total: int
 
 
 def scope(worker: str, started_at: datetime, assigned: Iterable[TopicPartitionLike],
-          ingress_total: int, grafana_url: str) -> JsonDict:
+          ingress_total: int, grafana_url: str, locale: Locale = DEFAULT_LOCALE) -> JsonDict:
     """The page's scope: which worker, since when, which partitions, and where the
     consortium-wide figures are."""
     partitions = held_partitions(assigned, ingress_total)
     whole = all(row["count"] == row["of"] for row in partitions)
     held = ", ".join(f"{row['topic']} {row['count']}/{row['of']}" for row in partitions)
-    summary = (
-        f"本页数字只来自工作进程 {worker}：计数自 "
-        f"{started_at.isoformat(timespec='seconds')} 该进程启动起算，"
-        f"病例、缺药、调拨、订单和消费积压只含它持有的分区（{held}）。"
-    )
-    summary += ("它目前持有全部分区。" if whole else
-                "其余分区由其他工作进程处理，这里只是医联体的一部分。")
-    summary += f"全医联体的数字请看 Grafana（{grafana_url or GRAFANA_FILES}）。"
+    summary = locale.say("scope.summary", worker=worker, since=started_at, held=held,
+                         part=text("scope.all" if whole else "scope.part"),
+                         grafana=grafana_url or GRAFANA_FILES)
     return {
         "worker": worker, "started_at": started_at.isoformat(), "partitions": partitions,
         "all_partitions": whole, "grafana_url": grafana_url or None,

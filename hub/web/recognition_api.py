@@ -116,7 +116,7 @@ def _answer(member_id: str, key: str, item_code: str) -> Answer:
     orderer = runtime.registry.get(member_id)
     assert orderer is not None  # authenticate() only knows registered members
     return answer(item, results_for(patient_index(key), item.code), orderer,
-                  runtime.registry, runtime.now())
+                  runtime.registry, runtime.now(), locale=runtime.locale)
 
 
 @app.page("/recognition/lookup")
@@ -189,6 +189,7 @@ class CdsOrderSelect(View):
                 continue
             found = _answer(member_id, key, item.code)
             if found.verdict is not Verdict.NONE_VALID:
-                cards.append(card(found, ref, str(body.get("hookInstance", "")), label))
+                cards.append(card(found, ref, str(body.get("hookInstance", "")), label,
+                                  runtime.locale))
         metrics.RECOGNITION_LOOKUPS.labels("cds", "200").inc()
         return self.json({"cards": cards})

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity
+from schemas.models.common import Occupation
 from schemas.models.outputs import DiseaseClass
 from schemas.reference import DATA_DIR
 
@@ -168,8 +169,27 @@ class DiseaseMatch(_Frozen):
         return None
 
 
+class AgeBand(_Frozen):
+    """The occupation groups that fit a patient of min_age to max_age whole years."""
+
+    min_age: int
+    max_age: int
+    groups: tuple[Occupation, ...]
+
+
 class CardRules(_Frozen):
     required_address_parts: tuple[str, ...] = ("province", "city", "county")
+    parent_name_max_age: int = 14
+    occupation_by_age: tuple[AgeBand, ...] = ()
+    child_only_groups: tuple[Occupation, ...] = ()
+
+    def occupation_fits(self, occupation: Occupation, age_years: int) -> bool:
+        """Whether the group is plausible at that age (see diseases.toml)."""
+        for band in self.occupation_by_age:
+            if band.min_age <= age_years <= band.max_age:
+                return occupation in band.groups
+        last = max((b.max_age for b in self.occupation_by_age), default=-1)
+        return age_years <= last or occupation not in self.child_only_groups
 
     @model_validator(mode="after")
     def _known_parts(self) -> CardRules:

@@ -2,7 +2,8 @@
 deadlines, cases with their duplicate and revision rules, card assembly, the deadline
 watchdog and timeliness figures."""
 
-from hub.rules.reporting.card import CardView, Opener, build_card, card_view, missing_fields
+from hub.rules.reporting.card import CardView, Opener, build_card, card_view
+from hub.rules.reporting.card_fields import lacks, missing_fields
 from hub.rules.reporting.cases import Context, on_detection
 from hub.rules.reporting.detection import (
     Detection,
@@ -41,6 +42,7 @@ __all__ = [
     "deadline_state",
     "detect_diagnosis",
     "detect_lab",
+    "lacks",
     "missing_fields",
     "on_detection",
     "timeliness",

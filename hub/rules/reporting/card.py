@@ -10,26 +10,23 @@ reported stays on the card.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from hub.rules.reporting.detection import late_by_seconds, local_zone
+from hub.rules.reporting.card_fields import missing_fields
+from hub.rules.reporting.detection import late_by_seconds, local_date, local_zone
 from hub.rules.reporting.state import Case, Report, higher, rank
 from schemas.models import DiseaseReportCard
 from schemas.models.clinical import CaseClassification, Chronicity
-from schemas.models.common import IdType, Patient, Sex
+from schemas.models.common import Patient
 from schemas.models.outputs import CardKind, ReportAddress
-from schemas.reference.diseases import CardRules, DiseaseCatalogue, DiseaseMatch
+from schemas.reference.diseases import DiseaseCatalogue, DiseaseMatch
+from schemas.reference.messages import Text, text
 from schemas.reference.registry import Member
 
 # Opens a report's sealed patient block (the agent passes the hub's sealer).
 Opener = Callable[[Report], Patient]
-
-RESIDENT_ID = re.compile(r"^(\d{17}[\dX]|\d{15})$")
-# Documents that identify a person; a hospital's own record number does not.
-CARD_ID_TYPES = frozenset(IdType) - {IdType.MEDICAL_RECORD_NUMBER}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +43,6 @@ class CardView:
     missing: list[str]
 
 
-def valid_id_number(id_type: IdType | None, id_number: str | None) -> bool:
-    """A usable ID document number. A resident ID must have the 18- (or old 15-) character
-    form; its check digit is not enforced, so a typo still reaches the CDC on time."""
-    number = (id_number or "").strip().upper()
-    if not number or (id_type is not None and id_type not in CARD_ID_TYPES):
-        return False
-    return id_type is not IdType.RESIDENT_ID or RESIDENT_ID.match(number) is not None
-
-
 def merge_patients(patients: Sequence[Patient]) -> Patient:
     """The first patient's fields, each gap filled from the next one that has it."""
     merged: dict[str, object] = {}
@@ -63,45 +51,6 @@ def merge_patients(patients: Sequence[Patient]) -> Patient:
             if merged.get(name) is None and value is not None:
                 merged[name] = value
     return Patient.model_validate(merged)
-
-
-def missing_fields(
-    patient: Patient,
-    winner: Report,
-    match: DiseaseMatch,
-    classification: CaseClassification | None,
-    chronicity: Chronicity | None,
-    onset_date: date | None,
-    rules: CardRules,
-) -> list[str]:
-    """Every mandatory card field that is empty, one by one, in the card's order."""
-    missing: list[str] = []
-    if not (patient.name or "").strip():
-        missing.append("patient_name")
-    if not valid_id_number(patient.id_type, patient.id_number):
-        missing.append("id_number")
-    if patient.sex in (None, Sex.UNKNOWN):
-        missing.append("sex")
-    if patient.birth_date is None and (patient.age_value is None or patient.age_unit is None):
-        missing.append("birth_date")
-    if patient.belonging is None:
-        missing.append("belonging")
-    for part in rules.required_address_parts:
-        if not (getattr(patient.address, part, None) or "").strip():
-            missing.append(f"address.{part}")
-    if patient.occupation is None:
-        missing.append("occupation")
-    if classification is None:
-        missing.append("case_classification")
-    if match.acute_or_chronic and chronicity in (None, Chronicity.UNKNOWN):
-        missing.append("chronicity")
-    if onset_date is None:
-        missing.append("onset_date")
-    if winner.from_lab:
-        missing.append("diagnosis")
-    if match.disease.subtypes and match.subtype is None:
-        missing.append("subtype")
-    return missing
 
 
 def _subtype_code(case: Case, match_default: str | None) -> str | None:
@@ -133,7 +82,8 @@ def card_view(case: Case, catalogue: DiseaseCatalogue, opener: Opener) -> CardVi
     death_date = winner.death_date or (card.death_date if card else None)
     patient = merge_patients([opener(r) for r in case.reports])
     missing = missing_fields(
-        patient, winner, match, classification, chronicity, onset_date, catalogue.card
+        patient, winner, match, classification, chronicity, onset_date, catalogue.card,
+        local_date(winner.diagnosed_at, catalogue),
     )
     return CardView(match, winner, patient, classification, chronicity, onset_date,
                     death_date, missing)
@@ -192,7 +142,7 @@ def build_card(
     )
 
 
-def revision_changes(case: Case, view: CardView) -> list[str]:
+def revision_changes(case: Case, view: CardView) -> list[Text]:
     """What the card in force no longer says right, one phrase each; empty: a duplicate.
 
     A revision is due when the case class rises (suspected to clinical or confirmed), a
@@ -202,12 +152,11 @@ def revision_changes(case: Case, view: CardView) -> list[str]:
     card = case.current_card
     if card is None:
         return []
-    changes: list[str] = []
+    changes: list[Text] = []
     if rank(view.classification) > rank(card.classification):
         assert view.classification is not None
-        changes.append(
-            f"case classification {card.classification.value} -> {view.classification.value}"
-        )
+        changes.append(text("revision.classification", before=card.classification,
+                            after=view.classification))
     disease = view.match.disease
     subtype = view.match.subtype
     if (
@@ -215,12 +164,11 @@ def revision_changes(case: Case, view: CardView) -> list[str]:
         and subtype.code != disease.default_subtype
     ):
         before = disease.subtype(card.subtype_code)
-        changes.append(f"subtype {before.name if before else '-'} -> {subtype.name}")
+        changes.append(text("revision.subtype", before=before.name if before else "-",
+                            after=subtype.name))
     if view.death_date is not None and card.death_date is None:
-        changes.append(f"died of {disease.name} on {view.death_date.isoformat()}")
+        changes.append(text("revision.death", disease=disease.name, date=view.death_date))
     if view.winner.member_id != card.member_id:
-        changes.append(
-            f"reporting unit {card.member_id} -> {view.winner.member_id} (the treating, "
-            "else higher-level, else higher case class unit's report is kept)"
-        )
+        changes.append(text("revision.unit", before=card.member_id,
+                            after=view.winner.member_id))
     return changes

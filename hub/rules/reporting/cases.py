@@ -36,6 +36,7 @@ from schemas.models import Feedback, deterministic_id
 from schemas.models.clinical import VisitKind
 from schemas.models.outputs import CardKind, FeedbackStatus
 from schemas.reference.diseases import DiseaseCatalogue
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.reference.registry import Registry
 
 MAX_REPORTS = 4  # the best reports of a case kept to build its card from
@@ -48,6 +49,7 @@ class Context:
     registry: Registry
     opener: Opener
     retention_days: int
+    locale: Locale = DEFAULT_LOCALE  # language and zone of the reasons people read
 
 
 def _ordered(case: Case, reports: list[Report]) -> list[Report]:
@@ -137,7 +139,8 @@ def on_detection(
     else:
         case.missing = []
         kind = CardKind.REVISION if case.cards else CardKind.INITIAL
-        _send_card(case, view, report, kind, "; ".join(changes) or None, ctx, now, out)
+        reason = ctx.locale.clauses(changes) if changes else None
+        _send_card(case, view, report, kind, reason, ctx, now, out)
     return out
 
 
@@ -174,7 +177,8 @@ def _send_card(
     for member_id, in_reply_to in replies.items():
         out.feedback.append(reporting_feedback(
             member_id, in_reply_to, status, now, id_parts=(card_id,), card_id=card_id,
-            reason_code=kind.value, reason=reason or f"card {card.card_number} sent to the CDC",
+            reason_code=kind.value,
+            reason=reason or ctx.locale.render(text("report.sent", card_number=card.card_number)),
             details=details,
         ))
 
@@ -187,10 +191,10 @@ def _incomplete(
         report.member_id, report.event_id, FeedbackStatus.INCOMPLETE, now,
         missing_fields=view.missing,
         reason_code="PENDING_DIAGNOSIS" if pending else "MISSING_FIELDS",
-        reason=(
-            "this result makes a notifiable case: a doctor's diagnosis is due"
-            if pending else "the report card cannot be sent without these fields"
-        ) + f"; the deadline {case.deadline.isoformat(timespec='seconds')} keeps running",
+        reason=ctx.locale.render(text(
+            "report.pending_diagnosis" if pending else "report.missing_fields",
+            fields=[Label(name) for name in view.missing], deadline=case.deadline,
+        )),
         details=case_details(case, ctx.catalogue),
     )
 
@@ -199,15 +203,16 @@ def _duplicate(case: Case, report: Report, ctx: Context, now: datetime) -> Feedb
     card = case.current_card
     details = case_details(case, ctx.catalogue)
     if card is None:
-        code, reason = "CHRONIC_FOLLOW_UP", "a chronic disease is reported at first diagnosis only"
+        code, reason = "CHRONIC_FOLLOW_UP", text("report.chronic_follow_up")
     elif report.member_id != card.member_id:
-        code, reason = "KEPT_OTHER_UNIT", f"the case is on the card of {card.member_id}"
+        code, reason = "KEPT_OTHER_UNIT", text("report.kept_other_unit", member=card.member_id)
         details["original_card_id"] = case.cards[0].card_id
     else:
-        code, reason = "SAME_CASE", "this case is already reported"
+        code, reason = "SAME_CASE", text("report.same_case")
         details["original_card_id"] = case.cards[0].card_id
     return reporting_feedback(
         report.member_id, report.event_id, FeedbackStatus.DUPLICATE, now,
-        card_id=card.card_id if card else None, reason_code=code, reason=reason,
+        card_id=card.card_id if card else None, reason_code=code,
+        reason=ctx.locale.render(reason),
         details=details,
     )

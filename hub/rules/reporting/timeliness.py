@@ -19,6 +19,7 @@ from hub.rules.reporting.outputs import Outcome, case_details, late_report, repo
 from hub.rules.reporting.state import Case, PatientCases
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.diseases import DiseaseCatalogue
+from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text, text
 
 
 class DeadlineState(StrEnum):
@@ -35,7 +36,15 @@ def deadline_state(case: Case, now: datetime) -> DeadlineState:
     return DeadlineState.IN_TIME
 
 
-def check_deadlines(state: PatientCases, catalogue: DiseaseCatalogue, now: datetime) -> Outcome:
+def _duration(seconds: int) -> Text:
+    hours, rest = divmod(seconds, 3600)
+    return text("duration.hms", hours=hours, minutes=rest // 60, seconds=rest % 60)
+
+
+def check_deadlines(
+    state: PatientCases, catalogue: DiseaseCatalogue, now: datetime,
+    locale: Locale = DEFAULT_LOCALE,
+) -> Outcome:
     """What the watchdog sends for one patient's open cases at `now`."""
     state = state.model_copy(deep=True)
     out = Outcome(state, changed=False)
@@ -52,7 +61,8 @@ def check_deadlines(state: PatientCases, catalogue: DiseaseCatalogue, now: datet
             out.feedback.append(reporting_feedback(
                 basis.member_id, basis.event_id, FeedbackStatus.LATE, now,
                 id_parts=(case.case_id,), missing_fields=case.missing, reason_code="LATE",
-                reason=f"past the reporting limit by {late_by} s: reported late to the CDC",
+                reason=locale.render(text("report.late", late=_duration(late_by),
+                                          deadline=case.deadline)),
                 details=details,
             ))
             out.changed = True
@@ -62,8 +72,7 @@ def check_deadlines(state: PatientCases, catalogue: DiseaseCatalogue, now: datet
                 basis.member_id, basis.event_id, FeedbackStatus.DEADLINE_WARNING, now,
                 id_parts=(case.case_id,), missing_fields=case.missing,
                 reason_code="HALF_TIME_GONE",
-                reason="half the time to report is gone; due "
-                + case.deadline.isoformat(timespec="seconds"),
+                reason=locale.render(text("report.half_time", deadline=case.deadline)),
                 details=details,
             ))
             out.changed = True

@@ -166,6 +166,7 @@ function caseRow(c, late) {
     el("td", { class: "code" }, c.case),
     el("td", {}, c.disease_name + " ", el("small", {}, c.disease_code)),
     el("td", { class: "code" }, c.member),
+    el("td", { class: "lacks" }, (c.lacks || []).join("、") || "—"),
     el("td", { class: "num left" }, left));
 }
 
@@ -177,9 +178,9 @@ function renderReporting(r) {
     el("span", { class: "late" }, "超时 late ", r.open_by_state.late),
     el("span", {}, `报告卡 cards ${r.cards.on_time} 按时 / ${r.cards.late} 迟`));
   fill(document.querySelector("#open-cases tbody"), r.open_cases.map(c => caseRow(c, false)),
-       4, "无待报病例", "no open cases");
+       5, "无待报病例", "no open cases");
   fill(document.querySelector("#late-reports tbody"), r.late_reports.map(c => caseRow(c, true)),
-       4, "无迟报", "none late");
+       5, "无迟报", "none late");
 }
 
 const TRANSFER_STATES = { REQUESTED: "已申请", SHIPPED: "已发货", RECEIVED: "已到货" };
