@@ -28,7 +28,7 @@ from connectors.hl7.feedback import render_hl7
 from connectors.hl7.message import read_header
 from connectors.mllp.client import send_message
 from connectors.mllp.framing import FramingError
-from connectors.settings import ConnectorSettings, FeedbackTarget
+from connectors.settings import ConnectorSettings, FeedbackTarget, SettingsError
 from schemas.models import Event, Feedback, RecognitionAdvice
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class FhirTarget:
 
     def __init__(self, base_url: str, *, zone: ZoneInfo, timeout: float = 10.0) -> None:
         if not base_url:
-            raise ValueError("no FHIR endpoint: set HUB_FEEDBACK_FHIR_URL")
+            raise SettingsError("no FHIR endpoint: set HUB_FEEDBACK_FHIR_URL")
         self.base_url, self.zone, self.timeout = base_url.rstrip("/"), zone, timeout
 
     async def deliver(self, event: Event) -> None:
@@ -160,11 +160,11 @@ def run_delivery(settings: ConnectorSettings) -> None:
     from connectors.sdk import FeedbackReader
 
     member_id = settings.require_member()
-    reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
-                            security=settings.kafka_client_config())
     delivery = FeedbackDelivery(make_target(settings),
                                 skip_statuses=frozenset(settings.feedback_skip_statuses),
                                 retry_seconds=settings.feedback_retry_seconds)
+    reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
+                            security=settings.kafka_client_config())
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -12,6 +12,12 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from schemas.client_security import KafkaClientSecurity
+from schemas.reference.registry import load_registry
+
+
+class SettingsError(RuntimeError):
+    """A setting the command needs is missing or wrong: the command stops with this one
+    line, before it connects to anything."""
 
 
 class FeedbackTarget(StrEnum):
@@ -24,6 +30,9 @@ class ConnectorSettings(KafkaClientSecurity):
 
     broker: str = Field(default="", description="Kafka bootstrap servers (host:port,...)")
     member_id: str = Field(default="", description="The member this connector runs at")
+    registry_file: Path | None = Field(
+        default=None, description="The consortium's member registry; None: the shipped one"
+    )
     publish_timeout: float = Field(
         default=15.0, description="Seconds to wait for Kafka to acknowledge a write"
     )
@@ -85,13 +94,29 @@ class ConnectorSettings(KafkaClientSecurity):
 
     def broker_servers(self) -> str:
         if not self.broker:
-            raise RuntimeError("no broker: set HUB_BROKER to the hub's Kafka bootstrap servers")
+            raise SettingsError(
+                "no broker: set HUB_BROKER to the hub's Kafka bootstrap servers")
         return self.broker.removeprefix("kafka://")
 
     def require_member(self) -> str:
         if not self.member_id:
-            raise RuntimeError("no member: set HUB_MEMBER_ID to this member's id")
+            raise SettingsError("no member: set HUB_MEMBER_ID to this member's id")
         return self.member_id
+
+    def require_known_member(self) -> str:
+        """The member id, checked against the consortium's registry (as `hub token`
+        does): a connector of a member the hub does not know would publish to no topic."""
+        member_id = self.require_member()
+        try:
+            registry = load_registry(self.registry_file)
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"无法读取成员注册表 {self.registry_file}：{exc}") from exc
+        if registry.get(member_id) is None:
+            known = ", ".join(registry.ids)
+            raise SettingsError(
+                f"成员注册表中没有成员 {member_id!r}（HUB_MEMBER_ID / --member）；"
+                f"已登记的成员：{known}")
+        return member_id
 
 
 @lru_cache(maxsize=1)
