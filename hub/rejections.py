@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Kafka header `hub dlq replay` puts on an original it writes back: the replayed letter's
+# id. A replay refused again is dead-lettered as the result of that letter, and the member,
+# already told of this input, is not answered a second time.
+REPLAY_HEADER = "hub-replay-of"
+
 
 class Reason(StrEnum):
     MALFORMED = "MALFORMED"
