@@ -32,8 +32,34 @@ class _Commands(click.Group):
 @click.option("--log-level", default="INFO", show_default=True)
 def main(log_level: str) -> None:
     """Member connectors of the consortium hub."""
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _configure_logging(log_level.upper(), get_settings().connector_log_file)
+
+
+class _OwnLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".", 1)[0] in ("connectors", "schemas", "__main__")
+
+
+def _configure_logging(level: str, log_file: Path) -> None:
+    """The console shows the connectors' own lines; every library's records (kafka-python,
+    aiohttp) go, at INFO and above, to `log_file` (HUB_CONNECTOR_LOG_FILE) only."""
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    console = logging.StreamHandler()
+    console.setFormatter(text)
+    console.setLevel(level)
+    console.addFilter(_OwnLines())
+    handlers: list[logging.Handler] = [console]
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setFormatter(text)
+        to_file.setLevel(logging.INFO)
+        handlers.append(to_file)
+    except OSError:
+        pass  # a read-only folder: no file, the console stays quiet all the same
+    level_number = logging.getLevelName(level)
+    root_level = min(level_number, logging.INFO) if isinstance(level_number, int) else "INFO"
+    logging.basicConfig(level=root_level, handlers=handlers, force=True)
 
 
 def _settings(member: str | None, broker: str | None) -> ConnectorSettings:

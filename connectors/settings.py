@@ -69,6 +69,11 @@ class ConnectorSettings(KafkaClientSecurity):
         default=Path(".hub-connector/patients.sqlite3"),
         description="Demographics from ADT messages, keyed by PID-3 identifier",
     )
+    connector_log_file: Path = Field(
+        default=Path(".hub-connector/connector.log"),
+        description="Where the libraries' logs go (Kafka client, HTTP); the console shows "
+        "the connector's own lines",
+    )
     local_diagnosis_codes_file: Path | None = Field(
         default=None, description="member,local_code,icd10,name CSV; default: the shipped one"
     )

@@ -20,7 +20,9 @@ from typing import Any
 
 import click
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
+from hub.admin import unreachable
 from hub.dlq_replay import Replayer, ReplayLedger, replay_target
 from hub.logs import mask_personal_data
 from hub.settings import HubSettings, get_settings
@@ -72,8 +74,14 @@ class Selection:
 
 def read_dead_letters(settings: HubSettings, codec: AvroCodec) -> list[DeadLetter]:
     """Every dead letter on the topic now, oldest first."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.broker_servers(), client_id="hub-dlq",
-                             enable_auto_commit=False, **settings.kafka_client_config())
+    servers = settings.broker_servers()
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=servers, client_id="hub-dlq", enable_auto_commit=False,
+            bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000),
+            **settings.kafka_client_config())
+    except KafkaError as exc:
+        raise click.ClickException(unreachable(servers, exc)) from exc
     try:
         found = consumer.partitions_for_topic(DEAD_LETTER.name) or set()
         partitions = [TopicPartition(DEAD_LETTER.name, p) for p in sorted(found)]

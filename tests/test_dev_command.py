@@ -44,3 +44,7 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     missing = [w for w in wanted if w not in text]
     assert not missing, f"missing {missing} in:\n{text[-3000:]}"
     assert "lead -> potassium" in text
+    # The first line is the hub's own; the libraries' lines are in the log file.
+    assert text.startswith("[dev] embedded broker on"), text[:2000]
+    assert '"logger": "kafka' not in text and "ECONNREFUSED" not in text
+    assert "kafka." in (tmp_path / "hub.log").read_text(encoding="utf-8")
