@@ -97,12 +97,22 @@ async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | 
     )
 
 
+def input_member(meta: Meta, event: Event | None) -> str:
+    """Who sent an input: the owner of the ingress topic it came on (never the member an
+    event claims to be), past intake the member intake verified."""
+    if meta.topic_member is not None:
+        return meta.topic_member
+    return event.envelope.member_id if event is not None else "unknown"
+
+
 async def handle(agent: str, handler: Handler, meta: Meta) -> None:
     started = time.perf_counter()
     event: Event | None = None
     try:
-        event = runtime.codec.decode(meta.raw)
-        metrics.EVENTS_IN.labels(meta.topic, event.envelope.member_id).inc()
+        try:
+            event = runtime.codec.decode(meta.raw)
+        finally:  # every input counts, readable or not, for the member that sent it
+            metrics.EVENTS_IN.labels(meta.topic, input_member(meta, event)).inc()
         await handler(event, meta)
     except CodecError as exc:
         await reject(meta, exc.code, str(exc), agent, None)
