@@ -7,6 +7,7 @@ imports its module lazily, so one command's dependencies do not slow the others.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from pathlib import Path
@@ -187,7 +188,20 @@ def import_csv_command(path: Path, member: str | None, broker: str | None,
         raise SystemExit(1)
 
 
-@main.command("deliver-feedback")
+def _feedback_settings_help() -> str:
+    """The HUB_FEEDBACK_* settings with their defaults, for `deliver-feedback --help`."""
+    lines = ["\b", "设置（环境变量）："]
+    for name, field in ConnectorSettings.model_fields.items():
+        if name.startswith("feedback_"):
+            default = field.get_default(call_default_factory=True)
+            shown = default.value if isinstance(default, FeedbackTarget) else default
+            if isinstance(shown, list):
+                shown = "'" + json.dumps(shown) + "'"
+            lines.append(f"  HUB_{name.upper()}={shown}  {field.description or ''}".rstrip())
+    return "\n".join(lines)
+
+
+@main.command("deliver-feedback", epilog=_feedback_settings_help())
 @click.option("--member", help="Member id (default HUB_MEMBER_ID)")
 @click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
 @click.option("--target", type=click.Choice([t.value for t in FeedbackTarget]),

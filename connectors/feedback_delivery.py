@@ -91,6 +91,18 @@ class FhirTarget:
             raise DeliveryError(f"{url}: {exc!r}") from exc
 
 
+def describe(event: Event) -> str:
+    """One line about a delivered event (ids and codes only, never personal data)."""
+    if isinstance(event, RecognitionAdvice):
+        return (f"互认提示 {event.envelope.event_id}，医嘱 {event.order_id}，"
+                f"项目 {event.item_code}：{event.verdict.value}")
+    if isinstance(event, Feedback):
+        reason = f" {event.reason_code}" if event.reason_code else ""
+        return (f"反馈 {event.envelope.event_id}：{event.status.value}{reason}，"
+                f"回复事件 {event.in_reply_to or '-'}")
+    return f"{type(event).__name__} {event.envelope.event_id}"
+
+
 class FeedbackDelivery:
     def __init__(self, target: Target, *, skip_statuses: frozenset[str] = frozenset(),
                  retry_seconds: float = 5.0) -> None:
@@ -124,6 +136,7 @@ class FeedbackDelivery:
                 except TimeoutError:
                     continue
             metrics.FEEDBACK_DELIVERED.labels(self.target.name, "delivered").inc()
+            log.info("已送达 HIS（%s）：%s", self.target.name, describe(event))
             return True
 
 
@@ -165,6 +178,11 @@ def run_delivery(settings: ConnectorSettings) -> None:
                                 retry_seconds=settings.feedback_retry_seconds)
     reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
                             security=settings.kafka_client_config())
+
+    where = (settings.feedback_fhir_url if settings.feedback_target is FeedbackTarget.FHIR
+             else f"{settings.feedback_mllp_host}:{settings.feedback_mllp_port}")
+    log.info("反馈投递已启动：成员 %s 的反馈以 %s 送往 HIS %s", member_id,
+             settings.feedback_target.value, where)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -79,9 +79,11 @@ class ConnectorSettings(KafkaClientSecurity):
     )
 
     # Returning feedback to the member's HIS
-    feedback_target: FeedbackTarget = FeedbackTarget.MLLP
-    feedback_mllp_host: str = "127.0.0.1"
-    feedback_mllp_port: int = 2576
+    feedback_target: FeedbackTarget = Field(
+        default=FeedbackTarget.MLLP, description="HIS 接收反馈的方式：mllp（HL7 v2）或 fhir"
+    )
+    feedback_mllp_host: str = Field(default="127.0.0.1", description="HIS 的 MLLP 监听地址")
+    feedback_mllp_port: int = Field(default=2576, description="HIS 的 MLLP 监听端口")
     feedback_fhir_url: str = Field(
         default="", description="Base URL the FHIR resources are POSTed to"
     )
@@ -92,7 +94,7 @@ class ConnectorSettings(KafkaClientSecurity):
         default_factory=lambda: ["ACCEPTED"],
         description="Feedback statuses not delivered (counted as skipped)",
     )
-    feedback_timeout: float = 10.0
+    feedback_timeout: float = Field(default=10.0, description="等待 HIS 应答的秒数")
     feedback_retry_seconds: float = Field(
         default=5.0, description="Wait before delivering again after the HIS failed"
     )
