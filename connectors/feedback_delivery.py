@@ -20,6 +20,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from kafka.errors import KafkaError
 
 from connectors import metrics
 from connectors.fhir.feedback import render_fhir
@@ -170,19 +171,29 @@ def make_target(settings: ConnectorSettings) -> Target:
 
 def run_delivery(settings: ConnectorSettings) -> None:
     """`hub-connector deliver-feedback`: run until SIGINT/SIGTERM."""
+    from connectors.metrics import serve_metrics
     from connectors.sdk import FeedbackReader
 
     member_id = settings.require_member()
     delivery = FeedbackDelivery(make_target(settings),
                                 skip_statuses=frozenset(settings.feedback_skip_statuses),
                                 retry_seconds=settings.feedback_retry_seconds)
-    reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
-                            security=settings.kafka_client_config())
+    try:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+    except OSError as exc:
+        raise SettingsError(f"指标端口 {settings.metrics_port} 无法打开（{exc.strerror or exc}）："
+                            "用 HUB_METRICS_PORT 换一个") from exc
+    try:
+        reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
+                                security=settings.kafka_client_config())
+    except KafkaError as exc:
+        raise SettingsError(f"无法连接 Kafka {settings.broker}（{type(exc).__name__}）："
+                            "检查 HUB_BROKER 与网络") from exc
 
     where = (settings.feedback_fhir_url if settings.feedback_target is FeedbackTarget.FHIR
              else f"{settings.feedback_mllp_host}:{settings.feedback_mllp_port}")
-    log.info("反馈投递已启动：成员 %s 的反馈以 %s 送往 HIS %s", member_id,
-             settings.feedback_target.value, where)
+    log.info("反馈投递已启动：成员 %s 的反馈以 %s 送往 HIS %s；指标端口 %d", member_id,
+             settings.feedback_target.value, where, settings.metrics_port)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -291,6 +291,36 @@ def test_each_demo_member_has_its_connector_with_its_own_user() -> None:
         assert password["key"] == password_variable(user) and password["key"] in secrets
 
 
+def test_each_member_has_its_feedback_delivery_beside_its_connector() -> None:
+    """Advice reaches the HIS only if `deliver-feedback` runs: one per member, as the
+    member's own user, sending the way its connector receives (HL7 or FHIR), scraped."""
+    feedback_targets = {t.split(":")[0] for t in
+                        scrape_jobs()["connector-feedback"]["static_configs"][0]["targets"]}
+    assert feedback_targets == {f"feedback-{m}" for m in MEMBERS}
+    for member in MEMBERS:
+        connector = service(f"connector-{member}")
+        svc = service(f"feedback-{member}")
+        assert svc["command"] == ["hub-connector", "deliver-feedback"]
+        env = svc["environment"]
+        for name in ("HUB_MEMBER_ID", "HUB_KAFKA_SASL_USERNAME", "HUB_KAFKA_SASL_PASSWORD",
+                     "HUB_BROKER", "HUB_KAFKA_SSL_CAFILE"):
+            assert env[name] == connector["environment"][name], (member, name)
+        kind = connector["command"][1]
+        assert env["HUB_FEEDBACK_TARGET"] == kind
+        needed = "HUB_FEEDBACK_FHIR_URL" if kind == "fhir" else "HUB_FEEDBACK_MLLP_HOST"
+        assert env[needed].startswith("${") and ":?}" in env[needed]  # must be set
+        (container,) = k8s("Deployment", f"feedback-{member}")["spec"]["template"]["spec"][
+            "containers"]
+        assert container["command"] == ["hub-connector", "deliver-feedback"]
+        k8s_env = {e["name"]: e for e in container["env"]}
+        assert k8s_env["HUB_MEMBER_ID"]["value"] == member
+        assert k8s_env["HUB_FEEDBACK_TARGET"]["value"] == kind and needed in k8s_env
+        assert k8s_env["HUB_KAFKA_SASL_USERNAME"]["value"] == member_user(member)
+    example = (DEPLOY / ".env.example").read_text()
+    for variable in re.findall(r"\$\{(FEEDBACK_HIS_[A-Z_]+)", yaml.safe_dump(compose())):
+        assert f"\n{variable}=" in example, variable
+
+
 def test_kafka_is_three_kraft_nodes_with_scram_over_tls_and_two_in_sync_replicas() -> None:
     properties = (DEPLOY / "kafka" / "server.properties").read_text()
     settings = dict(line.split("=", 1) for line in properties.splitlines()
