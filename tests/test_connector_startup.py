@@ -135,3 +135,36 @@ def test_mllp_listens_and_answers_ar_while_the_broker_is_down(tmp_path: Path) ->
     reply = asyncio.run(scenario()).decode()
     publisher.close()
     assert "MSA|AR|" in reply, reply
+
+
+def test_the_mllp_command_listens_and_answers_ar_with_the_broker_down(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from connectors.mllp.client import send_message
+    from hub.embedded_broker import free_port
+
+    port, metrics_port = free_port(), free_port()
+    env = {**os.environ, "HUB_BROKER": DOWN, "HUB_MEMBER_ID": "lead",
+           "HUB_MLLP_HOST": "127.0.0.1", "HUB_MLLP_PORT": str(port),
+           "HUB_METRICS_HOST": "127.0.0.1", "HUB_METRICS_PORT": str(metrics_port),
+           "HUB_PUBLISH_TIMEOUT": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen([sys.executable, "-m", "connectors.cli", "mllp"], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply = asyncio.run(send_message("127.0.0.1", port, lab_oru().encode(), 30))
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert "MSA|AR|" in reply.decode(), reply
+    assert process.returncode == 0, output
+    assert "kafka." not in output  # the library's lines are in the log file
