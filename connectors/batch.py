@@ -92,7 +92,7 @@ def decode_text(data: bytes, encoding: str | None = None) -> str:
             continue
     raise UnreadableFile(
         f"the file is not text in {' or '.join(tried)}: nothing was imported; "
-        "save it as UTF-8 or GB18030, or name its encoding"
+        "save it as UTF-8 or GB18030, or name its encoding (--encoding)"
     )
 
 

@@ -96,7 +96,7 @@ def test_a_csv_with_a_bad_header_is_one_line(tmp_path: Path) -> None:
 def test_import_csv_takes_the_files_encoding(tmp_path: Path) -> None:
     path = stock_file(tmp_path, STOCK.replace("COUNT", "盘点"), encoding="utf-16")
     unnamed = run("import-csv", path, "--member", "lead", "--broker", DOWN)
-    one_line_failure(unnamed, "name its encoding")
+    one_line_failure(unnamed, "name its encoding (--encoding)")
     unknown = run("import-csv", path, "--member", "lead", "--broker", DOWN,
                   "--encoding", "nosuch-codec")
     one_line_failure(unknown, "nosuch-codec")
