@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from hub.admin import unreachable
-from hub.dlq_replay import Replayer, ReplayLedger, replay_target
+from hub.dlq_replay import Replayer, ReplayLedger, never_replayed, replay_target
 from hub.logs import mask_personal_data
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec, CodecError
@@ -115,6 +115,8 @@ def letter_row(letter: DeadLetter, ledger: ReplayLedger) -> dict[str, str]:
     origin = ledger.replay_of(letter)
     states = ["replayed"] if letter.envelope.event_id in ledger else []
     states += [f"result of {origin[:8]}"] if origin else []
+    if not states and never_replayed(letter) is not None:
+        states = ["not replayable"]  # `hub dlq replay` says why
     return {
         "time": letter.envelope.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
         "id": letter.envelope.event_id,

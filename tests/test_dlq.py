@@ -412,8 +412,10 @@ def test_letters_older_than_the_dedup_window_need_force(tmp_path: Path) -> None:
 def test_letters_whose_replay_cannot_succeed_are_never_replayed(
     reason: str, tmp_path: Path
 ) -> None:
-    outcome = offline_replayer(tmp_path).replay(letter(reason=reason), True)  # even forced
+    refused = letter(reason=reason)
+    outcome = offline_replayer(tmp_path).replay(refused, True)  # even forced
     assert outcome.state == "not replayable" and outcome.why
+    assert letter_row(refused, ReplayLedger.load(tmp_path))["replay"] == "not replayable"
 
 
 def test_a_letter_a_replay_produced_names_the_letter_to_replay(tmp_path: Path) -> None:
