@@ -24,6 +24,7 @@ rows accepted the first time twice.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -78,6 +79,12 @@ class UnreadableFile(ValueError):
 
 
 def decode_text(data: bytes, encoding: str | None = None) -> str:
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UnreadableFile(f"未知的编码 {encoding!r}：请用 Python 认得的编码名，"
+                                 "如 utf-8、gb18030、big5、utf-16") from None
     tried = [encoding] if encoding else ["utf-8-sig", "gb18030"]
     for name in tried:
         try:
@@ -155,14 +162,20 @@ def row_event(row: dict[str, str], event_id: str, member_id: str, codes: CodeMap
     )
 
 
-def _rows(text: str) -> Iterator[tuple[int, dict[str, str], str]]:
-    """(spreadsheet row number, cells by lower-case column, the row's line) per data row."""
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
+def check_header(cells: list[str]) -> list[str]:
+    """The header row's columns in lower case; Rejected if a required one is missing."""
+    header = [h.strip().lower() for h in cells]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.header_lacks",
                                                        columns=", ".join(missing)), "row 1")
+    return header
+
+
+def _rows(text: str) -> Iterator[tuple[int, dict[str, str], str]]:
+    """(spreadsheet row number, cells by lower-case column, the row's line) per data row."""
+    reader = csv.reader(io.StringIO(text))
+    header = check_header(next(reader, []))
     for cells in reader:
         if not any(c.strip() for c in cells):
             continue
@@ -224,17 +237,30 @@ def _publish(sink: EventSink, batch: list[StockEvent], summary: ImportSummary) -
     batch.clear()
 
 
-def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None = None) -> int:
+def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None = None,
+                       encoding: str | None = None) -> int:
     """`hub-connector import-csv`: import with a progress bar, then print the summary and
-    every rejection. Returns the number of rejected rows."""
+    every rejection. Returns the number of rejected rows. A file that cannot be read
+    (encoding, header) or a broker that does not take the rows ends it with one line and
+    exit code 2."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from connectors.sdk import MemberPublisher
+    from connectors.sdk import MemberPublisher, PublishError
 
     console, say = Console(), settings.locale().say
     member_id = settings.require_member()
-    total = max(path.read_bytes().count(b"\n"), 1)
+    data = path.read_bytes()
+    try:
+        check_header(next(csv.reader(io.StringIO(decode_text(data, encoding))), []))
+    except UnreadableFile as exc:
+        console.print(f"{path.name}: {exc}", markup=False, soft_wrap=True)
+        raise SystemExit(2) from exc
+    except Rejected as exc:
+        console.print(f"{path.name}: {exc.code.value}: {exc.message} "
+                      f"(必需的列：{', '.join(REQUIRED)})", markup=False, soft_wrap=True)
+        raise SystemExit(2) from exc
+    total = max(data.count(b"\n"), 1)
     publisher = MemberPublisher(settings.broker_servers(), member_id,
                                 timeout=settings.publish_timeout,
                                 security=settings.kafka_client_config())
@@ -247,12 +273,14 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
                 codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
                 dead_letters=DeadLetterFile(settings.dead_letter_dir, member_id),
                 zone=ZoneInfo(settings.local_timezone),
-                kind=KINDS[kind.upper()] if kind else None,
+                kind=KINDS[kind.upper()] if kind else None, encoding=encoding,
                 on_row=lambda number: progress.update(task, completed=number),
             )
             progress.update(task, completed=total)
-    except UnreadableFile as exc:
-        console.print(f"{path.name}: {exc}", markup=False)
+    except PublishError as exc:
+        console.print(f"{path.name}: 导入中断，Kafka 未确认写入（{exc}）；"
+                      "恢复后重新导入同一文件即可，已写入的行不会重复",
+                      markup=False, soft_wrap=True)
         raise SystemExit(2) from exc
     finally:
         publisher.close()

@@ -7,29 +7,79 @@ imports its module lazily, so one command's dependencies do not slow the others.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from pathlib import Path
 
 import click
 
-from connectors.settings import ConnectorSettings, FeedbackTarget, get_settings
+from connectors.settings import ConnectorSettings, FeedbackTarget, SettingsError, get_settings
 
 log = logging.getLogger("connectors")
 
 
-@click.group()
+class _Commands(click.Group):
+    """A missing or wrong setting ends any command with its one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 @click.option("--log-level", default="INFO", show_default=True)
 def main(log_level: str) -> None:
     """Member connectors of the consortium hub."""
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _configure_logging(log_level.upper(), get_settings().connector_log_file)
+
+
+class _OwnLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".", 1)[0] in ("connectors", "schemas", "__main__")
+
+
+def _configure_logging(level: str, log_file: Path) -> None:
+    """The console shows the connectors' own lines; every library's records (kafka-python,
+    aiohttp) go, at INFO and above, to `log_file` (HUB_CONNECTOR_LOG_FILE) only."""
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    console = logging.StreamHandler()
+    console.setFormatter(text)
+    console.setLevel(level)
+    console.addFilter(_OwnLines())
+    handlers: list[logging.Handler] = [console]
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setFormatter(text)
+        to_file.setLevel(logging.INFO)
+        handlers.append(to_file)
+    except OSError:
+        pass  # a read-only folder: no file, the console stays quiet all the same
+    level_number = logging.getLevelName(level)
+    root_level = min(level_number, logging.INFO) if isinstance(level_number, int) else "INFO"
+    logging.basicConfig(level=root_level, handlers=handlers, force=True)
 
 
 def _settings(member: str | None, broker: str | None) -> ConnectorSettings:
     settings = get_settings()
     updates = {k: v for k, v in (("member_id", member), ("broker", broker)) if v}
     return settings.model_copy(update=updates) if updates else settings
+
+
+def _member_settings(member: str | None, broker: str | None) -> ConnectorSettings:
+    """Settings of a command run at a member: the member must be in the registry and a
+    broker named, or the command stops at once (SettingsError)."""
+    settings = _settings(member, broker)
+    settings.require_known_member()
+    settings.broker_servers()
+    return settings
+
+
+def _cannot_listen(what: str, host: str, port: int, exc: OSError) -> str:
+    return f"{what} 监听端口 {host}:{port} 无法打开（已被占用或无权限）：{exc.strerror or exc}"
 
 
 async def _until_stopped() -> None:
@@ -54,23 +104,30 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
     from connectors.metrics import serve_metrics
     from connectors.sdk import MemberPublisher
 
-    settings = _settings(member, broker)
+    settings = _member_settings(member, broker)
     member_id = settings.require_member()
 
     async def run() -> None:
+        # Connected once the listener is up: while the broker is down it answers AR.
         publisher = MemberPublisher(settings.broker_servers(), member_id,
                                     timeout=settings.publish_timeout,
-                                    security=settings.kafka_client_config())
-        server = await start_hl7_listener(
-            publisher, member_id, host=host or settings.mllp_host,
-            port=port if port is not None else settings.mllp_port,
-            codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
-            patients=PatientCache(settings.patient_cache_file),
-            dead_letters=DeadLetterFile(settings.dead_letter_dir, member_id),
-            zone=settings.local_timezone, default_charset=settings.hl7_default_charset,
-            max_message_bytes=settings.mllp_max_message_bytes,
-            idle_timeout=settings.mllp_idle_timeout,
-        )
+                                    security=settings.kafka_client_config(), connect=False)
+        listen_host = host or settings.mllp_host
+        listen_port = port if port is not None else settings.mllp_port
+        try:
+            server = await start_hl7_listener(
+                publisher, member_id, host=listen_host, port=listen_port,
+                codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
+                patients=PatientCache(settings.patient_cache_file),
+                dead_letters=DeadLetterFile(settings.dead_letter_dir, member_id),
+                zone=settings.local_timezone, default_charset=settings.hl7_default_charset,
+                max_message_bytes=settings.mllp_max_message_bytes,
+                idle_timeout=settings.mllp_idle_timeout,
+            )
+        except OSError as exc:
+            publisher.close()
+            raise SettingsError(_cannot_listen("HL7", listen_host, listen_port, exc)) from exc
+        connecting = asyncio.get_running_loop().run_in_executor(None, publisher.connect)
         serve_metrics(settings.metrics_port, settings.metrics_host)
         log.info("HL7 listener of %s on port %d; metrics on %d", member_id, server.port,
                  settings.metrics_port)
@@ -78,6 +135,7 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
             await _until_stopped()
         finally:
             await server.close()
+            await connecting
             publisher.close()
 
     asyncio.run(run())
@@ -95,14 +153,17 @@ def fhir(member: str | None, broker: str | None, host: str | None, port: int | N
     from connectors.fhir.server import build_app
     from connectors.sdk import MemberPublisher
 
-    settings = _settings(member, broker)
+    settings = _member_settings(member, broker)
     member_id = settings.require_member()
     publisher = MemberPublisher(settings.broker_servers(), member_id,
                                 timeout=settings.publish_timeout,
                                 security=settings.kafka_client_config())
+    listen_host = host or settings.fhir_host
+    listen_port = port if port is not None else settings.fhir_port
     try:
-        web.run_app(build_app(settings, publisher), host=host or settings.fhir_host,
-                    port=port if port is not None else settings.fhir_port)
+        web.run_app(build_app(settings, publisher), host=listen_host, port=listen_port)
+    except OSError as exc:
+        raise SettingsError(_cannot_listen("FHIR", listen_host, listen_port, exc)) from exc
     finally:
         publisher.close()
 
@@ -113,19 +174,34 @@ def fhir(member: str | None, broker: str | None, host: str | None, port: int | N
 @click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
 @click.option("--kind", type=click.Choice(["COUNT", "DISPENSE"], case_sensitive=False),
               help="Kind of every row, for files without a kind column")
+@click.option("--encoding", help="The file's encoding, e.g. gb18030, big5, utf-16 "
+              "(default: UTF-8, else GB18030)")
 def import_csv_command(path: Path, member: str | None, broker: str | None,
-                       kind: str | None) -> None:
+                       kind: str | None, encoding: str | None) -> None:
     """Import a CSV of stock counts or dispenses (columns: see connectors/batch.py).
     Exits 1 if any row was rejected."""
     from connectors.batch import run_import_command
 
-    settings = _settings(member, broker)
-    rejected = run_import_command(path, settings, kind)
+    settings = _member_settings(member, broker)
+    rejected = run_import_command(path, settings, kind, encoding)
     if rejected:
         raise SystemExit(1)
 
 
-@main.command("deliver-feedback")
+def _feedback_settings_help() -> str:
+    """The HUB_FEEDBACK_* settings with their defaults, for `deliver-feedback --help`."""
+    lines = ["\b", "设置（环境变量）："]
+    for name, field in ConnectorSettings.model_fields.items():
+        if name.startswith("feedback_"):
+            default = field.get_default(call_default_factory=True)
+            shown = default.value if isinstance(default, FeedbackTarget) else default
+            if isinstance(shown, list):
+                shown = "'" + json.dumps(shown) + "'"
+            lines.append(f"  HUB_{name.upper()}={shown}  {field.description or ''}".rstrip())
+    return "\n".join(lines)
+
+
+@main.command("deliver-feedback", epilog=_feedback_settings_help())
 @click.option("--member", help="Member id (default HUB_MEMBER_ID)")
 @click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
 @click.option("--target", type=click.Choice([t.value for t in FeedbackTarget]),
@@ -134,7 +210,7 @@ def deliver_feedback(member: str | None, broker: str | None, target: str | None)
     """Deliver the hub's feedback for this member to its HIS, as HL7 or FHIR."""
     from connectors.feedback_delivery import run_delivery
 
-    settings = _settings(member, broker)
+    settings = _member_settings(member, broker)
     if target:
         settings = settings.model_copy(update={"feedback_target": FeedbackTarget(target)})
     run_delivery(settings)

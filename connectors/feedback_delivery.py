@@ -20,6 +20,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from kafka.errors import KafkaError
 
 from connectors import metrics
 from connectors.fhir.feedback import render_fhir
@@ -28,7 +29,7 @@ from connectors.hl7.feedback import render_hl7
 from connectors.hl7.message import read_header
 from connectors.mllp.client import send_message
 from connectors.mllp.framing import FramingError
-from connectors.settings import ConnectorSettings, FeedbackTarget
+from connectors.settings import ConnectorSettings, FeedbackTarget, SettingsError
 from schemas.models import Event, Feedback, RecognitionAdvice
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class FhirTarget:
 
     def __init__(self, base_url: str, *, zone: ZoneInfo, timeout: float = 10.0) -> None:
         if not base_url:
-            raise ValueError("no FHIR endpoint: set HUB_FEEDBACK_FHIR_URL")
+            raise SettingsError("no FHIR endpoint: set HUB_FEEDBACK_FHIR_URL")
         self.base_url, self.zone, self.timeout = base_url.rstrip("/"), zone, timeout
 
     async def deliver(self, event: Event) -> None:
@@ -89,6 +90,18 @@ class FhirTarget:
                     raise DeliveryError(f"{url} answered {reply.status}: {text}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"{url}: {exc!r}") from exc
+
+
+def describe(event: Event) -> str:
+    """One line about a delivered event (ids and codes only, never personal data)."""
+    if isinstance(event, RecognitionAdvice):
+        return (f"互认提示 {event.envelope.event_id}，医嘱 {event.order_id}，"
+                f"项目 {event.item_code}：{event.verdict.value}")
+    if isinstance(event, Feedback):
+        reason = f" {event.reason_code}" if event.reason_code else ""
+        return (f"反馈 {event.envelope.event_id}：{event.status.value}{reason}，"
+                f"回复事件 {event.in_reply_to or '-'}")
+    return f"{type(event).__name__} {event.envelope.event_id}"
 
 
 class FeedbackDelivery:
@@ -124,6 +137,7 @@ class FeedbackDelivery:
                 except TimeoutError:
                     continue
             metrics.FEEDBACK_DELIVERED.labels(self.target.name, "delivered").inc()
+            log.info("已送达 HIS（%s）：%s", self.target.name, describe(event))
             return True
 
 
@@ -157,14 +171,29 @@ def make_target(settings: ConnectorSettings) -> Target:
 
 def run_delivery(settings: ConnectorSettings) -> None:
     """`hub-connector deliver-feedback`: run until SIGINT/SIGTERM."""
+    from connectors.metrics import serve_metrics
     from connectors.sdk import FeedbackReader
 
     member_id = settings.require_member()
-    reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
-                            security=settings.kafka_client_config())
     delivery = FeedbackDelivery(make_target(settings),
                                 skip_statuses=frozenset(settings.feedback_skip_statuses),
                                 retry_seconds=settings.feedback_retry_seconds)
+    try:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+    except OSError as exc:
+        raise SettingsError(f"指标端口 {settings.metrics_port} 无法打开（{exc.strerror or exc}）："
+                            "用 HUB_METRICS_PORT 换一个") from exc
+    try:
+        reader = FeedbackReader(settings.broker_servers(), member_id, enable_auto_commit=False,
+                                security=settings.kafka_client_config())
+    except KafkaError as exc:
+        raise SettingsError(f"无法连接 Kafka {settings.broker}（{type(exc).__name__}）："
+                            "检查 HUB_BROKER 与网络") from exc
+
+    where = (settings.feedback_fhir_url if settings.feedback_target is FeedbackTarget.FHIR
+             else f"{settings.feedback_mllp_host}:{settings.feedback_mllp_port}")
+    log.info("反馈投递已启动：成员 %s 的反馈以 %s 送往 HIS %s；指标端口 %d", member_id,
+             settings.feedback_target.value, where, settings.metrics_port)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -13,6 +13,12 @@ from pydantic_settings import SettingsConfigDict
 
 from schemas.client_security import KafkaClientSecurity
 from schemas.reference.messages import DEFAULT_TIMEZONE, Language, Locale, known_zone
+from schemas.reference.registry import load_registry
+
+
+class SettingsError(RuntimeError):
+    """A setting the command needs is missing or wrong: the command stops with this one
+    line, before it connects to anything."""
 
 
 class FeedbackTarget(StrEnum):
@@ -25,6 +31,9 @@ class ConnectorSettings(KafkaClientSecurity):
 
     broker: str = Field(default="", description="Kafka bootstrap servers (host:port,...)")
     member_id: str = Field(default="", description="The member this connector runs at")
+    registry_file: Path | None = Field(
+        default=None, description="The consortium's member registry; None: the shipped one"
+    )
     publish_timeout: float = Field(
         default=15.0, description="Seconds to wait for Kafka to acknowledge a write"
     )
@@ -61,14 +70,21 @@ class ConnectorSettings(KafkaClientSecurity):
         default=Path(".hub-connector/patients.sqlite3"),
         description="Demographics from ADT messages, keyed by PID-3 identifier",
     )
+    connector_log_file: Path = Field(
+        default=Path(".hub-connector/connector.log"),
+        description="Where the libraries' logs go (Kafka client, HTTP); the console shows "
+        "the connector's own lines",
+    )
     local_diagnosis_codes_file: Path | None = Field(
         default=None, description="member,local_code,icd10,name CSV; default: the shipped one"
     )
 
     # Returning feedback to the member's HIS
-    feedback_target: FeedbackTarget = FeedbackTarget.MLLP
-    feedback_mllp_host: str = "127.0.0.1"
-    feedback_mllp_port: int = 2576
+    feedback_target: FeedbackTarget = Field(
+        default=FeedbackTarget.MLLP, description="HIS 接收反馈的方式：mllp（HL7 v2）或 fhir"
+    )
+    feedback_mllp_host: str = Field(default="127.0.0.1", description="HIS 的 MLLP 监听地址")
+    feedback_mllp_port: int = Field(default=2576, description="HIS 的 MLLP 监听端口")
     feedback_fhir_url: str = Field(
         default="", description="Base URL the FHIR resources are POSTed to"
     )
@@ -79,7 +95,7 @@ class ConnectorSettings(KafkaClientSecurity):
         default_factory=lambda: ["ACCEPTED"],
         description="Feedback statuses not delivered (counted as skipped)",
     )
-    feedback_timeout: float = 10.0
+    feedback_timeout: float = Field(default=10.0, description="等待 HIS 应答的秒数")
     feedback_retry_seconds: float = Field(
         default=5.0, description="Wait before delivering again after the HIS failed"
     )
@@ -100,13 +116,29 @@ class ConnectorSettings(KafkaClientSecurity):
 
     def broker_servers(self) -> str:
         if not self.broker:
-            raise RuntimeError("no broker: set HUB_BROKER to the hub's Kafka bootstrap servers")
+            raise SettingsError(
+                "no broker: set HUB_BROKER to the hub's Kafka bootstrap servers")
         return self.broker.removeprefix("kafka://")
 
     def require_member(self) -> str:
         if not self.member_id:
-            raise RuntimeError("no member: set HUB_MEMBER_ID to this member's id")
+            raise SettingsError("no member: set HUB_MEMBER_ID to this member's id")
         return self.member_id
+
+    def require_known_member(self) -> str:
+        """The member id, checked against the consortium's registry (as `hub token`
+        does): a connector of a member the hub does not know would publish to no topic."""
+        member_id = self.require_member()
+        try:
+            registry = load_registry(self.registry_file)
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"无法读取成员注册表 {self.registry_file}：{exc}") from exc
+        if registry.get(member_id) is None:
+            known = ", ".join(registry.ids)
+            raise SettingsError(
+                f"成员注册表中没有成员 {member_id!r}（HUB_MEMBER_ID / --member）；"
+                f"已登记的成员：{known}")
+        return member_id
 
 
 @lru_cache(maxsize=1)

@@ -15,12 +15,24 @@ from schemas.topics import TopicSpec
 log = logging.getLogger(__name__)
 
 
+def unreachable(servers: str, exc: Exception) -> str:
+    """The one line a tool ends with when the broker does not answer."""
+    return (f"无法连接 Kafka {servers}（{type(exc).__name__}）："
+            "检查 HUB_BROKER，或用 `hub broker` 启动内嵌 broker")
+
+
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    settings = get_settings()
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
+                            bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000),
+                            **settings.kafka_client_config())
+
+
 def create_topics(
     bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
-                             **get_settings().kafka_client_config())
+    admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
@@ -37,8 +49,7 @@ def create_topics(
 
 
 def list_topics(bootstrap: str) -> list[str]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
-                             **get_settings().kafka_client_config())
+    admin = _admin(bootstrap)
     try:
         return sorted(admin.list_topics())
     finally:
@@ -50,8 +61,7 @@ def backlog(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]
     partitions with none are left out."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              **get_settings().kafka_client_config())
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin",
-                             **get_settings().kafka_client_config())
+    admin = _admin(bootstrap)
     try:
         partitions = [TopicPartition(t, p) for t in topics
                       for p in consumer.partitions_for_topic(t) or ()]

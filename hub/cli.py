@@ -10,13 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from kafka.errors import KafkaError
 
-from hub.admin import create_topics, list_topics
+from hub.admin import create_topics, list_topics, unreachable
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
 from hub.deploy_acls import acls_command
 from hub.dlq import dlq
-from hub.logs import configure_logging, install_exception_hook, worker_logging_config
-from hub.settings import BROKER_URL_FILE, get_settings
+from hub.logs import (
+    configure_logging,
+    configure_tool_logging,
+    install_exception_hook,
+    worker_logging_config,
+)
+from hub.settings import BROKER_URL_FILE, TOOL_LOG_FILE, SettingsError, get_settings
 from hub.worker_process import WorkerProcess
 from schemas.topics import TopicSpec, catalogue
 
@@ -26,11 +32,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub")
 
 
-@click.group()
-def main() -> None:
+class _Commands(click.Group):
+    """A missing setting ends any command with its one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """The consortium hub."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    if ctx.invoked_subcommand == "worker":  # a service: everything to its log stream
+        configure_logging(settings.log_level, settings.log_json)
+    else:  # a tool: the hub's own lines on the console, the libraries' in the log file
+        configure_tool_logging(settings.data_dir / TOOL_LOG_FILE, settings.log_level,
+                               settings.log_json)
 
 
 def _all_topics() -> list[TopicSpec]:
@@ -93,13 +114,22 @@ def topics() -> None:
 def topics_create() -> None:
     """Create every catalogue topic that does not exist yet."""
     settings = get_settings()
-    made = create_topics(settings.broker_servers(), _all_topics(), settings.replication_factor)
+    servers = settings.broker_servers()
+    try:
+        made = create_topics(servers, _all_topics(), settings.replication_factor)
+    except KafkaError as exc:
+        raise click.ClickException(unreachable(servers, exc)) from exc
     click.echo(f"created {len(made)} topics" + (": " + ", ".join(made) if made else ""))
 
 
 @topics.command("list")
 def topics_list() -> None:
-    for name in list_topics(get_settings().broker_servers()):
+    servers = get_settings().broker_servers()
+    try:
+        names = list_topics(servers)
+    except KafkaError as exc:
+        raise click.ClickException(unreachable(servers, exc)) from exc
+    for name in names:
         click.echo(name)
 
 

@@ -3,95 +3,45 @@ replay` re-submits the chosen ones once their cause is fixed (catalogue, mapping
 or schema change deployed). A replay opens a letter's sealed original with the sealing key
 and writes the original bytes again, on the same partition, to the topic they came from:
 an `in.<member>` topic (intake records an event id as seen only when it accepts it, so a
-fixed event is accepted once and a real duplicate is refused again) or an internal `hub.*`
-topic (the flow agents are idempotent by event id); never to any other topic. A ledger in
-the data dir keeps the letters replayed: none twice unless `--force`. Sealed bytes are
-never printed."""
+fixed event is accepted once) or an internal `hub.*` topic (the flow agents are idempotent
+by event id); never to any other topic, and never a letter whose replay cannot succeed
+(hub/dlq_replay.py). Sealed bytes are never printed."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import click
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
+from hub.admin import unreachable
+from hub.dlq_replay import Replayer, ReplayLedger, replay_target
 from hub.dlq_view import Selection, letter_row, parse_since, render_table
-from hub.privacy import Sealer, SealError
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec, CodecError
-from schemas.models import DeadLetter, Event
-from schemas.topics import DEAD_LETTER, FIXED_TOPICS, INGRESS_PREFIX, Audience
+from schemas.models import DeadLetter
+from schemas.topics import DEAD_LETTER
 
-LEDGER_FILE = "dlq-replay-ledger.json"
-INTERNAL_TOPICS = frozenset(s.name for s in FIXED_TOPICS if s.audience == Audience.HUB_INTERNAL)
+__all__ = ["ReplayLedger", "Replayer", "dlq", "replay_target"]
 READ_TIMEOUT = 300.0
-
-
-def replay_target(letter: DeadLetter) -> str | None:
-    """Where a letter's original goes back to: the ingress or internal topic it came
-    from; None for any other topic (outputs are never replayed)."""
-    topic = letter.source_topic
-    return topic if topic.startswith(INGRESS_PREFIX) or topic in INTERNAL_TOPICS else None
-
-
-def replay_key(original: bytes, codec: AvroCodec) -> bytes | None:
-    """The partition key of an internal event (patient pseudonym or drug code); intake
-    does not use the key of ingress messages, so None does there."""
-    try:
-        event: Event = codec.decode(original)
-    except CodecError:
-        return None
-    patient = getattr(event, "patient", None)
-    key = getattr(patient, "key", None) or getattr(event, "drug_code", None)
-    return str(key).encode() if key else None
-
-
-@dataclass
-class ReplayLedger:
-    """Letters already replayed (letter id -> where and when), kept as JSON."""
-
-    path: Path
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, data_dir: Path) -> ReplayLedger:
-        path = data_dir / LEDGER_FILE
-        entries = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        return cls(path, entries)
-
-    def __contains__(self, letter_id: object) -> bool:
-        return letter_id in self.entries
-
-    def record(self, letter: DeadLetter, topic: str, partition: int, offset: int) -> None:
-        self.entries[letter.envelope.event_id] = {
-            "replayed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "reason_code": letter.reason_code,
-            "source": [letter.source_topic, letter.source_partition, letter.source_offset],
-            "republished": [topic, partition, offset],
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True), "utf-8")
-        os.replace(temporary, self.path)
-
-    def replay_of(self, letter: DeadLetter) -> str | None:
-        """The letter whose replay this letter is the rejection of, if any."""
-        source = [letter.source_topic, letter.source_partition, letter.source_offset]
-        return next((i for i, e in self.entries.items() if e.get("republished") == source), None)
 
 
 def read_dead_letters(settings: HubSettings, codec: AvroCodec) -> list[DeadLetter]:
     """Every dead letter on the topic now, oldest first."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.broker_servers(), client_id="hub-dlq",
-                             enable_auto_commit=False, **settings.kafka_client_config())
+    servers = settings.broker_servers()
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=servers, client_id="hub-dlq", enable_auto_commit=False,
+            bootstrap_timeout_ms=int(settings.connect_timeout_s * 1000),
+            **settings.kafka_client_config())
+    except KafkaError as exc:
+        raise click.ClickException(unreachable(servers, exc)) from exc
     try:
         found = consumer.partitions_for_topic(DEAD_LETTER.name) or set()
         partitions = [TopicPartition(DEAD_LETTER.name, p) for p in sorted(found)]
@@ -115,48 +65,6 @@ def read_dead_letters(settings: HubSettings, codec: AvroCodec) -> list[DeadLette
         return sorted(letters, key=lambda d: d.envelope.occurred_at)
     finally:
         consumer.close()
-
-
-class Replayer:
-    """Opens sealed originals and writes them back, recording each in the ledger."""
-
-    def __init__(self, settings: HubSettings, codec: AvroCodec, ledger: ReplayLedger) -> None:
-        self.codec = codec
-        self.ledger = ledger
-        # Older letters' events may have left intake's dedup window: a copy would pass.
-        self.oldest = datetime.now(UTC) - timedelta(days=settings.dedup_retention_days)
-        self.sealer = Sealer(settings.sealing_key.get_secret_value().encode())
-        self.producer = KafkaProducer(
-            bootstrap_servers=settings.broker_servers(), acks="all", client_id="hub-dlq-replay",
-            **settings.kafka_client_config(),
-        )
-
-    def partition_for(self, topic: str, partition: int) -> int | None:
-        """The original partition (intake's dedup state for it lives there) if it exists."""
-        return partition if partition in (self.producer.partitions_for(topic) or ()) else None
-
-    def replay(self, letter: DeadLetter, force: bool) -> str:
-        """Write one letter's original back; returns what happened."""
-        target = replay_target(letter)
-        if target is None:
-            return "not replayable"
-        if letter.envelope.event_id in self.ledger and not force:
-            return "already replayed"
-        if letter.envelope.occurred_at < self.oldest and not force:
-            return "too old"
-        try:
-            original = self.sealer.open(letter.original_sealed)
-        except SealError:
-            return "cannot open"
-        key = replay_key(original, self.codec) if target in INTERNAL_TOPICS else None
-        partition = self.partition_for(target, letter.source_partition)
-        sent = self.producer.send(target, value=original, key=key, partition=partition)
-        written = sent.get(timeout=30)
-        self.ledger.record(letter, target, written.partition, written.offset)
-        return "replayed"
-
-    def close(self) -> None:
-        self.producer.close(timeout=10)
 
 
 def _selection(reason: Iterable[str], member: Iterable[str], letter_id: Iterable[str],
@@ -217,18 +125,22 @@ def replay(reason: tuple[str, ...], member: tuple[str, ...], letter_id: tuple[st
     codec, locale = AvroCodec(), settings.locale()
     ledger = ReplayLedger.load(settings.data_dir)
     chosen = [d for d in read_dead_letters(settings, codec) if selection.matches(d)]
+    replayer = Replayer(settings, codec, ledger)
     if dry_run:
         rows = [letter_row(d, ledger, locale) for d in chosen
-                if replay_target(d) and (force or d.envelope.event_id not in ledger)]
+                if replayer.check(d, force)[1] is not None]
         click.echo(render_table(rows, locale=locale) if rows else locale.say("dlq.none_replay"))
         return
-    replayer = Replayer(settings, codec, ledger)
     try:
         with click.progressbar(chosen, label=locale.say("dlq.replaying"),
                                show_pos=True) as letters:
-            outcomes = Counter(replayer.replay(letter, force) for letter in letters)
+            done = [(letter, replayer.replay(letter, force)) for letter in letters]
     finally:
         replayer.close()
+    for letter, outcome in done:
+        if outcome.why:
+            click.echo(f"{letter.envelope.event_id}  {letter.reason_code}: {outcome.why}")
+    outcomes = Counter(outcome.state for _, outcome in done)
     click.echo(locale.say(
         "dlq.replay_summary", replayed=outcomes["replayed"], again=outcomes["already replayed"],
         old=outcomes["too old"], not_replayable=outcomes["not replayable"],

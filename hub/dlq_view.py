@@ -14,6 +14,7 @@ from typing import Protocol
 
 import click
 
+from hub.dlq_replay import never_replayed
 from hub.logs import mask_personal_data
 from schemas.models import DeadLetter
 from schemas.reference.messages import DEFAULT_LOCALE, Locale
@@ -73,6 +74,8 @@ def letter_row(
     origin = ledger.replay_of(letter)
     states = [locale.say("dlq.replayed")] if letter.envelope.event_id in ledger else []
     states += [locale.say("dlq.result_of", letter=origin[:8])] if origin else []
+    if not states and never_replayed(letter) is not None:
+        states = [locale.say("dlq.not_replayable")]  # `hub dlq replay` says why
     return {
         "time": locale.time(letter.envelope.occurred_at),
         "id": letter.envelope.event_id,

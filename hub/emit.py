@@ -80,6 +80,7 @@ async def dead_letter(
     topic_member: str | None,
     event: Event | None,
     id_parts: tuple[str, ...] | None = None,
+    replay_of: str | None = None,
 ) -> DeadLetter:
     """Record a rejected input for operators; its original bytes are sealed. The letter's
     id derives from `id_parts` (default: the input's position and the agent)."""
@@ -104,6 +105,7 @@ async def dead_letter(
         agent=agent,
         original_sealed=runtime.sealer.seal(raw),
         original_size=len(raw),
+        replay_of=replay_of,
     )
     await publish(channels.dead_letter, topic, letter)
     metrics.REJECTIONS.labels(reason_code, agent).inc()

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 CONTEXT_FIELDS = ("event_id", "member", "agent")
@@ -139,6 +140,39 @@ def configure_logging(level: str = "INFO", log_json: bool | None = None) -> logg
     root.addHandler(handler)
     install_exception_hook()
     root.setLevel(level.upper())
+    return handler
+
+
+OWN_LOGGERS = ("hub", "connectors", "schemas", "benchmarks", "__main__")
+
+
+class OwnLinesFilter(logging.Filter):
+    """Passes the product's own records only (not kafka-python's, aiokafka's, ...)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".", 1)[0] in OWN_LOGGERS
+
+
+def configure_tool_logging(log_file: Path, level: str = "INFO",
+                           log_json: bool | None = None) -> logging.Handler:
+    """For the command-line tools (`hub dev`, `hub dlq`, ...): the console shows the hub's
+    own lines; every library's records go, at INFO and above, to `log_file` only."""
+    handler = configure_logging(level, log_json)
+    handler.addFilter(OwnLinesFilter())
+    handler.setLevel(level.upper())
+    root = logging.getLogger()
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
+    except OSError:
+        return handler  # a read-only folder: no file, the console stays quiet all the same
+    to_file.addFilter(PersonalDataFilter())
+    to_file.setFormatter(TextFormatter())
+    to_file.setLevel(logging.INFO)
+    setattr(to_file, HANDLER_MARK, True)
+    root.addHandler(to_file)
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
     return handler
 
 

@@ -11,7 +11,9 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 EVENTS_IN = Counter(
-    "hub_events_in_total", "Events consumed, by topic and member", ["topic", "member"],
+    "hub_events_in_total", "Inputs consumed, readable or not, by topic and the member "
+    "that sent them (an ingress topic's owner; past intake, the member it verified)",
+    ["topic", "member"],
     registry=REGISTRY,
 )
 EVENTS_OUT = Counter(

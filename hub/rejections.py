@@ -11,6 +11,11 @@ from typing import Any
 
 from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text
 
+# Kafka header `hub dlq replay` puts on an original it writes back: the replayed letter's
+# id. A replay refused again is dead-lettered as the result of that letter, and the member,
+# already told of this input, is not answered a second time.
+REPLAY_HEADER = "hub-replay-of"
+
 
 class Reason(StrEnum):
     MALFORMED = "MALFORMED"

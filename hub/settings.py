@@ -22,6 +22,14 @@ DEV_PSEUDONYM_SECRET = "dev-only-pseudonym-secret-change-me"
 DEV_SEALING_KEY = "ZGV2LW9ubHktc2VhbGluZy1rZXktY2hhbmdlLW1lISE="
 DEV_API_SECRET = "dev-only-api-secret-change-me"
 BROKER_URL_FILE = "broker.url"
+TOOL_LOG_FILE = "hub.log"  # in the data dir: the command-line tools' library logs
+# The checkout (or install) the hub runs from: the default data dir is there, so `hub dlq`
+# run from another folder finds the embedded broker that `hub dev` started.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """A setting a command needs is missing: it stops with this one line."""
 
 
 class HubSettings(KafkaClientSecurity):
@@ -32,7 +40,11 @@ class HubSettings(KafkaClientSecurity):
         description="Kafka bootstrap servers (host:port,...); empty: the embedded broker "
         "whose address `hub broker` wrote to <data_dir>/broker.url",
     )
-    data_dir: Path = Path(".hub")
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".hub", description="State, logs and the embedded broker's "
+        "address (broker.url); default: .hub in the project's root, whatever the working "
+        "directory"
+    )
     broker_kind: Literal["auto", "kafka", "embedded"] = Field(
         default="auto", description="The broker `hub broker`, `hub dev`, the tests and the "
         "benchmarks start on this machine: Apache Kafka where Java 17+ and Maven are present "
@@ -113,6 +125,10 @@ class HubSettings(KafkaClientSecurity):
     )
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")
+    connect_timeout_s: float = Field(
+        default=6.0, gt=0, description="How long the tools (`hub dlq`, `hub topics`) wait "
+        "for an unreachable broker before they give up with one line"
+    )
     log_json: bool | None = Field(default=None, description="None: JSON when not on a terminal")
     log_level: str = "INFO"
     # Recognition (result index and decision counts)
@@ -168,7 +184,7 @@ class HubSettings(KafkaClientSecurity):
         url_file = self.data_dir / BROKER_URL_FILE
         if url_file.exists():
             return url_file.read_text().strip()
-        raise RuntimeError(
+        raise SettingsError(
             "no broker: set HUB_BROKER or start the embedded one with `hub broker`"
         )
 

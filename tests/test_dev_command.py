@@ -45,3 +45,8 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     assert not missing, f"missing {missing} in:\n{text[-3000:]}"
     assert "lead -> 张伟的血钾 4.1 mmol/L（3 天前）" in text
     assert "事件声明的成员单位为 lead，却发送到了 vp-hexi 的主题" in text  # reasons in Chinese
+    # The first line is the hub's own (which broker, or Kafka being resolved); the
+    # libraries' lines are in the log file.
+    assert text.startswith(("[dev] 消息代理", "[dev] 正在获取 Apache Kafka")), text[:2000]
+    assert '"logger": "kafka' not in text and "ECONNREFUSED" not in text
+    assert "kafka." in (tmp_path / "hub.log").read_text(encoding="utf-8")

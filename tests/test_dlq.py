@@ -88,9 +88,10 @@ def upgraded_hub_env(folder: Path, schema: dict[str, Any]) -> dict[str, str]:
     return {"PYTHONPATH": str(shim), "HUB_TEST_RELEASED_DIR": str(released)}
 
 
-def hub_cli(broker: BaseBroker, data_dir: Path, *args: str) -> str:
+def hub_cli(broker: BaseBroker, data_dir: Path, *args: str,
+            env_extra: dict[str, str] | None = None) -> str:
     env = {**os.environ, "HUB_BROKER": broker.bootstrap, "HUB_DATA_DIR": str(data_dir),
-           "HUB_LOG_JSON": "true"}
+           "HUB_LOG_JSON": "true", **(env_extra or {})}
     done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -180,10 +181,15 @@ def test_replay_after_the_fix_is_processed_exactly_once(
 
     # The fix: a hub release that knows LabResult v2.
     restart_when_committed(broker, worker, app_id, ingress_topic("lead"))
-    upgraded = start_worker(HUB_APP_ID=app_id, **upgraded_hub_env(tmp_path / "release", schema))
+    release = upgraded_hub_env(tmp_path / "release", schema)
+    upgraded = start_worker(HUB_APP_ID=app_id, **release)
     wait_fully_ready(upgraded)
 
-    out = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
+    # The operator's tool is of the old release too: it says the schema is still unknown.
+    early = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
+    assert "已重放 0；" in early and "不可重放 1" in early and "schema" in early
+    out = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA",
+                  env_extra=release)
     assert "已重放 1；" in out
     newer_id = newer.envelope.event_id
 
@@ -200,31 +206,49 @@ def test_replay_after_the_fix_is_processed_exactly_once(
 
     # Replaying again does nothing: the ledger remembers; nothing is written.
     before = end_offsets(broker.bootstrap, ingress_topic("lead"))
-    again = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
+    again = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA",
+                    env_extra=release)
     assert "已重放 0；此前已重放 1" in again
     assert end_offsets(broker.bootstrap, ingress_topic("lead")) == before
 
-    # A real duplicate stays a duplicate; forcing the fixed one again is refused as one.
-    assert "已重放 1；" in hub_cli(broker, ops_dir, "dlq", "replay", "--reason",
-                                    "DUPLICATE_EVENT", "--member", "lead")
+    # A real duplicate could only be refused again: not replayed, and the letter says why.
+    duplicate = by_reason["DUPLICATE_EVENT"]
+    refused = hub_cli(broker, ops_dir, "dlq", "replay", "--reason", "DUPLICATE_EVENT",
+                      "--member", "lead", "--force")
+    assert "已重放 0；" in refused and "不可重放 1" in refused
+    assert f"{duplicate.envelope.event_id}  DUPLICATE_EVENT: " in refused
+    assert end_offsets(broker.bootstrap, ingress_topic("lead")) == before
+
+    # Forcing the fixed one again: refused as a duplicate, one letter marked as the result
+    # of that replay, and no second answer to the member.
     assert "已重放 1；" in hub_cli(broker, ops_dir, "dlq", "replay", "--id",
-                                    unreadable.envelope.event_id, "--force")
+                                    unreadable.envelope.event_id, "--force", env_extra=release)
 
     def duplicates_of(event_id: str) -> list[DeadLetter]:
         return [d for d in letters(read_topic) if d.reason_code == "DUPLICATE_EVENT"
                 and d.original_event_id == event_id]
 
-    assert wait_for(lambda: len(duplicates_of(repeated.envelope.event_id)) == 2, timeout=WAIT)
-    assert wait_for(lambda: len(duplicates_of(newer_id)) == 1, timeout=WAIT)
+    (result,) = wait_for(lambda: duplicates_of(newer_id), timeout=WAIT)
+    assert result.replay_of == unreadable.envelope.event_id
+    assert len(duplicates_of(repeated.envelope.event_id)) == 1
     for event_id in (newer_id, repeated.envelope.event_id):
         assert len(forwarded(event_id)) == 1
         assert len(answers(event_id, FeedbackStatus.ACCEPTED)) == 1
+    assert answers(newer_id, FeedbackStatus.REJECTED) == []
+    assert len(answers(repeated.envelope.event_id, FeedbackStatus.REJECTED)) == 1
+
+    # The letter a replay produced is not replayed itself: it names the one to replay.
+    before = end_offsets(broker.bootstrap, ingress_topic("lead"))
+    of_result = hub_cli(broker, ops_dir, "dlq", "replay", "--id", result.envelope.event_id,
+                        "--force", env_extra=release)
+    assert "已重放 0；" in of_result and unreadable.envelope.event_id in of_result
+    assert end_offsets(broker.bootstrap, ingress_topic("lead")) == before
 
     listed = [json.loads(line) for line in
               hub_cli(broker, ops_dir, "dlq", "list", "--json").splitlines()]
     states = {r["id"]: r["replay"] for r in listed}
     assert states[unreadable.envelope.event_id] == "已重放"
-    assert sum("的重放结果" in s for s in states.values()) == 2
+    assert states[result.envelope.event_id] == f"{unreadable.envelope.event_id[:8]} 的重放结果"
 
 
 NEW_ITEM = """
@@ -374,14 +398,92 @@ def test_the_listing_never_shows_sealed_bytes_or_personal_data(tmp_path: Path) -
         "TIME", "ID", "SOURCE", "MEMBER", "CLAIMED", "SCHEMA", "CODE", "REASON", "REPLAY"]
 
 
-def test_letters_older_than_the_dedup_window_need_force(tmp_path: Path) -> None:
+def offline_replayer(tmp_path: Path) -> Replayer:
     replayer = Replayer.__new__(Replayer)  # no producer: these letters are never sent
     replayer.ledger = ReplayLedger.load(tmp_path)
     replayer.oldest = datetime.now(UTC) - timedelta(days=7)
-    assert replayer.replay(letter(at=datetime.now(UTC) - timedelta(days=8)), False) == "too old"
-    assert replayer.replay(letter("out.lead"), True) == "not replayable"
+    replayer.codec = CODEC
+    replayer.sealer = Sealer(DEV_SEALING_KEY.encode())
+    return replayer
+
+
+def test_letters_older_than_the_dedup_window_need_force(tmp_path: Path) -> None:
+    replayer = offline_replayer(tmp_path)
+    old = letter(at=datetime.now(UTC) - timedelta(days=8))
+    assert replayer.replay(old, False).state == "too old"
+    assert replayer.check(old, True)[0].state == "replayed"
+    assert replayer.replay(letter("out.lead"), True).state == "not replayable"
+
+
+@pytest.mark.parametrize("reason", ["MALFORMED", "MEMBER_MISMATCH", "DUPLICATE_EVENT",
+                                    "MISSING_PATIENT_IDENTITY"])
+def test_letters_whose_replay_cannot_succeed_are_never_replayed(
+    reason: str, tmp_path: Path
+) -> None:
+    refused = letter(reason=reason)
+    outcome = offline_replayer(tmp_path).replay(refused, True)  # even forced
+    assert outcome.state == "not replayable" and outcome.why
+    assert letter_row(refused, ReplayLedger.load(tmp_path))["replay"] == "不可重放"
+
+
+def test_a_letter_a_replay_produced_names_the_letter_to_replay(tmp_path: Path) -> None:
+    original = letter(reason="UNMAPPED_CODE")
+    result = letter(reason="UNMAPPED_CODE").model_copy(
+        update={"replay_of": original.envelope.event_id})
+    replayer = offline_replayer(tmp_path)
+    outcome = replayer.replay(result, True)
+    assert outcome.state == "not replayable"
+    assert f"--force --id {original.envelope.event_id}" in outcome.why
+    assert replayer.check(original, False)[0].state == "replayed"
+    row = letter_row(result, replayer.ledger)
+    assert row["replay"] == f"{original.envelope.event_id[:8]} 的重放结果"
+    english = letter_row(letter(reason="MALFORMED"), replayer.ledger,
+                         Locale.of("en", "Asia/Shanghai"))
+    assert english["replay"] == "not replayable"
+
+
+def test_an_unknown_schema_is_replayed_only_once_the_hub_reads_it(tmp_path: Path) -> None:
+    unknown = b"\xc3\x01" + b"\x00" * 8 + b"body"
+    sealed = Sealer(DEV_SEALING_KEY.encode()).seal(unknown)
+    still = letter().model_copy(update={"original_sealed": sealed})
+    outcome = offline_replayer(tmp_path).replay(still, False)
+    assert outcome.state == "not replayable" and "schema" in outcome.why
 
 
 def test_replay_needs_a_choice_of_letters() -> None:
     result = CliRunner().invoke(dlq, ["replay"])
     assert result.exit_code == 2 and "--all" in result.output
+
+
+def test_a_replay_refused_again_is_one_letter_and_no_second_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from hub.agents import base
+
+    letters_sent: list[dict[str, Any]] = []
+    answers_sent: list[Any] = []
+
+    async def fake_dead_letter(**kw: Any) -> None:
+        letters_sent.append(kw)
+
+    async def fake_feedback(event: Any) -> None:
+        answers_sent.append(event)
+
+    monkeypatch.setattr(base, "dead_letter", fake_dead_letter)
+    monkeypatch.setattr(base, "send_feedback", fake_feedback)
+    event = lab_result("lead")
+    raw = CODEC.encode(event)
+    first = base.Meta("in.lead", 1, 42, None, raw)
+    replayed = [base.Meta("in.lead", 1, offset, None, raw,
+                          base.replay_of_header([("hub-replay-of", b"letter-1")]))
+                for offset in (50, 60)]
+    for meta in (first, *replayed):
+        asyncio.run(base.reject(meta, "DUPLICATE_EVENT", "seen", "intake", event))
+    assert len(answers_sent) == 1  # the member is answered for the input, not per replay
+    assert [kw["replay_of"] for kw in letters_sent] == [None, "letter-1", "letter-1"]
+    ids = [kw["id_parts"] for kw in letters_sent]
+    assert ids[1] == ids[2] != ids[0]  # each replay of one letter: the same letter id
+    assert base.replay_of_header({"hub-replay-of": b"x"}) == "x"
+    assert base.replay_of_header(None) is None

@@ -5,6 +5,7 @@ reading out.<member> on the embedded broker with offsets committed after deliver
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -214,3 +215,30 @@ def test_feedback_from_the_broker_is_delivered_then_committed(broker: BaseBroker
         assert again.poll(2.0) == []  # offsets were committed after delivery
     finally:
         again.close()
+
+
+def test_each_delivery_is_said_and_the_settings_are_in_the_help(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from click.testing import CliRunner
+
+    from connectors.cli import main
+    from connectors.settings import ConnectorSettings
+
+    async def scenario(port: int, _: list[bytes]) -> None:
+        target = MllpTarget("127.0.0.1", port, "chc-east", charset_label="UNICODE UTF-8",
+                            zone=ZONE)
+        delivery = FeedbackDelivery(target, skip_statuses=frozenset({"ACCEPTED"}))
+        for event in (advice(), feedback(), feedback(FeedbackStatus.ACCEPTED)):
+            await delivery.deliver(event)
+
+    with caplog.at_level(logging.INFO, logger="connectors.feedback_delivery"):
+        with_fake_his(["AA"], scenario)
+    said = [r.getMessage() for r in caplog.records if r.name == "connectors.feedback_delivery"]
+    assert len(said) == 2 and "ORD8001" in said[0] and "RECOGNISABLE" in said[0]
+    assert "REJECTED UNMAPPED_CODE" in said[1] and "e-1" in said[1]
+
+    shown = CliRunner().invoke(main, ["deliver-feedback", "--help"]).output
+    for name in ConnectorSettings.model_fields:
+        if name.startswith("feedback_"):
+            assert f"HUB_{name.upper()}=" in shown, name

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,6 +16,8 @@ from schemas.codec import AvroCodec
 from schemas.models import Event
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.topics import ingress_topic
+
+log = logging.getLogger(__name__)
 
 
 class PublishError(RuntimeError):
@@ -44,6 +48,7 @@ class MemberPublisher:
         codec: AvroCodec | None = None,
         timeout: float = 15.0,
         security: Mapping[str, str] | None = None,
+        connect: bool = True,
         **producer_config: Any,
     ) -> None:
         self.member_id = member_id
@@ -60,10 +65,41 @@ class MemberPublisher:
             # away): kafka-python's 60 s default held a connector's answer that long
             "max_block_ms": int(timeout * 1000),
             "client_id": f"member-{member_id}",
+            # A broker that is down is waited for as long as a write, not kafka-python's 30 s.
+            "bootstrap_timeout_ms": int(timeout * 1000),
         }
         config.update(security or {})
         config.update(producer_config)
-        self.producer = KafkaProducer(**config)
+        self._config = config
+        self._producer: KafkaProducer | None = None
+        self._connecting = threading.Lock()
+        if connect:
+            self.connect()
+
+    def connect(self) -> bool:
+        """Connect to the broker now; False (and a warning) if it is unreachable. A
+        listener still starts then, and refuses writes until the broker answers."""
+        try:
+            self._ensure_producer()
+        except PublishError as exc:
+            log.warning("Kafka 不可达（%s）：%s；写入前会重试，在此之前写入一律失败",
+                        self._config["bootstrap_servers"], exc.__cause__ or exc)
+            return False
+        return True
+
+    def _ensure_producer(self) -> KafkaProducer:
+        with self._connecting:
+            if self._producer is None:
+                try:
+                    self._producer = KafkaProducer(**self._config)
+                except KafkaError as exc:
+                    raise PublishError(f"not written to {self.topic}: {exc}") from exc
+            return self._producer
+
+    @property
+    def producer(self) -> KafkaProducer:
+        """The Kafka producer, connected now if the broker was unreachable before."""
+        return self._ensure_producer()
 
     def encode(self, event: Event) -> bytes:
         if event.envelope.member_id != self.member_id:
@@ -101,7 +137,8 @@ class MemberPublisher:
             raise PublishError(f"not written to {self.topic}: {exc}") from exc
 
     def close(self) -> None:
-        self.producer.close(timeout=self.timeout)
+        if self._producer is not None:
+            self._producer.close(timeout=self.timeout)
 
     def __enter__(self) -> MemberPublisher:
         return self

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from faust.types import EventT, StreamT, TopicT
@@ -14,7 +14,7 @@ from faust.types import EventT, StreamT, TopicT
 from hub import metrics
 from hub.app import app
 from hub.emit import dead_letter, feedback, send_feedback
-from hub.rejections import Reason, Rejection
+from hub.rejections import REPLAY_HEADER, Reason, Rejection
 from hub.runtime import runtime
 from schemas.codec import CodecError
 from schemas.models import Event
@@ -32,6 +32,7 @@ class Meta:
     offset: int
     key: bytes | None
     raw: bytes
+    replay_of: str | None = None  # the dead letter this message is the replay of
 
     @property
     def topic_member(self) -> str | None:
@@ -45,14 +46,30 @@ def _meta(event: EventT[bytes]) -> Meta:
     message = event.message
     raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
     key = event.key if isinstance(event.key, bytes) or event.key is None else bytes(event.key)
-    return Meta(message.topic, message.partition, message.offset, key, raw)
+    return Meta(message.topic, message.partition, message.offset, key, raw,
+                replay_of_header(message.headers))
+
+
+def replay_of_header(
+    headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None,
+) -> str | None:
+    """The letter id of REPLAY_HEADER, from Faust's headers (a mapping or (key, value)
+    pairs), if the message is a replay."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    for name, value in pairs:
+        if name == REPLAY_HEADER and value:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
 
 
 def rejection_id_parts(meta: Meta, agent: str, event: Event | None) -> tuple[str, ...]:
     """What a rejection's ids (dead letter, feedback) derive from. On a member's ingress
     topic, the message's position: each resend of an event id is answered on its own. Past
     intake, the event id: intake forwards an input again when it is redelivered after a
-    crash, at a new offset of the internal topic, and that copy must get the same answer."""
+    crash, at a new offset of the internal topic, and that copy must get the same answer.
+    A replay refused again: the letter replayed, so each replay of it gives one letter."""
+    if meta.replay_of is not None:
+        return ("replay", meta.replay_of, agent)
     if event is not None and meta.topic_member is None:
         return (meta.topic, event.envelope.event_id, agent)
     return (meta.topic, str(meta.partition), str(meta.offset), agent)
@@ -60,15 +77,16 @@ def rejection_id_parts(meta: Meta, agent: str, event: Event | None) -> tuple[str
 
 async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | None) -> None:
     """Dead-letter an input and tell the member who sent it (the owner of the ingress
-    topic, or for internal topics the member intake already verified)."""
+    topic, or for internal topics the member intake already verified). A replay refused
+    again is not answered: the member was told when the input first came."""
     member = meta.topic_member or (event.envelope.member_id if event else None)
     id_parts = rejection_id_parts(meta, agent, event)
     await dead_letter(
         raw=meta.raw, topic=meta.topic, partition=meta.partition, offset=meta.offset,
         reason_code=code, reason=reason, agent=agent, topic_member=member, event=event,
-        id_parts=id_parts,
+        id_parts=id_parts, replay_of=meta.replay_of,
     )
-    if member is None:
+    if member is None or meta.replay_of is not None:
         return
     in_reply_to = event.envelope.event_id if event else None
     await send_feedback(
@@ -80,12 +98,22 @@ async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | 
     )
 
 
+def input_member(meta: Meta, event: Event | None) -> str:
+    """Who sent an input: the owner of the ingress topic it came on (never the member an
+    event claims to be), past intake the member intake verified."""
+    if meta.topic_member is not None:
+        return meta.topic_member
+    return event.envelope.member_id if event is not None else "unknown"
+
+
 async def handle(agent: str, handler: Handler, meta: Meta) -> None:
     started = time.perf_counter()
     event: Event | None = None
     try:
-        event = runtime.codec.decode(meta.raw)
-        metrics.EVENTS_IN.labels(meta.topic, event.envelope.member_id).inc()
+        try:
+            event = runtime.codec.decode(meta.raw)
+        finally:  # every input counts, readable or not, for the member that sent it
+            metrics.EVENTS_IN.labels(meta.topic, input_member(meta, event)).inc()
         await handler(event, meta)
     except CodecError as exc:
         key = "rejection.unknown_schema" if exc.code == Reason.UNKNOWN_SCHEMA else \

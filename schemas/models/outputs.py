@@ -243,6 +243,7 @@ class DeadLetter(Event):
     """A rejected input, for operators. The original bytes are sealed (encrypted)."""
 
     NAMESPACE: ClassVar[str] = "consortium.ops"
+    VERSION: ClassVar[int] = 2  # 2: replay_of
     source_topic: str
     source_partition: int
     source_offset: int
@@ -255,6 +256,10 @@ class DeadLetter(Event):
     agent: str
     original_sealed: bytes
     original_size: int
+    replay_of: str | None = Field(
+        default=None, description="The letter whose replay (`hub dlq replay`) was refused "
+        "again: that one is replayed after the fix, never this one",
+    )
 
 
 class OperatorAlert(Event):
