@@ -9,7 +9,14 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
-from hub import codec, commit_guard, fetch_backoff, fetch_order, group_leave
+from hub import (
+    codec,
+    commit_guard,
+    fetch_backoff,
+    fetch_order,
+    group_leave,
+    topic_create_retry,
+)
 from hub.runtime import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
@@ -36,6 +43,7 @@ PATCHES = {
     "group_leave": group_leave.install,
     "commit_guard": commit_guard.install,
     "fetch_order": fetch_order.install,
+    "topic_create_retry": topic_create_retry.install,
 }
 for patch, install in PATCHES.items():
     if patch not in settings.disabled_patches:

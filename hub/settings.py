@@ -110,7 +110,8 @@ class HubSettings(KafkaClientSecurity):
         "default <host>-<web port>, stable across restarts, distinct side by side",
     )
     disabled_patches: set[
-        Literal["fetch_backoff", "group_leave", "commit_guard", "fetch_order", "commit_repair"]
+        Literal["fetch_backoff", "group_leave", "commit_guard", "fetch_order", "commit_repair",
+                "topic_create_retry"]
     ] = Field(default_factory=set, description="Patches of Faust's and aiokafka's internals "
               'left out, as JSON (\'["fetch_order"]\'): to judge one on a broker, never in '
               "production (their verdicts: docs/architecture.md)")

@@ -60,9 +60,11 @@ class MemberPublisher:
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": 2,
-            "retries": 5,
-            # a send waits at most this long for the topic's metadata (a broker that is
-            # away): kafka-python's 60 s default held a connector's answer that long
+            # A write is retried (a partition's leader moving to another broker takes a
+            # few seconds) until `timeout`, not five times (0.5 s, less than a failover);
+            # nor does a send wait longer for the topic's metadata (kafka-python: 60 s).
+            "delivery_timeout_ms": int(timeout * 1000),
+            "request_timeout_ms": min(30_000, int(timeout * 1000) - 100),
             "max_block_ms": int(timeout * 1000),
             "client_id": f"member-{member_id}",
             # A broker that is down is waited for as long as a write, not kafka-python's 30 s.
