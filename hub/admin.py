@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hub.settings import get_settings
 from schemas.topics import TopicSpec
@@ -46,6 +47,25 @@ def create_topics(
         return [s.name for s in missing]
     finally:
         admin.close()
+
+
+def create_topics_patiently(
+    bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1,
+    wait_s: float = 60.0,
+) -> list[str]:
+    """`create_topics`, retried while the cluster does not answer: a worker that starts
+    while a killed broker is still in the metadata is sent to it (seen on the three-node
+    cluster), and should wait for the cluster rather than exit."""
+    deadline = time.monotonic() + wait_s
+    specs = list(specs)
+    while True:
+        try:
+            return create_topics(bootstrap, specs, replication_factor)
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("creating the topics on %s failed (%r); again in 1 s", bootstrap, exc)
+            time.sleep(1.0)
 
 
 def list_topics(bootstrap: str) -> list[str]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from kafka.errors import KafkaError
 
-from hub.admin import create_topics, list_topics, unreachable
+from hub.admin import create_topics, create_topics_patiently, list_topics, unreachable
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
 from hub.deploy_acls import acls_command
 from hub.dlq import dlq
@@ -138,7 +138,7 @@ def worker() -> None:
     """Run a hub worker (Faust) against HUB_BROKER or the embedded broker."""
     settings = get_settings()
     servers = settings.broker_servers()
-    create_topics(servers, _all_topics(), settings.replication_factor)
+    create_topics_patiently(servers, _all_topics(), settings.replication_factor)
     settings.warn_dev_secrets()
     use_event_loop()
     from hub import gc_pauses, heap_trim
