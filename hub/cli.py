@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -176,13 +177,23 @@ def run_faust_worker(app: faust.App) -> None:
     runner.execute_from_commandline()
 
 
+# What `hub dev` clears before a run: both brokers' data and the worker's tables.
+DEV_STATE = ("kafka", "broker", "faust")
+
+
 @main.command()
 @click.option("--demo/--no-demo", default=True, help="Publish demo events as members")
-def dev(demo: bool) -> None:
+@click.option("--keep-state/--fresh-state", default=False, help="Keep the last run's broker "
+              "data and tables (default: clear them, so the demo tells the same story each run)")
+def dev(demo: bool, keep_state: bool) -> None:
     """This machine's broker + one worker + the demo. Ctrl-C stops all."""
     settings = get_settings()
     say = settings.locale().say
     data_dir: Path = settings.data_dir
+    if not keep_state:  # the demo's patients and drugs are the same every run
+        for state in DEV_STATE:
+            shutil.rmtree(data_dir / state, ignore_errors=True)
+        click.echo(say("dev.fresh_state", folder=data_dir))
     local = start_local_broker(prefix="[dev] ")
     create_topics(local.bootstrap, _all_topics(), 1)
     worker_process = WorkerProcess(local.bootstrap, data_dir, local.worker_env(),

@@ -17,17 +17,15 @@ from hub.brokers import free_port
 pytestmark = pytest.mark.integration
 
 
-def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
-    env = {**os.environ, "HUB_DATA_DIR": str(tmp_path), "HUB_WEB_PORT": str(free_port()),
+def run_dev(data_dir: Path, log: Path, wanted: tuple[str, ...], seconds: float = 90) -> str:
+    """`hub dev` until every `wanted` text is on its console (or time is up), then Ctrl-C."""
+    env = {**os.environ, "HUB_DATA_DIR": str(data_dir), "HUB_WEB_PORT": str(free_port()),
            "HUB_SESSION_TIMEOUT": "6", "COLUMNS": "200"}
-    log = tmp_path / "dev.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "dev"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    wanted = ("[dev] 工作进程已就绪", "已接收", "REJECTED MEMBER_MISMATCH",
-              "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT")
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             text = log.read_text(errors="replace")
             if all(w in text for w in wanted):
@@ -43,10 +41,28 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     text = log.read_text(errors="replace")
     missing = [w for w in wanted if w not in text]
     assert not missing, f"missing {missing} in:\n{text[-3000:]}"
+    return text
+
+
+def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
+    wanted = ("[dev] 工作进程已就绪", "已接收", "REJECTED MEMBER_MISMATCH",
+              "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT")
+    text = run_dev(tmp_path, tmp_path / "dev.log", wanted)
     assert "lead -> 张伟的血钾 4.1 mmol/L（3 天前）" in text
     assert "事件声明的成员单位为 lead，却发送到了 vp-hexi 的主题" in text  # reasons in Chinese
-    # The first line is the hub's own (which broker, or Kafka being resolved); the
-    # libraries' lines are in the log file.
-    assert text.startswith(("[dev] 消息代理", "[dev] 正在获取 Apache Kafka")), text[:2000]
+    # The first lines are the hub's own (a fresh demo state, then which broker, or Kafka
+    # being resolved); the libraries' lines are in the log file.
+    first, second = text.splitlines()[:2]
+    assert first.startswith("[dev] 演示从全新状态开始"), text[:2000]
+    assert second.startswith(("[dev] 消息代理", "[dev] 正在获取 Apache Kafka")), text[:2000]
     assert '"logger": "kafka' not in text and "ECONNREFUSED" not in text
     assert "kafka." in (tmp_path / "hub.log").read_text(encoding="utf-8")
+
+
+def test_a_second_run_tells_the_same_story(tmp_path: Path) -> None:
+    """The demo's patients and drugs are the same every run: with the last run's state
+    kept, its cards came back as duplicates and no shortage was raised."""
+    story = ("INITIAL 报告卡", "缺药", "REJECTED DUPLICATE_EVENT")
+    for run in (1, 2):
+        text = run_dev(tmp_path, tmp_path / f"dev-{run}.log", story)
+        assert "SAME_CASE" not in text and "TRACE_DUPLICATE" not in text, text[-3000:]
