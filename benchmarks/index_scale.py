@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks.harness import Stage, offered_load, producer
 from benchmarks.workload import LAB_ITEMS, Workload, utcnow
 from hub.admin import create_topics
-from hub.privacy import pseudonym
-from hub.rules.recognition_index import IndexedResult
+from hub.rules.privacy import pseudonym
+from hub.rules.recognition.index import IndexedResult
 from hub.settings import DEV_PSEUDONYM_SECRET
 from schemas.models import Event, RecognitionAdvice
 from schemas.models.common import IdType

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 from kafka import KafkaProducer
 
-from hub.privacy import Sealer, SealError
-from hub.rejections import REPLAY_HEADER, Reason
+from hub.rules.privacy import Sealer, SealError
+from hub.rules.rejections import REPLAY_HEADER, Reason
 from hub.settings import HubSettings
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import DeadLetter, Event

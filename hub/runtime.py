@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from hub.privacy import Sealer
+from hub.rules.privacy import Sealer
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec
 from schemas.reference.messages import Locale

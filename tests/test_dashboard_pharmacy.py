@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.rules.replenishment_engine import DrugState
+from hub.rules.pharmacy.engine import DrugState
 from hub.web.dashboard_flows import pharmacy_board
 from schemas.reference.formulary import Formulary, SupplyMode
 from tests.factories import stock_event

@@ -31,7 +31,7 @@ from hub.deploy_acls import (
     render_script,
     scram_users,
 )
-from hub.rejections import Reason
+from hub.rules.rejections import Reason
 from hub.settings import HubSettings
 from schemas.reference.registry import load_registry
 from schemas.topics import (

@@ -34,7 +34,7 @@ from hub.dlq import (
     replay_target,
 )
 from hub.dlq_view import Selection, letter_row, parse_since, render_table
-from hub.privacy import Sealer
+from hub.rules.privacy import Sealer
 from hub.settings import DEV_SEALING_KEY
 from schemas.codec import AVRO_DIR, MARKER, RELEASED_DIR, AvroCodec, schema_fingerprint
 from schemas.models import DeadLetter, Envelope, Feedback, LabResult

@@ -9,8 +9,8 @@ from hub import channels, metrics
 from hub.agents.base import Meta, hub_agent
 from hub.app import app
 from hub.emit import feedback, publish, send_feedback
-from hub.rejections import Reason, Rejection
 from hub.rules.admission import admit
+from hub.rules.rejections import Reason, Rejection
 from hub.runtime import runtime
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus

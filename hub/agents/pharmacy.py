@@ -25,9 +25,8 @@ from hub import channels, metrics, table_writes
 from hub.agents.base import Meta, hub_agent
 from hub.app import app
 from hub.emit import publish, send_feedback
-from hub.rejections import Reason, Rejection
-from hub.rules.replenishment import local_day
-from hub.rules.replenishment_engine import (
+from hub.rules.pharmacy.arithmetic import local_day
+from hub.rules.pharmacy.engine import (
     DrugState,
     Outcome,
     PharmacyPolicy,
@@ -35,9 +34,9 @@ from hub.rules.replenishment_engine import (
     on_stock_event,
     resolve_drug,
 )
-from hub.rules.replenishment_ledger import MemberLedger
-from hub.rules.replenishment_outputs import shortage_key
-from hub.rules.replenishment_trace import (
+from hub.rules.pharmacy.ledger import MemberLedger
+from hub.rules.pharmacy.outputs import shortage_key
+from hub.rules.pharmacy.trace import (
     Bucket,
     bucket_key,
     days_to_read,
@@ -46,6 +45,7 @@ from hub.rules.replenishment_trace import (
     unseen_codes,
     update_day_index,
 )
+from hub.rules.rejections import Reason, Rejection
 from hub.runtime import runtime
 from schemas import topics
 from schemas.models import Event, ShortageRegistration, StockEvent

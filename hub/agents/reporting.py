@@ -24,7 +24,7 @@ from hub import channels, metrics, table_writes
 from hub.agents.base import Meta, hub_agent
 from hub.app import app
 from hub.emit import publish, send_feedback
-from hub.rejections import Reason, Rejection
+from hub.rules.rejections import Reason, Rejection
 from hub.rules.reporting import (
     Context,
     DeadlineState,

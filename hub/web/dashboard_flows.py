@@ -16,8 +16,8 @@ from typing import Any
 from hub import metrics
 from hub.agents import pharmacy, recognition, reporting
 from hub.app import app
-from hub.rules.replenishment_dispatch import order_id_for
-from hub.rules.replenishment_ledger import MemberLedger, OpenShortage
+from hub.rules.pharmacy.dispatch import order_id_for
+from hub.rules.pharmacy.ledger import MemberLedger, OpenShortage
 from hub.rules.reporting import Case, DeadlineState, deadline_state, lacks
 from hub.runtime import runtime
 from hub.web.dashboard_feeds import counter_values

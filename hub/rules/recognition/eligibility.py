@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hub.rejections import Reason, Rejection
-from hub.rules.recognition_index import IndexedResult
+from hub.rules.recognition.index import IndexedResult
+from hub.rules.rejections import Reason, Rejection
 from schemas.models.clinical import OrderPriority, RetestReason
 from schemas.reference.items import Item, ItemCatalogue
 from schemas.reference.registry import Member, Registry

@@ -16,30 +16,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from hub.rejections import Reason, Rejection
-from hub.rules import replenishment_outputs as outputs
-from hub.rules.replenishment import local_day
-from hub.rules.replenishment_dispatch import (
+from hub.rules.pharmacy import outputs
+from hub.rules.pharmacy.arithmetic import local_day
+from hub.rules.pharmacy.dispatch import (
     Donor,
     choose_donor,
     donor_surplus,
     place_order,
     plan_dispatch,
 )
-from hub.rules.replenishment_ledger import MemberLedger, OpenShortage, apply_stock_event, pledge
-from hub.rules.replenishment_trace import (
+from hub.rules.pharmacy.ledger import MemberLedger, OpenShortage, apply_stock_event, pledge
+from hub.rules.pharmacy.trace import (
     Bucket,
     check_trace_codes,
     find_duplicates,
     unseen_codes,
 )
-from hub.rules.replenishment_transfers import (
+from hub.rules.pharmacy.transfers import (
     TransferMove,
     expect,
     mark_shipped,
     receive,
     shipment,
 )
+from hub.rules.rejections import Reason, Rejection
 from schemas.models import (
     Feedback,
     OperatorAlert,

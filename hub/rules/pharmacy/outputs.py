@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub.rules.replenishment import StockPosition
-from hub.rules.replenishment_dispatch import PlacedOrder
-from hub.rules.replenishment_ledger import OpenShortage
-from hub.rules.replenishment_trace import TraceDuplicate
-from hub.rules.replenishment_transfers import TransferMove
+from hub.rules.pharmacy.arithmetic import StockPosition
+from hub.rules.pharmacy.dispatch import PlacedOrder
+from hub.rules.pharmacy.ledger import OpenShortage
+from hub.rules.pharmacy.trace import TraceDuplicate
+from hub.rules.pharmacy.transfers import TransferMove
 from schemas.models import (
     Feedback,
     OperatorAlert,

@@ -20,8 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from hub.rules.replenishment import StockPosition, cycle_start, whole_units_down, whole_units_up
-from hub.rules.replenishment_ledger import MemberLedger, Requisition
+from hub.rules.pharmacy.arithmetic import (
+    StockPosition,
+    cycle_start,
+    whole_units_down,
+    whole_units_up,
+)
+from hub.rules.pharmacy.ledger import MemberLedger, Requisition
 from schemas.models import deterministic_id
 from schemas.reference.formulary import StockParams, SupplyMode
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from hub.rejections import Reason, Rejection
+from hub.rules.rejections import Reason, Rejection
 
 TRACE_CODE = re.compile(r"^\d{20}$")
 PRODUCT_PREFIX_DIGITS = 7

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.rejections import Reason, Rejection
-from hub.rules.replenishment import StockPosition, stock_position, window_start
+from hub.rules.pharmacy.arithmetic import StockPosition, stock_position, window_start
+from hub.rules.rejections import Reason, Rejection
 from schemas.models.outputs import ShortageSource, TransferState
 from schemas.models.pharmacy import StockEvent, StockEventKind
 from schemas.reference.formulary import StockParams

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from hub.rules.recognition_index import from_ms, to_ms
+from hub.rules.recognition.index import from_ms, to_ms
 from schemas.models.clinical import Decision, RetestReason
 
 ORDERS = "orders"

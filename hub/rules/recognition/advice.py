@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.rules.recognition import Candidate, recognisable_results, retest_reason_of
-from hub.rules.recognition_index import IndexedResult
+from hub.rules.recognition.eligibility import Candidate, recognisable_results, retest_reason_of
+from hub.rules.recognition.index import IndexedResult
 from schemas.models import RecognitionAdvice, TestOrder, deterministic_id
 from schemas.models.clinical import AbnormalFlag, RetestReason
 from schemas.models.outputs import RecognisableResult, Verdict

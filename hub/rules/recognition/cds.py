@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.rules.recognition_advice import RETEST_EXPLANATIONS, Answer
+from hub.rules.recognition.advice import RETEST_EXPLANATIONS, Answer
 from schemas.models import deterministic_id
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from hub.rules.replenishment_ledger import SUPPLY, IncomingTransfer, MemberLedger, settled_pledge
+from hub.rules.pharmacy.ledger import SUPPLY, IncomingTransfer, MemberLedger, settled_pledge
 from schemas.models.outputs import TransferState
 from schemas.models.pharmacy import StockEvent, StockEventKind
 
