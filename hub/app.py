@@ -99,5 +99,5 @@ app = faust.App(
 def load_agents() -> None:
     """Import every agent and web module, in a fixed order."""
     for module in AGENT_MODULES + WEB_MODULES:
-        if module.removeprefix("hub.") not in settings.disabled_patches:
+        if module.rpartition(".")[2] not in settings.disabled_patches:
             importlib.import_module(module)
