@@ -37,10 +37,10 @@ def _run_worker() -> None:
     from faust.types import StreamT, TopicT
 
     from hub.cli import run_faust_worker, use_event_loop
-    from hub.emit import kafka_producer
+    from hub.runtime.emit import kafka_producer
 
     use_event_loop()
-    from hub.app import app  # the hub's App, without load_agents(): no hub agent runs
+    from hub.runtime.app import app  # the hub's App, without load_agents(): no hub agent runs
     from hub.web import pages  # noqa: F401  # /health, which WorkerProcess waits for
 
     writer = CODEC.store.current[LabResult.avro_name()]

@@ -142,7 +142,7 @@ def worker() -> None:
     settings.warn_dev_secrets()
     use_event_loop()
     from hub import gc_pauses, heap_trim
-    from hub.app import app, load_agents
+    from hub.runtime.app import app, load_agents
 
     load_agents()
     install_exception_hook()
@@ -152,7 +152,7 @@ def worker() -> None:
 
 
 def use_event_loop() -> None:
-    """Select the worker's event loop (HUB_EVENT_LOOP); before `hub.app` is imported."""
+    """Select the worker's event loop (HUB_EVENT_LOOP); before `hub.runtime.app` is imported."""
     if get_settings().event_loop == "uvloop":
         import mode.loop
 

@@ -97,11 +97,12 @@ class HubSettings(KafkaClientSecurity):
     )
     empty_fetch_backoff_ms: float = Field(
         default=0.0, description="Pause after an empty fetch: for the embedded broker only, "
-        "which answers one at once (its launcher sets 5; see hub/fetch_backoff.py)"
+        "which answers one at once (its launcher sets 5; see hub/runtime/patches/fetch_backoff.py)"
     )
     prefetch_backoff_ms: float = Field(
         default=10.0, gt=0, description="How long fetched records that wait to be taken "
-        "hold back the next fetch from their broker (aiokafka: 100; hub/fetch_backoff.py)"
+        "hold back the next fetch from their broker "
+        "(aiokafka: 100; hub/runtime/patches/fetch_backoff.py)"
     )
     group_instance_id: str | None = Field(
         default=None,

@@ -21,10 +21,8 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cache
 
-from hub import channels, metrics, table_writes
+from hub import metrics
 from hub.agents.base import Meta, hub_agent
-from hub.app import app
-from hub.emit import publish, send_feedback
 from hub.rules.pharmacy.arithmetic import local_day
 from hub.rules.pharmacy.engine import (
     DrugState,
@@ -46,7 +44,10 @@ from hub.rules.pharmacy.trace import (
     update_day_index,
 )
 from hub.rules.rejections import Reason, Rejection
-from hub.runtime import runtime
+from hub.runtime import channels, table_writes
+from hub.runtime.app import app
+from hub.runtime.emit import publish, send_feedback
+from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event, ShortageRegistration, StockEvent
 from schemas.models.outputs import ShortageStatus

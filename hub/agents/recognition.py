@@ -16,10 +16,8 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from hub import channels, metrics, table_writes
+from hub import metrics
 from hub.agents.base import Meta, hub_agent
-from hub.app import app
-from hub.emit import publish
 from hub.rules.recognition.advice import advise
 from hub.rules.recognition.eligibility import map_item
 from hub.rules.recognition.index import (
@@ -40,7 +38,10 @@ from hub.rules.recognition.stats import (
     summarise,
 )
 from hub.rules.rejections import Reason, Rejection
-from hub.runtime import runtime
+from hub.runtime import channels, table_writes
+from hub.runtime.app import app
+from hub.runtime.emit import publish
+from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event, ImagingReport, LabResult, RecognitionDecision, TestOrder
 from schemas.models.common import Patient

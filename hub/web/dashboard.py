@@ -23,8 +23,8 @@ from aiohttp import web
 from faust.web import Request, Response, View
 
 from hub import metrics
-from hub.app import app
-from hub.runtime import runtime
+from hub.runtime.app import app
+from hub.runtime.services import runtime
 from hub.web import dashboard_feeds as feeds
 from hub.web.dashboard_flows import pharmacy_figures, recognition_figures, reporting_figures
 from hub.web.dashboard_scope import scope

@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter
 
 from hub import metrics
-from hub.app import app
 from hub.logs import mask_personal_data
-from hub.runtime import runtime
+from hub.runtime.app import app
+from hub.runtime.services import runtime
 from schemas.codec import CodecError
 from schemas.models import DeadLetter
 from schemas.topics import DEAD_LETTER, FIXED_TOPICS, INGRESS_PREFIX, Audience

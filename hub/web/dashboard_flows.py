@@ -15,11 +15,11 @@ from typing import Any
 
 from hub import metrics
 from hub.agents import pharmacy, recognition, reporting
-from hub.app import app
 from hub.rules.pharmacy.dispatch import order_id_for
 from hub.rules.pharmacy.ledger import MemberLedger, OpenShortage
 from hub.rules.reporting import Case, DeadlineState, deadline_state, lacks
-from hub.runtime import runtime
+from hub.runtime.app import app
+from hub.runtime.services import runtime
 from hub.web.dashboard_feeds import counter_values
 from schemas import topics
 from schemas.reference.formulary import Formulary, StockParams

@@ -23,7 +23,6 @@ from yarl import URL
 
 from hub import metrics
 from hub.agents.recognition import catalogue, patient_index, recognition_stats, result_index
-from hub.app import app
 from hub.auth import authenticate, bearer_token
 from hub.rules.privacy import pseudonym
 from hub.rules.recognition.advice import Answer, answer
@@ -36,7 +35,8 @@ from hub.rules.recognition.cds import (
     selected_orders,
 )
 from hub.rules.recognition.index import results_for
-from hub.runtime import runtime
+from hub.runtime.app import app
+from hub.runtime.services import runtime
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict
 

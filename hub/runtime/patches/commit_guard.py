@@ -19,7 +19,7 @@ happen right after a rebalance (a message Faust's fetch loop abandons when the f
 suspended); a test where a second worker joined the group and left lost one order.
 
 So a partition is held back until its committed offset is acked itself, and jumps are not
-counted as acked; hub/commit_repair.py then delivers the hole again.
+counted as acked; hub/runtime/patches/commit_repair.py then delivers the hole again.
 """
 
 from __future__ import annotations

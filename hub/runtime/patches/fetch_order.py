@@ -4,8 +4,8 @@ Right after a rebalance, Faust's fetch loop can be handed a partition's records 
 the offset it has just sought to (the rest of a batch fetched before the seek): in the
 rebalance test, jumps of 1 to 72 offsets on a dozen partitions at once, when a second
 worker left the group. Faust would process the later records first and the skipped ones
-later, if ever (hub/commit_guard.py), and a ledger that sees a drug's movements out of
-order can raise a shortage that never happened.
+later, if ever (hub/runtime/patches/commit_guard.py), and a ledger that sees a drug's
+movements out of order can raise a shortage that never happened.
 
 So the next offset expected of each partition is kept: every seek sets it, every record
 handed over moves it on. A record past it is not handed over; the rest of that
@@ -13,7 +13,7 @@ partition's batch is dropped and the partition is sought back to the expected of
 the skipped records come first. Records before it are left to Faust, which drops what it
 has read. A partition that still jumps after a few seeks back (its records there were
 deleted by retention) is let through; the commit guard then holds its commits back and
-hub/commit_repair.py moves them on.
+hub/runtime/patches/commit_repair.py moves them on.
 
 Seeks run in the consumer's own thread: Faust called aiokafka's `seek` from the worker's
 thread, which wakes the fetcher through an event loop that is not that thread's.

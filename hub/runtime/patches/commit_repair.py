@@ -1,9 +1,9 @@
 """Unstick a partition whose commits are held back.
 
 A partition's commits wait while the message at its committed offset is not acked (Faust's
-rule, made strict by hub/commit_guard.py: nothing is committed over a message no agent
-processed). Four ways leave a partition there for good; the crash tests saw the first,
-second and fourth, each right after a restart or a rebalance:
+rule, made strict by hub/runtime/patches/commit_guard.py: nothing is committed over a
+message no agent processed). Four ways leave a partition there for good; the crash tests
+saw the first, second and fourth, each right after a restart or a rebalance:
 
 - a stale belief: Faust takes the committed offset from the broker when the partition is
   assigned, and after a worker is killed and restarted at once it can be behind the
@@ -37,8 +37,8 @@ from typing import Any
 from faust.types import TP
 
 from hub import metrics
-from hub.app import app
-from hub.commit_guard import held_back
+from hub.runtime.app import app
+from hub.runtime.patches.commit_guard import held_back
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 5.0

@@ -9,18 +9,18 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
-from hub import (
-    codec,
+from hub.runtime import codec
+from hub.runtime.patches import (
     commit_guard,
     fetch_backoff,
     fetch_order,
     group_leave,
     topic_create_retry,
 )
-from hub.runtime import runtime
+from hub.runtime.services import runtime
 
 AGENT_MODULES: tuple[str, ...] = (
-    "hub.commit_repair",
+    "hub.runtime.patches.commit_repair",
     "hub.agents.intake",
     "hub.agents.recognition",
     "hub.agents.pharmacy",

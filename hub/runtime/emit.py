@@ -8,10 +8,11 @@ from aiokafka import AIOKafkaProducer
 from faust.exceptions import NotReady
 from faust.types import TopicT
 
-from hub import channels, metrics
-from hub.app import app
-from hub.codec import CODEC_NAME
-from hub.runtime import runtime
+from hub import metrics
+from hub.runtime import channels
+from hub.runtime.app import app
+from hub.runtime.codec import CODEC_NAME
+from hub.runtime.services import runtime
 from schemas.models import DeadLetter, Event, Feedback, deterministic_id
 from schemas.models.outputs import FeedbackStatus
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from faust.serializers import codecs
 
-from hub.runtime import runtime
+from hub.runtime.services import runtime
 from schemas.models import Event
 
 CODEC_NAME = "avro-so"

@@ -2,7 +2,7 @@
 
 `table[key] = value` makes Faust send the changelog message through its own producer
 path: a pending message, its buffer, sensors and a callback, about 0.2 ms a write on this
-machine (the same cost as its `send`, see hub/emit.py). Here the value goes into the
+machine (the same cost as its `send`, see hub/runtime/emit.py). Here the value goes into the
 table's store and the changelog message straight to the aiokafka producer underneath,
 serialized as Faust's recovery reads it, on the partition of the input being handled
 (Faust's own rule: a partition's state is rebuilt from the same changelog partition).
@@ -20,7 +20,7 @@ from aiokafka.structs import RecordMetadata
 from faust.serializers import codecs
 from faust.types import TP, TableT
 
-from hub.emit import kafka_producer
+from hub.runtime.emit import kafka_producer
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Faust topic objects for the topics of `schemas.topics`.
 
 Consumed topics carry raw bytes (agents decode them, so a bad message is dead-lettered);
-sends go through the `avro-so` codec (see hub.emit).
+sends go through the `avro-so` codec (see hub.runtime.emit).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from functools import cache
 
 from faust.types import TopicT
 
-from hub.app import app
-from hub.runtime import runtime
+from hub.runtime.app import app
+from hub.runtime.services import runtime
 from schemas import topics
 from schemas.topics import TopicSpec
 
