@@ -19,7 +19,7 @@ from benchmarks.baseline import answer, preload_lab_results, transform
 from benchmarks.harness import CODEC, WORKER_ENV, Latencies, Stage, offered_load
 from benchmarks.workload import Workload, utcnow
 from hub.admin import backlog
-from hub.worker_process import WorkerProcess
+from hub.process.worker_process import WorkerProcess
 from schemas.models import LabResult
 from schemas.reference.registry import load_registry
 from schemas.topics import BASELINE_IN, BASELINE_OUT, ingress_topic

@@ -41,7 +41,7 @@ class ScaleFigures:
     p50_ms: float | None
     p99_ms: float | None
     rss_after_mb: float  # resident at the end, recovered and serving (the peak is while recovering)
-    heap_trims: int  # freed heap handed back (hub/heap_trim.py), and how long that took
+    heap_trims: int  # freed heap handed back (hub/process/heap_trim.py), and how long that took
     heap_trim_s: float
 
     def as_dict(self) -> dict[str, Any]:

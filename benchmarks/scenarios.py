@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmarks.harness import WORKER_ENV, Stage, offered_load, preload, wait_drained
 from benchmarks.workload import Workload, utcnow
-from hub.worker_process import WorkerProcess
+from hub.process.worker_process import WorkerProcess
 from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry

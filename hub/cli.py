@@ -16,14 +16,14 @@ from hub.admin import create_topics, create_topics_patiently, list_topics, unrea
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
 from hub.deploy_acls import acls_command
 from hub.dlq import dlq
-from hub.logs import (
+from hub.process.logs import (
     configure_logging,
     configure_tool_logging,
     install_exception_hook,
     worker_logging_config,
 )
+from hub.process.worker_process import WorkerProcess
 from hub.settings import BROKER_URL_FILE, TOOL_LOG_FILE, SettingsError, get_settings
-from hub.worker_process import WorkerProcess
 from schemas.topics import TopicSpec, catalogue
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def worker() -> None:
     create_topics_patiently(servers, _all_topics(), settings.replication_factor)
     settings.warn_dev_secrets()
     use_event_loop()
-    from hub import gc_pauses, heap_trim
+    from hub.process import gc_pauses, heap_trim
     from hub.runtime.app import app, load_agents
 
     load_agents()

@@ -123,7 +123,7 @@ GC_PAUSE_SECONDS = Histogram(
     ["generation"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
 )
 HEAP_TRIMS = Counter(
-    "hub_heap_trims_total", "Times freed heap was handed back (hub/heap_trim.py)",
+    "hub_heap_trims_total", "Times freed heap was handed back (hub/process/heap_trim.py)",
     registry=REGISTRY,
 )
 HEAP_TRIM_SECONDS = Histogram(

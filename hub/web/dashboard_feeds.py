@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter
 
 from hub import metrics
-from hub.logs import mask_personal_data
+from hub.process.logs import mask_personal_data
 from hub.runtime.app import app
 from hub.runtime.services import runtime
 from schemas.codec import CodecError
