@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from benchmarks.baseline import answer, preload_lab_results, transform
 from benchmarks.harness import CODEC, WORKER_ENV, Latencies, Stage, offered_load
 from benchmarks.workload import Workload, utcnow
-from hub.admin import backlog
+from hub.ops.topic_admin import backlog
 from hub.process.worker_process import WorkerProcess
 from schemas.models import LabResult
 from schemas.reference.registry import load_registry

@@ -16,8 +16,8 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.sdk import ordering_key
-from hub.admin import backlog, create_topics
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
+from hub.ops.topic_admin import backlog, create_topics
 from hub.process.worker_process import WorkerProcess
 from hub.settings import HubSettings
 from schemas.codec import AvroCodec, CodecError

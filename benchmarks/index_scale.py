@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.harness import Stage, offered_load, producer
 from benchmarks.workload import LAB_ITEMS, Workload, utcnow
-from hub.admin import create_topics
+from hub.ops.topic_admin import create_topics
 from hub.rules.privacy import pseudonym
 from hub.rules.recognition.index import IndexedResult
 from hub.settings import DEV_PSEUDONYM_SECRET

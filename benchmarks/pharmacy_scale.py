@@ -15,7 +15,7 @@ from typing import Any
 from kafka.partitioner.default import murmur2
 
 from benchmarks.harness import Latencies, Stage, offered_load, preload, producer, wait_drained
-from hub.admin import create_topics
+from hub.ops.topic_admin import create_topics
 from hub.rules.pharmacy.ledger import MemberLedger
 from schemas.models import Event, Shortage, StockEvent
 from schemas.reference.registry import load_registry

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import click
 from kafka.errors import KafkaError
 
-from hub.admin import create_topics, create_topics_patiently, list_topics, unreachable
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
-from hub.deploy_acls import acls_command
-from hub.dlq import dlq
+from hub.ops.acls import acls_command
+from hub.ops.dlq.commands import dlq
+from hub.ops.topic_admin import create_topics, create_topics_patiently, list_topics, unreachable
 from hub.process.logs import (
     configure_logging,
     configure_tool_logging,
@@ -97,7 +97,7 @@ def broker(port: int) -> None:
 @click.argument("member_id")
 def token(member_id: str) -> None:
     """Print the API token of a member (derived from HUB_API_SECRET)."""
-    from hub.auth import member_token
+    from hub.ops.tokens import member_token
 
     settings = get_settings()
     if settings.load_registry().get(member_id) is None:

@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from connectors.sdk import MemberPublisher
-from hub.admin import create_topics
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
+from hub.ops.topic_admin import create_topics
 from hub.process.worker_process import WorkerProcess
 from hub.settings import HubSettings
 from schemas.codec import AvroCodec, CodecError

@@ -23,7 +23,7 @@ from yarl import URL
 
 from hub import metrics
 from hub.agents.recognition import catalogue, patient_index, recognition_stats, result_index
-from hub.auth import authenticate, bearer_token
+from hub.ops.tokens import authenticate, bearer_token
 from hub.rules.privacy import pseudonym
 from hub.rules.recognition.advice import Answer, answer
 from hub.rules.recognition.cds import (

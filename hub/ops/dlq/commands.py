@@ -5,7 +5,7 @@ and writes the original bytes again, on the same partition, to the topic they ca
 an `in.<member>` topic (intake records an event id as seen only when it accepts it, so a
 fixed event is accepted once) or an internal `hub.*` topic (the flow agents are idempotent
 by event id); never to any other topic, and never a letter whose replay cannot succeed
-(hub/dlq_replay.py). Sealed bytes are never printed."""
+(hub/ops/dlq/replay.py). Sealed bytes are never printed."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import click
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from hub.admin import unreachable
-from hub.dlq_replay import Replayer, ReplayLedger, replay_target
-from hub.dlq_view import Selection, letter_row, parse_since, render_table
+from hub.ops.dlq.replay import Replayer, ReplayLedger, replay_target
+from hub.ops.dlq.view import Selection, letter_row, parse_since, render_table
+from hub.ops.topic_admin import unreachable
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import DeadLetter

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import click
 
-from hub.dlq_replay import never_replayed
+from hub.ops.dlq.replay import never_replayed
 from hub.process.logs import mask_personal_data
 from schemas.models import DeadLetter
 from schemas.reference.messages import DEFAULT_LOCALE, Locale
