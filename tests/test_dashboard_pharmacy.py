@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.rules.pharmacy.engine import DrugState
-from hub.web.dashboard_flows import pharmacy_board
+from hub.web.dashboard.flows import pharmacy_board
 from schemas.reference.formulary import Formulary, SupplyMode
 from tests.factories import stock_event
 from tests.test_replenishment_rules import (

@@ -30,7 +30,7 @@ WEB_MODULES: tuple[str, ...] = (
     "hub.web.pages",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
-    "hub.web.dashboard",
+    "hub.web.dashboard.views",
 )
 
 codec.register()

@@ -20,7 +20,7 @@ from hub.rules.pharmacy.ledger import MemberLedger, OpenShortage
 from hub.rules.reporting import Case, DeadlineState, deadline_state, lacks
 from hub.runtime.app import app
 from hub.runtime.services import runtime
-from hub.web.dashboard_feeds import counter_values
+from hub.web.dashboard.feeds import counter_values
 from schemas import topics
 from schemas.reference.formulary import Formulary, StockParams
 

@@ -1,7 +1,7 @@
 """The operators' page, served by every worker without a token (counts only, no patient
 data, like /metrics):
 
-- GET /dashboard: one HTML page (hub/web/static/, plain JS and CSS, inline SVG charts; it
+- GET /dashboard: one HTML page (hub/web/dashboard/static/, plain JS and CSS, inline SVG charts; it
   fetches nothing but its own files and its data, so it works offline);
 - GET /dashboard/data: the JSON the page polls every two seconds: the members and whether
   each is sending, throughput and consumer lag, dead letters by reason and the latest
@@ -9,7 +9,7 @@ data, like /metrics):
   recognition per member and item.
 
 Figures are this worker's: its counters since it started and the partitions it holds.
-The page says so (`scope`, hub/web/dashboard_scope.py) and points to Grafana for the
+The page says so (`scope`, hub/web/dashboard/scope.py) and points to Grafana for the
 consortium-wide figures.
 """
 
@@ -25,9 +25,9 @@ from faust.web import Request, Response, View
 from hub import metrics
 from hub.runtime.app import app
 from hub.runtime.services import runtime
-from hub.web import dashboard_feeds as feeds
-from hub.web.dashboard_flows import pharmacy_figures, recognition_figures, reporting_figures
-from hub.web.dashboard_scope import scope
+from hub.web.dashboard import feeds
+from hub.web.dashboard.flows import pharmacy_figures, recognition_figures, reporting_figures
+from hub.web.dashboard.scope import scope
 from schemas.topics import ingress_topic
 
 STATIC = Path(__file__).parent / "static"
