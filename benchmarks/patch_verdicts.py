@@ -4,6 +4,7 @@ motivated it, run with the patch and without (`HUB_DISABLED_PATCHES`), on the br
 
     .venv/bin/python -m benchmarks.patch_verdicts crash --runs 2      # commit rule, order, repair
     .venv/bin/python -m benchmarks.patch_verdicts handover            # group_leave
+    .venv/bin/python -m benchmarks.patch_verdicts prefetch            # fetch_backoff's prefetch
     .venv/bin/python -m benchmarks.idle_fetch                         # fetch_backoff's pause
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import click
 
 from benchmarks.harness import Stage, preload, wait_drained
+from benchmarks.scenarios import flow_latency
 from benchmarks.workload import Workload, utcnow
 
 # What each line the patches log says happened (their log texts).
@@ -101,6 +103,19 @@ def crash(runs: int, configs: str) -> None:
         for n in range(runs):
             row = crash_run(CRASH_CONFIGS[name])
             click.echo(json.dumps({"config": name, "run": n + 1, **row}, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--rate", default=100.0, help="Mix events/s offered")
+@click.option("--seconds", default=15.0)
+def prefetch(rate: float, seconds: float) -> None:
+    """fetch_backoff's prefetch backoff: the mix's latency with 10 ms and with aiokafka's
+    100 ms."""
+    for backoff in ("10", "100"):
+        latencies, _ = flow_latency("mix", rate, seconds, HUB_PREFETCH_BACKOFF_MS=backoff)
+        click.echo(json.dumps({"prefetch_backoff_ms": backoff, "samples":
+                               len(latencies.samples_ms), "p50_ms": latencies.p50,
+                               "p99_ms": latencies.p99}))
 
 
 @main.command()

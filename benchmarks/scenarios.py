@@ -7,9 +7,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchmarks.harness import WORKER_ENV, Stage, offered_load, preload, wait_drained
+from benchmarks.harness import Latencies, Stage, offered_load, preload, wait_drained
 from benchmarks.workload import Workload, utcnow
-from hub.process.worker_process import WorkerProcess
 from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
@@ -79,19 +78,8 @@ def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float
         peak = worker.peak_rss_bytes()
         worker.stop()
     throughput = loaded / elapsed
-    with Stage() as stage:
-        workload = _workload(flow, for_latency=True)
-        warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
-            if flow in ("pharmacy", "mix") else []
-        preload(stage.bootstrap, warmup)
-        worker = stage.worker(f"{flow}-latency")
-        worker.start(timeout=120)
-        latencies = offered_load(
-            stage.bootstrap, workload.generator(flow), rate, seconds, _output_topics(),
-            lambda event: _is_output(flow, event), utcnow,
-        )
-        peak = max(peak, worker.peak_rss_bytes())
-        worker.stop()
+    latencies, latency_peak = flow_latency(flow, rate, seconds)
+    peak = max(peak, latency_peak)
     return FlowFigures(
         flow=flow, events=loaded, throughput=round(throughput, 1),
         ratio_to_baseline=round(throughput / baseline, 3) if baseline else None,
@@ -99,6 +87,26 @@ def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float
         p50_ms=_round(latencies.p50), p99_ms=_round(latencies.p99),
         peak_rss_mb=round(peak / 2**20, 1),
     )
+
+
+def flow_latency(flow: str, rate: float, seconds: float,
+                 **env: str) -> tuple[Latencies, int]:
+    """Publish-to-output latency of `flow` at `rate` offered, on a fresh broker and worker
+    (with `env` settings), and the worker's peak RSS."""
+    with Stage() as stage:
+        workload = _workload(flow, for_latency=True)
+        warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
+            if flow in ("pharmacy", "mix") else []
+        preload(stage.bootstrap, warmup)
+        worker = stage.worker(f"{flow}-latency", **env)
+        worker.start(timeout=120)
+        latencies = offered_load(
+            stage.bootstrap, workload.generator(flow), rate, seconds, _output_topics(),
+            lambda event: _is_output(flow, event), utcnow,
+        )
+        peak = worker.peak_rss_bytes()
+        worker.stop()
+    return latencies, peak
 
 
 def _round(value: float | None) -> float | None:
@@ -110,8 +118,7 @@ def run_workers(flow: str, count: int, workers: int) -> float:
     written, from the first event written until everything is committed."""
     with Stage() as stage:
         group = f"{flow}-x{workers}"
-        procs = [WorkerProcess(stage.bootstrap, stage.root / f"{group}-{n}",
-                               {**WORKER_ENV, "HUB_APP_ID": f"bench-{group}"})
+        procs = [stage.worker(f"{group}-{n}", HUB_APP_ID=f"bench-{group}")
                  for n in range(workers)]
         for proc in procs:
             proc.start(timeout=120)

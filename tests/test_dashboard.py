@@ -266,7 +266,7 @@ def test_page_in_headless_chromium(
     assert dom.texts(id="kpi-dlq") == [str(data["dead_letters"]["total"])]
     assert dom.texts(tag="g", data_reason="MEMBER_MISMATCH") == ["MEMBER_MISMATCH1"]
     [letter] = dom.texts(tag="tr", data_reason="MEMBER_MISMATCH")
-    assert "in.vp-hexi" in letter and "'lead'" in letter
+    assert "in.vp-hexi" in letter and "成员单位为 lead" in letter  # the reason, in Chinese
     [recognised] = dom.texts(tag="tr", data_recognition="chc-east/K")
     assert recognised.endswith("100%")
     for case in data["reporting"]["open_cases"]:

@@ -1,12 +1,16 @@
 """Access enforced by Apache Kafka itself: a broker with a SASL/SCRAM-SHA-512 client
-listener and the StandardAuthorizer (nothing allowed unless an ACL says so), its users and
-ACLs created by running the script `hub acls` generates (deploy/acls/acls.sh) with Kafka's
-own tools. Member A's credentials writing `in.B`, reading `out.B` or using B's consumer
-group are refused by the broker; A's own lanes work, and so do the hub worker's, the
-CDC's and the central pharmacy's."""
+listener over TLS (certificates from the project's deploy/tls/make-certs.sh, reached on
+loopback by the name `localhost` the broker certificate carries) and the StandardAuthorizer
+(nothing allowed unless an ACL says so), its users and ACLs created by running the script
+`hub acls` generates (deploy/acls/acls.sh) with Kafka's own tools. Member A's credentials
+writing `in.B`, reading `out.B` or using B's consumer group are refused by the broker; A's
+own lanes work, and so do the hub worker's, the CDC's and the central pharmacy's; a client
+that does not trust the consortium's CA is not served."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +28,7 @@ from kafka.structs import OffsetAndMetadata
 
 from connectors.sdk import FeedbackReader, MemberPublisher
 from hub.brokers import KafkaBroker, resolve
-from hub.brokers.kafka_runtime import unavailable_reason
+from hub.brokers.kafka_runtime import REPO_ROOT, unavailable_reason
 from hub.brokers.kafka_tools import run_script
 from hub.ops.acls import password_variable, render_script, scram_users
 from hub.ops.topic_admin import create_topics
@@ -51,9 +55,22 @@ def password(user: str) -> str:
     return "pw" + "".join(ch for ch in user if ch.isalnum()) + "2026"
 
 
+TLS_DIR: list[Path] = []  # where the fixture made the certificates
+
+
 def credentials(user: str) -> dict[str, str]:
-    return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": user, "sasl_plain_password": password(user)}
+    return {"security_protocol": "SASL_SSL", "ssl_cafile": str(TLS_DIR[0] / "ca.pem"),
+            "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": user,
+            "sasl_plain_password": password(user)}
+
+
+def make_certificates(folder: Path) -> Path:
+    """The CA and broker certificate, by the deployment's own script."""
+    script = REPO_ROOT / "deploy" / "tls" / "make-certs.sh"
+    made = subprocess.run(["sh", str(script)], env={**os.environ, "TLS_OUT_DIR": str(folder)},
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +78,9 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     settings = HubSettings()
     runtime = resolve(settings.kafka_version, settings.kafka_cache_dir)
     folder = tmp_path_factory.mktemp("secure")
-    broker = KafkaBroker(runtime, folder / "kafka", secure=True, heap_mb=384).start()
+    TLS_DIR[:] = [make_certificates(folder / "tls")]
+    broker = KafkaBroker(runtime, folder / "kafka", secure=True, heap_mb=384,
+                         tls_dir=TLS_DIR[0]).start()
     try:
         ids = load_registry().ids
         script = folder / "acls.sh"
@@ -132,6 +151,13 @@ def test_a_member_cannot_write_or_read_another_members_lanes(secure: KafkaBroker
     assert isinstance(cdc, TopicAuthorizationFailedError), repr(cdc)
 
 
+def test_a_client_that_does_not_trust_the_ca_is_not_served(secure: KafkaBroker) -> None:
+    untrusting = {**credentials(f"member-{A}"), "ssl_cafile": None}
+    refused = refusal(lambda: KafkaProducer(bootstrap_servers=secure.bootstrap,
+                                            max_block_ms=5_000, **untrusting))
+    assert refused is not None, "a client without the consortium's CA was served"
+
+
 def test_the_cdc_and_the_pharmacy_read_only_their_own_topics(secure: KafkaBroker) -> None:
     assert refusal(lambda: read(secure.bootstrap, "cdc", CDC_REPORTS.name, "cdc-sink")) is None
     assert refusal(lambda: read(secure.bootstrap, "pharmacy", PHARMACY_SHORTAGES.name,
@@ -148,7 +174,8 @@ def test_the_hub_and_a_members_own_lanes_work_end_to_end(
 ) -> None:
     worker = WorkerProcess(secure.bootstrap, tmp_path, {
         "HUB_APP_ID": APP_ID, "HUB_SESSION_TIMEOUT": "6",
-        "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "HUB_KAFKA_SASL_USERNAME": "hub",
+        "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "HUB_KAFKA_SSL_CAFILE": str(TLS_DIR[0] / "ca.pem"), "HUB_KAFKA_SASL_USERNAME": "hub",
         "HUB_KAFKA_SASL_PASSWORD": password("hub")})
     worker.start(timeout=120)
     publisher = MemberPublisher(secure.bootstrap, A, security=credentials(f"member-{A}"))

@@ -3,9 +3,10 @@
 # Kafka reads directly (ssl.keystore.type=PEM): deploy/tls/out/{ca,broker,admin}.pem.
 # Clients (hub, connectors) only need ca.pem. Re-run to renew; keep ca.key offline.
 #   sh deploy/tls/make-certs.sh [namespace]
+# TLS_OUT_DIR writes them elsewhere (the tests' TLS broker on loopback uses that).
 set -eu
 NAMESPACE="${1:-consortium-hub}"
-OUT="$(cd "$(dirname "$0")" && pwd)/out"
+OUT="${TLS_OUT_DIR:-$(cd "$(dirname "$0")" && pwd)/out}"
 DAYS=825
 mkdir -p "$OUT"
 cd "$OUT"

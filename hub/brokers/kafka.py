@@ -35,6 +35,7 @@ class KafkaBroker(BaseBroker):
         self, runtime: KafkaRuntime, data_dir: Path, *, node_id: int = 1,
         ports: NodePorts | None = None, quorum: str = "", cluster_id: str = "",
         nodes: int = 1, secure: bool = False, heap_mb: int = 512,
+        tls_dir: Path | None = None,
     ) -> None:
         self.runtime = runtime
         self.data_dir = data_dir
@@ -46,7 +47,13 @@ class KafkaBroker(BaseBroker):
         self.nodes = nodes
         self.secure = secure
         self.heap_mb = heap_mb
+        self.tls_dir = tls_dir  # SASL_SSL on the CLIENT listener (secure only)
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The CLIENT listener, by the name its certificate carries when it is TLS."""
+        return f"{'localhost' if self.tls_dir else self.host}:{self.port}"
 
     @property
     def internal_bootstrap(self) -> str:
@@ -61,7 +68,8 @@ class KafkaBroker(BaseBroker):
         """Format the storage (first start only) and start the JVM; returns at once."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = node_properties(self.node_id, self.ports, self.quorum, self.data_dir,
-                                nodes=self.nodes, secure=self.secure, host=self.host)
+                                nodes=self.nodes, secure=self.secure, host=self.host,
+                                tls_dir=self.tls_dir)
         write_properties(props, self.config_path)
         log = self.log_path.open("ab")
         if not (self.data_dir / "data" / "meta.properties").exists():

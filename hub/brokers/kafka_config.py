@@ -2,9 +2,11 @@
 deploy/kafka/server.properties, so tests and `hub dev` run the production settings.
 
 Only what cannot hold on one machine is changed: addresses (free loopback ports), the
-data folder, replication (capped at the number of nodes), TLS (none on loopback: the
-INTERNAL and CONTROLLER listeners are plaintext, their ANONYMOUS principal standing in
-for the `broker` certificate), and with `secure=False` the SASL listener and authorizer.
+data folder, replication (capped at the number of nodes), the INTERNAL and CONTROLLER
+listeners (plaintext on loopback, their ANONYMOUS principal standing in for the `broker`
+certificate), and with `secure=False` the SASL listener and authorizer. With `tls_dir`
+(certificates made by deploy/tls/make-certs.sh) the CLIENT listener is SASL_SSL, as in
+production, and advertised as `localhost`, the name the broker certificate carries.
 """
 
 from __future__ import annotations
@@ -51,23 +53,28 @@ def voters(ports: dict[int, NodePorts], host: str = "127.0.0.1") -> str:
 
 def node_properties(
     node_id: int, ports: NodePorts, quorum: str, data_dir: Path, *, nodes: int,
-    secure: bool = False, host: str = "127.0.0.1",
+    secure: bool = False, host: str = "127.0.0.1", tls_dir: Path | None = None,
 ) -> dict[str, str]:
     props = read_properties(DEPLOY_PROPERTIES)
-    props = {k: v for k, v in props.items()
-             if not k.startswith("ssl.") and not k.endswith(".ssl.client.auth")}
+    if tls_dir is None:
+        props = {k: v for k, v in props.items()
+                 if not k.startswith("ssl.") and not k.endswith(".ssl.client.auth")}
+    else:
+        props["ssl.keystore.location"] = str(tls_dir / "broker.pem")
+        props["ssl.truststore.location"] = str(tls_dir / "ca.pem")
     if not secure:
         props = {k: v for k, v in props.items() if not k.startswith(SECURITY_KEYS)}
     else:
         props["super.users"] += ";User:ANONYMOUS"
-    client_protocol = "SASL_PLAINTEXT" if secure else "PLAINTEXT"
+    client_protocol = ("SASL_SSL" if tls_dir else "SASL_PLAINTEXT") if secure else "PLAINTEXT"
+    client_host = "localhost" if tls_dir else host
     props.update({
         "node.id": str(node_id),
         "controller.quorum.voters": quorum,
         "listeners": f"INTERNAL://{host}:{ports.internal},CONTROLLER://{host}:"
                      f"{ports.controller},CLIENT://{host}:{ports.client}",
         "advertised.listeners": f"INTERNAL://{host}:{ports.internal},"
-                                f"CLIENT://{host}:{ports.client}",
+                                f"CLIENT://{client_host}:{ports.client}",
         "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,"
                                           f"CLIENT:{client_protocol}",
         "log.dirs": str(data_dir / "data"),
