@@ -29,11 +29,13 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check hub schemas connectors tests benchmarks
 	$(BIN)/mypy hub schemas connectors benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub schemas connectors tests benchmarks
 	$(BIN)/mypy hub schemas connectors
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from benchmarks.harness import CODEC, Latencies, offered_load, producer
 from benchmarks.workload import Workload, utcnow
-from hub.admin import create_topics
+from hub.ops.topic_admin import create_topics
 from schemas.codec import HEADER_SIZE, MARKER, WriterSchema
 from schemas.models import LabResult
 from schemas.reference.registry import load_registry

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from benchmarks.baseline import answer, preload_lab_results, transform
 from benchmarks.harness import CODEC, WORKER_ENV, Latencies, Stage, offered_load
 from benchmarks.workload import Workload, utcnow
-from hub.admin import backlog
-from hub.worker_process import WorkerProcess
+from hub.ops.topic_admin import backlog
+from hub.process.worker_process import WorkerProcess
 from schemas.models import LabResult
 from schemas.reference.registry import load_registry
 from schemas.topics import BASELINE_IN, BASELINE_OUT, ingress_topic
@@ -37,10 +37,10 @@ def _run_worker() -> None:
     from faust.types import StreamT, TopicT
 
     from hub.cli import run_faust_worker, use_event_loop
-    from hub.emit import kafka_producer
+    from hub.runtime.emit import kafka_producer
 
     use_event_loop()
-    from hub.app import app  # the hub's App, without load_agents(): no hub agent runs
+    from hub.runtime.app import app  # the hub's App, without load_agents(): no hub agent runs
     from hub.web import pages  # noqa: F401  # /health, which WorkerProcess waits for
 
     writer = CODEC.store.current[LabResult.avro_name()]

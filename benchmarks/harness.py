@@ -16,10 +16,10 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer
 
 from connectors.sdk import ordering_key
-from hub.admin import backlog, create_topics
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
+from hub.ops.topic_admin import backlog, create_topics
+from hub.process.worker_process import WorkerProcess
 from hub.settings import HubSettings
-from hub.worker_process import WorkerProcess
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event
 from schemas.reference.registry import load_registry

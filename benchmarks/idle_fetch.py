@@ -1,6 +1,7 @@
-"""An idle worker's CPU with and without the empty-fetch pause (hub/fetch_backoff.py), on
-the broker of this run: the embedded broker answers an empty fetch at once, Kafka holds it
-for `fetch_max_wait_ms`, so the pause should matter only on the first."""
+"""An idle worker's CPU with and without the empty-fetch pause
+(hub/runtime/patches/fetch_backoff.py), on the broker of this run: the embedded broker
+answers an empty fetch at once, Kafka holds it for `fetch_max_wait_ms`, so the pause should
+matter only on the first."""
 
 from __future__ import annotations
 

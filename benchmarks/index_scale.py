@@ -17,9 +17,9 @@ from typing import Any
 
 from benchmarks.harness import Stage, offered_load, producer
 from benchmarks.workload import LAB_ITEMS, Workload, utcnow
-from hub.admin import create_topics
-from hub.privacy import pseudonym
-from hub.rules.recognition_index import IndexedResult
+from hub.ops.topic_admin import create_topics
+from hub.rules.privacy import pseudonym
+from hub.rules.recognition.index import IndexedResult
 from hub.settings import DEV_PSEUDONYM_SECRET
 from schemas.models import Event, RecognitionAdvice
 from schemas.models.common import IdType
@@ -41,7 +41,7 @@ class ScaleFigures:
     p50_ms: float | None
     p99_ms: float | None
     rss_after_mb: float  # resident at the end, recovered and serving (the peak is while recovering)
-    heap_trims: int  # freed heap handed back (hub/heap_trim.py), and how long that took
+    heap_trims: int  # freed heap handed back (hub/process/heap_trim.py), and how long that took
     heap_trim_s: float
 
     def as_dict(self) -> dict[str, Any]:

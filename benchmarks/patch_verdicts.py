@@ -69,7 +69,7 @@ def crash_run(disabled: list[str]) -> dict[str, object]:
 def handover_seconds(disabled: list[str], session_timeout: float = 30.0) -> float:
     """Two workers; one stops gracefully; how long until a backlog written right after it
     stopped is answered by the other (static membership keeps a leaver's partitions until
-    its session times out unless it leaves the group: hub/group_leave.py)."""
+    its session times out unless it leaves the group: hub/runtime/patches/group_leave.py)."""
     env = {"HUB_DISABLED_PATCHES": json.dumps(disabled),
            "HUB_SESSION_TIMEOUT": str(session_timeout)}
     with Stage() as stage:

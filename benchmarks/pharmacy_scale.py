@@ -15,8 +15,8 @@ from typing import Any
 from kafka.partitioner.default import murmur2
 
 from benchmarks.harness import Latencies, Stage, offered_load, preload, producer, wait_drained
-from hub.admin import create_topics
-from hub.rules.replenishment_ledger import MemberLedger
+from hub.ops.topic_admin import create_topics
+from hub.rules.pharmacy.ledger import MemberLedger
 from schemas.models import Event, Shortage, StockEvent
 from schemas.reference.registry import load_registry
 from schemas.topics import (

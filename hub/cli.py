@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING
 import click
 from kafka.errors import KafkaError
 
-from hub.admin import create_topics, create_topics_patiently, list_topics, unreachable
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
-from hub.deploy_acls import acls_command
-from hub.dlq import dlq
-from hub.logs import (
+from hub.ops.acls import acls_command
+from hub.ops.dlq.commands import dlq
+from hub.ops.topic_admin import create_topics, create_topics_patiently, list_topics, unreachable
+from hub.process.logs import (
     configure_logging,
     configure_tool_logging,
     install_exception_hook,
     worker_logging_config,
 )
+from hub.process.worker_process import WorkerProcess
 from hub.settings import BROKER_URL_FILE, TOOL_LOG_FILE, SettingsError, get_settings
-from hub.worker_process import WorkerProcess
 from schemas.topics import TopicSpec, catalogue
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def broker(port: int) -> None:
 @click.argument("member_id")
 def token(member_id: str) -> None:
     """Print the API token of a member (derived from HUB_API_SECRET)."""
-    from hub.auth import member_token
+    from hub.ops.tokens import member_token
 
     settings = get_settings()
     if settings.load_registry().get(member_id) is None:
@@ -142,8 +142,8 @@ def worker() -> None:
     create_topics_patiently(servers, _all_topics(), settings.replication_factor)
     settings.warn_dev_secrets()
     use_event_loop()
-    from hub import gc_pauses, heap_trim
-    from hub.app import app, load_agents
+    from hub.process import gc_pauses, heap_trim
+    from hub.runtime.app import app, load_agents
 
     load_agents()
     install_exception_hook()
@@ -153,7 +153,7 @@ def worker() -> None:
 
 
 def use_event_loop() -> None:
-    """Select the worker's event loop (HUB_EVENT_LOOP); before `hub.app` is imported."""
+    """Select the worker's event loop (HUB_EVENT_LOOP); before `hub.runtime.app` is imported."""
     if get_settings().event_loop == "uvloop":
         import mode.loop
 

@@ -38,19 +38,21 @@ END_TO_END_SECONDS = Histogram(
 )
 COMMIT_REPAIRS = Counter(
     "hub_commit_repairs_total",
-    "Input partitions whose stuck commits were repaired (hub/commit_repair.py), by kind",
+    "Input partitions whose stuck commits were repaired "
+    "(hub/runtime/patches/commit_repair.py), by kind",
     ["kind"], registry=REGISTRY,
 )
 FETCH_JUMPS = Counter(
     "hub_fetch_jumps_total",
     "Times an input partition's fetched offsets jumped over messages not delivered "
-    "(hub/commit_guard.py: not counted as processed; the hole is delivered again), by topic",
+    "(hub/runtime/patches/commit_guard.py: not counted as processed; "
+    "the hole is delivered again), by topic",
     ["topic"], registry=REGISTRY,
 )
 FETCH_SEEKS_BACK = Counter(
     "hub_fetch_seeks_back_total",
     "Times an input partition was fetched past its next offset and sought back to it "
-    "(hub/fetch_order.py), by topic",
+    "(hub/runtime/patches/fetch_order.py), by topic",
     ["topic"], registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(
@@ -121,7 +123,7 @@ GC_PAUSE_SECONDS = Histogram(
     ["generation"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
 )
 HEAP_TRIMS = Counter(
-    "hub_heap_trims_total", "Times freed heap was handed back (hub/heap_trim.py)",
+    "hub_heap_trims_total", "Times freed heap was handed back (hub/process/heap_trim.py)",
     registry=REGISTRY,
 )
 HEAP_TRIM_SECONDS = Histogram(

@@ -97,11 +97,12 @@ class HubSettings(KafkaClientSecurity):
     )
     empty_fetch_backoff_ms: float = Field(
         default=0.0, description="Pause after an empty fetch: for the embedded broker only, "
-        "which answers one at once (its launcher sets 5; see hub/fetch_backoff.py)"
+        "which answers one at once (its launcher sets 5; see hub/runtime/patches/fetch_backoff.py)"
     )
     prefetch_backoff_ms: float = Field(
         default=10.0, gt=0, description="How long fetched records that wait to be taken "
-        "hold back the next fetch from their broker (aiokafka: 100; hub/fetch_backoff.py)"
+        "hold back the next fetch from their broker "
+        "(aiokafka: 100; hub/runtime/patches/fetch_backoff.py)"
     )
     group_instance_id: str | None = Field(
         default=None,
@@ -118,11 +119,11 @@ class HubSettings(KafkaClientSecurity):
     commit_interval: float = Field(default=2.8, description="Seconds between offset commits")
     heap_trim_interval_s: float = Field(
         default=10.0, ge=0, description="How often the worker looks whether to "
-        "hand freed heap back (hub/heap_trim.py; 0: never)"
+        "hand freed heap back (hub/process/heap_trim.py; 0: never)"
     )
     heap_trim_growth_mb: int = Field(
         default=64, ge=1, description="How far the resident size moves, up or down, from "
-        "what the last trim left before the worker trims again (hub/heap_trim.py)"
+        "what the last trim left before the worker trims again (hub/process/heap_trim.py)"
     )
     producer_compression: str | None = Field(default=None, description="e.g. gzip, lz4")
     replication_factor: int = Field(default=1, description="3 on a production cluster")

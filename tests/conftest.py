@@ -13,10 +13,10 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from connectors.sdk import MemberPublisher
-from hub.admin import create_topics
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
+from hub.ops.topic_admin import create_topics
+from hub.process.worker_process import WorkerProcess
 from hub.settings import HubSettings
-from hub.worker_process import WorkerProcess
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event
 from schemas.reference.registry import load_registry

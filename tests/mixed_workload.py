@@ -24,8 +24,8 @@ from benchmarks.workload import LAB_ITEMS, MEMBERS, Workload
 from connectors.cdc_sink import CardFolder, consume
 from connectors.pharmacy_view import PharmacyBoard, catch_up
 from connectors.sdk import FeedbackReader, MemberPublisher
-from hub.admin import backlog as admin_backlog
-from hub.auth import member_token
+from hub.ops.tokens import member_token
+from hub.ops.topic_admin import backlog as admin_backlog
 from schemas.codec import AvroCodec
 from schemas.models import Diagnosis, Event, LabResult, StockEvent, TestOrder
 from schemas.reference.registry import load_registry

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.sdk import MemberPublisher, PublishError
-from hub.auth import member_token
+from hub.ops.tokens import member_token
 from schemas.codec import AvroCodec
 from schemas.models import Event, Feedback
 from schemas.models.outputs import FeedbackStatus

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from hub.privacy import Sealer
-from hub.rejections import Reason, Rejection
 from hub.rules.admission import admit
+from hub.rules.privacy import Sealer
+from hub.rules.rejections import Reason, Rejection
 from schemas.models import Feedback, LabResult
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry

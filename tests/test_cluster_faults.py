@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from hub.admin import create_topics
 from hub.brokers import resolve
 from hub.brokers.cluster import KafkaCluster
 from hub.brokers.kafka_runtime import unavailable_reason
+from hub.ops.topic_admin import create_topics
 from hub.settings import HubSettings
 from schemas.reference.registry import load_registry
 from schemas.topics import catalogue

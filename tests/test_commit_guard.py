@@ -13,7 +13,8 @@ from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from hub import commit_guard, metrics
+from hub import metrics
+from hub.runtime.patches import commit_guard
 
 PARTITION = TP("in.lead", 1)
 

@@ -14,8 +14,8 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from faust.types import TP
 
-from hub import commit_repair
-from hub.commit_repair import redeliver_from, repaired, undelivered_from
+from hub.runtime.patches import commit_repair
+from hub.runtime.patches.commit_repair import redeliver_from, repaired, undelivered_from
 
 
 def test_the_belief_moves_up_to_the_broker_when_that_is_further_on() -> None:

@@ -22,9 +22,9 @@ from connectors.demo_script import LI, NO_ID, WANG, ZHANG, morning
 from connectors.sdk import MemberPublisher
 from hub import metrics
 from hub.brokers import BaseBroker
-from hub.web.dashboard import SILENT_AFTER_SECONDS, member_rows
-from hub.web.dashboard_feeds import Sample, ThroughputHistory
-from hub.web.dashboard_flows import case_row
+from hub.web.dashboard.feeds import Sample, ThroughputHistory
+from hub.web.dashboard.flows import case_row
+from hub.web.dashboard.views import SILENT_AFTER_SECONDS, member_rows
 from schemas.models import RecognitionDecision
 from schemas.models.clinical import CaseClassification, Decision
 from tests.conftest import WorkerProcess, wait_for

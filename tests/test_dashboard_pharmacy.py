@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.rules.replenishment_engine import DrugState
-from hub.web.dashboard_flows import pharmacy_board
+from hub.rules.pharmacy.engine import DrugState
+from hub.web.dashboard.flows import pharmacy_board
 from schemas.reference.formulary import Formulary, SupplyMode
 from tests.factories import stock_event
 from tests.test_replenishment_rules import (

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from hub.web.dashboard_scope import scope
+from hub.web.dashboard.scope import scope
 
-STATIC = Path(__file__).resolve().parent.parent / "hub" / "web" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "hub" / "web" / "dashboard" / "static"
 STARTED = datetime(2026, 3, 12, 2, 0, tzinfo=UTC)
 
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from connectors import metrics as connector_metrics
 from connectors.settings import ConnectorSettings
 from hub import metrics as hub_metrics
-from hub.deploy_acls import (
+from hub.ops.acls import (
     CDC_USER,
     HUB_USER,
     OPERATOR_USER,
@@ -31,7 +31,7 @@ from hub.deploy_acls import (
     render_script,
     scram_users,
 )
-from hub.rejections import Reason
+from hub.rules.rejections import Reason
 from hub.settings import HubSettings
 from schemas.reference.registry import load_registry
 from schemas.topics import (

@@ -27,14 +27,14 @@ from kafka import KafkaConsumer, TopicPartition
 from connectors.sdk import MemberPublisher
 from connectors.sdk.publisher import ordering_key
 from hub.brokers import BaseBroker
-from hub.dlq import (
+from hub.ops.dlq.commands import (
     Replayer,
     ReplayLedger,
     dlq,
     replay_target,
 )
-from hub.dlq_view import Selection, letter_row, parse_since, render_table
-from hub.privacy import Sealer
+from hub.ops.dlq.view import Selection, letter_row, parse_since, render_table
+from hub.rules.privacy import Sealer
 from hub.settings import DEV_SEALING_KEY
 from schemas.codec import AVRO_DIR, MARKER, RELEASED_DIR, AvroCodec, schema_fingerprint
 from schemas.models import DeadLetter, Envelope, Feedback, LabResult

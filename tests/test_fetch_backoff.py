@@ -1,4 +1,4 @@
-"""The fetcher's timings the hub sets (hub/fetch_backoff.py)."""
+"""The fetcher's timings the hub sets (hub/runtime/patches/fetch_backoff.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
 
-from hub import fetch_backoff
+from hub.runtime.patches import fetch_backoff
 
 
 def test_fetchers_get_the_prefetch_backoff_and_the_empty_fetch_pause(

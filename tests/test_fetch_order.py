@@ -13,8 +13,8 @@ import pytest
 from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.types import TP
 
-from hub import fetch_order
-from hub.fetch_order import SEEKS_BACK_BEFORE_PASSING, PartitionOrder, order_of
+from hub.runtime.patches import fetch_order
+from hub.runtime.patches.fetch_order import SEEKS_BACK_BEFORE_PASSING, PartitionOrder, order_of
 
 ORDERS = TP("hub.orders", 4)
 STOCK = TP("hub.stock", 3)

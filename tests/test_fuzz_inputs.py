@@ -35,9 +35,9 @@ from connectors.mllp.client import MllpClient
 from connectors.mllp.framing import FrameReader, FramingError, frame
 from connectors.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
-from hub.privacy import Sealer
-from hub.rejections import Reason, Rejection
 from hub.rules.admission import admit
+from hub.rules.privacy import Sealer
+from hub.rules.rejections import Reason, Rejection
 from schemas.codec import HEADER_SIZE, MARKER, AvroCodec, CodecError
 from schemas.models import DeadLetter, Event, Feedback, RecognitionDecision, ShortageRegistration
 from schemas.models.clinical import Decision

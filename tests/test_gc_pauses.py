@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 
-from hub import gc_pauses, metrics
+from hub import metrics
+from hub.process import gc_pauses
 
 
 def _count(generation: str) -> float:

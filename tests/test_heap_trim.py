@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.heap_trim import HeapTrimmer, glibc_malloc_trim, resident_bytes
 from hub.metrics import REGISTRY
+from hub.process.heap_trim import HeapTrimmer, glibc_malloc_trim, resident_bytes
 
 MB = 1 << 20
 

@@ -27,11 +27,11 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 
 from connectors.sdk import FeedbackReader, MemberPublisher
-from hub.admin import create_topics
 from hub.brokers import KafkaBroker, resolve
 from hub.brokers.kafka_runtime import REPO_ROOT, unavailable_reason
 from hub.brokers.kafka_tools import run_script
-from hub.deploy_acls import password_variable, render_script, scram_users
+from hub.ops.acls import password_variable, render_script, scram_users
+from hub.ops.topic_admin import create_topics
 from hub.settings import HubSettings
 from schemas.codec import AvroCodec
 from schemas.models import DiseaseReportCard, Feedback

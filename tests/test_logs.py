@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hub.logs import (
+from hub.process.logs import (
     JsonFormatter,
     TextFormatter,
     configure_logging,

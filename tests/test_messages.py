@@ -10,7 +10,7 @@ import pytest
 
 from connectors.mapping import Rejected, RejectReason
 from connectors.settings import get_settings as connector_settings
-from hub.rejections import Reason, Rejection
+from hub.rules.rejections import Reason, Rejection
 from hub.settings import HubSettings
 from schemas.reference.messages import (
     DEFAULT_LOCALE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hub.rules.replenishment_transfers import SHIPPED_KEPT_DAYS, expect, mark_shipped, receive
+from hub.rules.pharmacy.transfers import SHIPPED_KEPT_DAYS, expect, mark_shipped, receive
 from schemas.models.outputs import ShortageStatus, TransferState
 from schemas.models.pharmacy import StockEventKind
 from tests.factories import stock_event

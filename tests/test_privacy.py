@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from hub.privacy import Sealer, SealError, patient_key, pseudonym, pseudonymous
+from hub.rules.privacy import Sealer, SealError, patient_key, pseudonym, pseudonymous
 from schemas.models.common import IdType
 from tests.factories import patient
 

@@ -16,8 +16,8 @@ from cryptography.fernet import Fernet
 
 from connectors.demo_script import LI, ZHANG, Step, morning
 from connectors.sdk import MemberPublisher
-from hub.admin import list_topics
 from hub.brokers import BaseBroker
+from hub.ops.topic_admin import list_topics
 from schemas.models import Diagnosis, LabResult, Patient, TestOrder
 from schemas.models.clinical import CaseClassification
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors.sdk import MemberPublisher
-from hub.auth import authenticate, bearer_token, member_token
+from hub.ops.tokens import authenticate, bearer_token, member_token
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import lab_result
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.sdk import MemberPublisher
-from hub.auth import member_token
+from hub.ops.tokens import member_token
 from schemas.models import (
     DeadLetter,
     Feedback,

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from hub.rejections import Rejection
-from hub.rules.recognition import NotRecognisable, map_item, why_not
-from hub.rules.recognition_advice import RETEST_EXPLANATIONS, advise, answer
-from hub.rules.recognition_cds import card, patient_identity, resolve_item, selected_orders
-from hub.rules.recognition_index import IndexedResult, add_result, index_entry, results_for
-from hub.rules.recognition_stats import (
+from hub.rules.recognition.advice import RETEST_EXPLANATIONS, advise, answer
+from hub.rules.recognition.cds import card, patient_identity, resolve_item, selected_orders
+from hub.rules.recognition.eligibility import NotRecognisable, map_item, why_not
+from hub.rules.recognition.index import IndexedResult, add_result, index_entry, results_for
+from hub.rules.recognition.stats import (
     OrderRecord,
     apply_delta,
     counts_key,
@@ -23,6 +22,7 @@ from hub.rules.recognition_stats import (
     record_order,
     summarise,
 )
+from hub.rules.rejections import Rejection
 from schemas.models import ImagingReport
 from schemas.models.clinical import Decision, Modality, OrderPriority, ResultStatus, RetestReason
 from schemas.models.common import IdType

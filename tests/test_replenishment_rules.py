@@ -8,36 +8,36 @@ from typing import Any
 
 import pytest
 
-from hub.rejections import Rejection
-from hub.rules import replenishment as arithmetic
-from hub.rules.replenishment_dispatch import (
+from hub.rules.pharmacy import arithmetic
+from hub.rules.pharmacy.dispatch import (
     Donor,
     choose_donor,
     donor_surplus,
     place_order,
     plan_dispatch,
 )
-from hub.rules.replenishment_engine import (
+from hub.rules.pharmacy.engine import (
     DrugState,
     PharmacyPolicy,
     on_registration,
     on_stock_event,
     resolve_drug,
 )
-from hub.rules.replenishment_ledger import (
+from hub.rules.pharmacy.ledger import (
     APPLIED_IDS_KEPT,
     MemberLedger,
     OpenShortage,
     apply_stock_event,
     pledge,
 )
-from hub.rules.replenishment_trace import (
+from hub.rules.pharmacy.trace import (
     days_to_read,
     find_duplicates,
     record_codes,
     unseen_codes,
     update_day_index,
 )
+from hub.rules.rejections import Rejection
 from schemas.models import ShortageRegistration
 from schemas.models.outputs import FeedbackStatus, ShortageSource, ShortageStatus
 from schemas.reference.formulary import Drug, StockParams, SupplyMode, load_formulary

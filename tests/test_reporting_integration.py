@@ -227,7 +227,7 @@ def test_the_watchdog_writes_its_marks_into_rocksdb_tables_too(
 ) -> None:
     """The watchdog writes states from a timer, with no input being handled: the RocksDB
     store, which otherwise takes a partition's database from the current input, must
-    still take them (it refused them before hub/table_writes.py named the partition)."""
+    still take them (it refused them before hub/runtime/table_writes.py named the partition)."""
     worker = start_worker(HUB_STORE="rocksdb://", HUB_REPORTING_WATCHDOG_SECONDS="1")
     overdue = dx("city-tcm", ZHAO, "B06.900", NOW - timedelta(hours=30),
                  CaseClassification.CLINICAL, onset_date=None)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from hub.privacy import Sealer, pseudonymous
+from hub.rules.privacy import Sealer, pseudonymous
 from hub.rules.reporting import (
     Context,
     Outcome,

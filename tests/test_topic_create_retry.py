@@ -1,4 +1,5 @@
-"""Faust's topic creation retried on an unreachable node (hub/topic_create_retry.py)."""
+"""Faust's topic creation retried on an unreachable node
+(hub/runtime/patches/topic_create_retry.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from aiokafka.errors import NodeNotReadyError
 from faust.transport.drivers.aiokafka import Transport
 
-from hub import topic_create_retry
+from hub.runtime.patches import topic_create_retry
 
 
 class FakeClient:

@@ -1,1 +1,1 @@
-"""Faust agents; each module is listed in hub.app.AGENT_MODULES."""
+"""Faust agents; each module is listed in hub.runtime.app.AGENT_MODULES."""

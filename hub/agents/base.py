@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from faust.types import EventT, StreamT, TopicT
 
 from hub import metrics
-from hub.app import app
-from hub.emit import dead_letter, feedback, send_feedback
-from hub.rejections import REPLAY_HEADER, Reason, Rejection
-from hub.runtime import runtime
+from hub.rules.rejections import REPLAY_HEADER, Reason, Rejection
+from hub.runtime.app import app
+from hub.runtime.emit import dead_letter, feedback, send_feedback
+from hub.runtime.services import runtime
 from schemas.codec import CodecError
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus

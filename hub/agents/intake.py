@@ -5,13 +5,14 @@ harmless because every later step is idempotent by event id)."""
 
 from __future__ import annotations
 
-from hub import channels, metrics
+from hub import metrics
 from hub.agents.base import Meta, hub_agent
-from hub.app import app
-from hub.emit import feedback, publish, send_feedback
-from hub.rejections import Reason, Rejection
 from hub.rules.admission import admit
-from hub.runtime import runtime
+from hub.rules.rejections import Reason, Rejection
+from hub.runtime import channels
+from hub.runtime.app import app
+from hub.runtime.emit import feedback, publish, send_feedback
+from hub.runtime.services import runtime
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus
 

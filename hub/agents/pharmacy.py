@@ -21,13 +21,10 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cache
 
-from hub import channels, metrics, table_writes
+from hub import metrics
 from hub.agents.base import Meta, hub_agent
-from hub.app import app
-from hub.emit import publish, send_feedback
-from hub.rejections import Reason, Rejection
-from hub.rules.replenishment import local_day
-from hub.rules.replenishment_engine import (
+from hub.rules.pharmacy.arithmetic import local_day
+from hub.rules.pharmacy.engine import (
     DrugState,
     Outcome,
     PharmacyPolicy,
@@ -35,9 +32,9 @@ from hub.rules.replenishment_engine import (
     on_stock_event,
     resolve_drug,
 )
-from hub.rules.replenishment_ledger import MemberLedger
-from hub.rules.replenishment_outputs import shortage_key
-from hub.rules.replenishment_trace import (
+from hub.rules.pharmacy.ledger import MemberLedger
+from hub.rules.pharmacy.outputs import shortage_key
+from hub.rules.pharmacy.trace import (
     Bucket,
     bucket_key,
     days_to_read,
@@ -46,7 +43,11 @@ from hub.rules.replenishment_trace import (
     unseen_codes,
     update_day_index,
 )
-from hub.runtime import runtime
+from hub.rules.rejections import Reason, Rejection
+from hub.runtime import channels, table_writes
+from hub.runtime.app import app
+from hub.runtime.emit import publish, send_feedback
+from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event, ShortageRegistration, StockEvent
 from schemas.models.outputs import ShortageStatus

@@ -16,21 +16,18 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from hub import channels, metrics, table_writes
+from hub import metrics
 from hub.agents.base import Meta, hub_agent
-from hub.app import app
-from hub.emit import publish
-from hub.rejections import Reason, Rejection
-from hub.rules.recognition import map_item
-from hub.rules.recognition_advice import advise
-from hub.rules.recognition_index import (
+from hub.rules.recognition.advice import advise
+from hub.rules.recognition.eligibility import map_item
+from hub.rules.recognition.index import (
     PatientIndex,
     add_result,
     index_entry,
     results_for,
     should_index,
 )
-from hub.rules.recognition_stats import (
+from hub.rules.recognition.stats import (
     OrderLedger,
     OrderRecord,
     apply_delta,
@@ -40,7 +37,11 @@ from hub.rules.recognition_stats import (
     record_order,
     summarise,
 )
-from hub.runtime import runtime
+from hub.rules.rejections import Reason, Rejection
+from hub.runtime import channels, table_writes
+from hub.runtime.app import app
+from hub.runtime.emit import publish
+from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event, ImagingReport, LabResult, RecognitionDecision, TestOrder
 from schemas.models.common import Patient

@@ -20,11 +20,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from hub import channels, metrics, table_writes
+from hub import metrics
 from hub.agents.base import Meta, hub_agent
-from hub.app import app
-from hub.emit import publish, send_feedback
-from hub.rejections import Reason, Rejection
+from hub.rules.rejections import Reason, Rejection
 from hub.rules.reporting import (
     Context,
     DeadlineState,
@@ -40,7 +38,10 @@ from hub.rules.reporting import (
     on_detection,
     timeliness,
 )
-from hub.runtime import runtime
+from hub.runtime import channels, table_writes
+from hub.runtime.app import app
+from hub.runtime.emit import publish, send_feedback
+from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Diagnosis, Event, LabResult
 from schemas.models.common import Patient

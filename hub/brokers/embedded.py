@@ -29,7 +29,8 @@ class EmbeddedBroker(BaseBroker):
 
     def worker_env(self) -> dict[str, str]:
         # It answers an empty fetch at once (Kafka holds it up to fetch_max_wait_ms): without
-        # a pause an idle worker re-fetched 2,500 times a second (hub/fetch_backoff.py).
+        # a pause an idle worker re-fetched 2,500 times a second
+        # (hub/runtime/patches/fetch_backoff.py).
         return {"HUB_EMPTY_FETCH_BACKOFF_MS": "5"}
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.privacy import Sealer, pseudonymous
-from hub.rejections import Reason, Rejection
+from hub.rules.privacy import Sealer, pseudonymous
+from hub.rules.rejections import Reason, Rejection
 from schemas.models import (
     INGRESS_EVENTS,
     Diagnosis,

@@ -8,8 +8,8 @@ from aiohttp import web
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub.app import app
 from hub.metrics import REGISTRY
+from hub.runtime.app import app
 
 
 @app.page("/health")

@@ -23,11 +23,10 @@ from yarl import URL
 
 from hub import metrics
 from hub.agents.recognition import catalogue, patient_index, recognition_stats, result_index
-from hub.app import app
-from hub.auth import authenticate, bearer_token
-from hub.privacy import pseudonym
-from hub.rules.recognition_advice import Answer, answer
-from hub.rules.recognition_cds import (
+from hub.ops.tokens import authenticate, bearer_token
+from hub.rules.privacy import pseudonym
+from hub.rules.recognition.advice import Answer, answer
+from hub.rules.recognition.cds import (
     answer_json,
     card,
     discovery,
@@ -35,8 +34,9 @@ from hub.rules.recognition_cds import (
     resolve_item,
     selected_orders,
 )
-from hub.rules.recognition_index import results_for
-from hub.runtime import runtime
+from hub.rules.recognition.index import results_for
+from hub.runtime.app import app
+from hub.runtime.services import runtime
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict
 

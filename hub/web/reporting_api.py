@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from faust.web import Request, Response, View
 
 from hub.agents.reporting import catalogue, open_cases, timeliness_figures
-from hub.app import app
+from hub.runtime.app import app
 
 
 def _since(text: str | None) -> datetime | None:

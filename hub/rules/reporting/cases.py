@@ -4,7 +4,7 @@ a card, a revision (订正), a duplicate or an incomplete report.
 The rules, as the hub applies them:
 
 - One case per patient (pseudonym) and disease and course. The pseudonym comes from the
-  ID number, or without one from name, sex, birth date and address (hub.privacy); without
+  ID number, or without one from name, sex, birth date and address (hub.rules.privacy); without
   one the occupation group must match too. So the card's two duplicate rules hold here.
 - A second course: a non-chronic disease reported again on an INITIAL visit whose onset
   (or, without one, diagnosis) date is more than `new_course_after_days` (diseases.toml)

@@ -86,7 +86,7 @@ def _sealed(patient: Patient) -> str:
 
 def _has_id(patient: Patient) -> bool:
     """Whether intake keyed the patient by ID number: a key from name, sex, birth date and
-    address starts with "n" (hub.privacy.patient_key), an ID pseudonym is hex."""
+    address starts with "n" (hub.rules.privacy.patient_key), an ID pseudonym is hex."""
     return not (patient.key or "").startswith("n")
 
 

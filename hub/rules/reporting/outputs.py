@@ -45,7 +45,7 @@ def reporting_feedback(
     reason: str | None = None,
     details: dict[str, str] | None = None,
 ) -> Feedback:
-    """Feedback with the same id scheme as hub.emit.feedback."""
+    """Feedback with the same id scheme as hub.runtime.emit.feedback."""
     event_id = deterministic_id("feedback", in_reply_to, status.value, *id_parts)
     return Feedback(
         envelope=Feedback.new_envelope(

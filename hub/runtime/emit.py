@@ -1,0 +1,113 @@
+"""Sending: every output goes through here, so the codec, keys and metrics are uniform."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aiokafka import AIOKafkaProducer
+from faust.exceptions import NotReady
+from faust.types import TopicT
+
+from hub import metrics
+from hub.runtime import channels
+from hub.runtime.app import app
+from hub.runtime.codec import CODEC_NAME
+from hub.runtime.services import runtime
+from schemas.models import DeadLetter, Event, Feedback, deterministic_id
+from schemas.models.outputs import FeedbackStatus
+
+
+def kafka_producer() -> AIOKafkaProducer | None:
+    """The aiokafka producer under Faust's, once the worker has started it."""
+    ensure = getattr(app.producer, "_ensure_producer", None)
+    try:
+        return cast(AIOKafkaProducer, ensure()) if ensure is not None else None
+    except NotReady:
+        return None
+
+
+async def publish(channel: TopicT, key: str | None, event: Event) -> None:
+    """Queue one event on a topic.
+
+    Faust's own send path costs about 0.22 ms a message here (an agent
+    moved 11.7k events/s without sends, 3.3k/s with one each); the aiokafka
+    producer underneath takes a message in a few microseconds. Faust flushes that producer
+    before it commits the input's offset, so the output is still written before the input
+    counts as done (at least once). The value is encoded by the same codec Faust has
+    registered; before the worker runs (tests of a handler) Faust's send is used.
+    """
+    key_bytes = key.encode() if key is not None else None
+    producer = kafka_producer()
+    if producer is None:
+        await channel.send(key=key_bytes, value=event, key_serializer="raw",
+                           value_serializer=CODEC_NAME)
+    else:
+        await producer.send(channel.get_topic_name(), runtime.codec.encode(event),
+                            key=key_bytes)
+    metrics.EVENTS_OUT.labels(channel.get_topic_name(), event.envelope.member_id).inc()
+
+
+def feedback(
+    member_id: str,
+    in_reply_to: str | None,
+    status: FeedbackStatus,
+    *,
+    id_parts: tuple[str, ...] = (),
+    **fields: object,
+) -> Feedback:
+    """A feedback whose id derives from what it answers, so a redelivery repeats it exactly."""
+    event_id = deterministic_id("feedback", in_reply_to or "", status.value, *id_parts)
+    envelope = Feedback.new_envelope(
+        member_id, event_id=event_id, occurred_at=runtime.now(), correlation_id=in_reply_to
+    )
+    return Feedback.model_validate(
+        {"envelope": envelope, "in_reply_to": in_reply_to, "status": status, **fields}
+    )
+
+
+async def send_feedback(event: Feedback) -> None:
+    await publish(channels.out(event.envelope.member_id), event.in_reply_to, event)
+
+
+async def dead_letter(
+    *,
+    raw: bytes,
+    topic: str,
+    partition: int,
+    offset: int,
+    reason_code: str,
+    reason: str,
+    agent: str,
+    topic_member: str | None,
+    event: Event | None,
+    id_parts: tuple[str, ...] | None = None,
+    replay_of: str | None = None,
+) -> DeadLetter:
+    """Record a rejected input for operators; its original bytes are sealed. The letter's
+    id derives from `id_parts` (default: the input's position and the agent)."""
+    parts = id_parts or (topic, str(partition), str(offset), agent)
+    letter_id = deterministic_id("dead-letter", *parts)
+    letter = DeadLetter(
+        envelope=DeadLetter.new_envelope(
+            topic_member or "hub",
+            event_id=letter_id,
+            occurred_at=runtime.now(),
+            correlation_id=event.envelope.event_id if event else None,
+        ),
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        topic_member=topic_member,
+        claimed_member=event.envelope.member_id if event else None,
+        original_event_id=event.envelope.event_id if event else None,
+        schema_name=event.avro_name() if event else None,
+        reason_code=reason_code,
+        reason=reason,
+        agent=agent,
+        original_sealed=runtime.sealer.seal(raw),
+        original_size=len(raw),
+        replay_of=replay_of,
+    )
+    await publish(channels.dead_letter, topic, letter)
+    metrics.REJECTIONS.labels(reason_code, agent).inc()
+    return letter
