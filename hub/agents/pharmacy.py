@@ -17,6 +17,7 @@ which repeats the same outputs (deterministic ids) rather than losing them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cache
@@ -46,7 +47,7 @@ from hub.rules.pharmacy.trace import (
 from hub.rules.rejections import Reason, Rejection
 from hub.runtime import channels, table_writes
 from hub.runtime.app import app
-from hub.runtime.emit import publish, send_feedback
+from hub.runtime.emit import Delivery, publish, send_feedback
 from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event, ShortageRegistration, StockEvent
@@ -133,13 +134,16 @@ async def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str],
         await table_writes.put(trace_days, partition, index_key(drug_code), change.bucket_days)
 
 
-async def _send(outcome: Outcome) -> None:
+async def _send(outcome: Outcome) -> list[Delivery]:
+    """Queue the outcome's outputs; what to await for their acknowledgements."""
+    sent: list[Delivery | None] = []
     for level in outcome.levels:
-        await publish(channels.pharmacy_stock_levels,
-                      shortage_key(level.member_id, level.drug_code), level)
+        sent.append(await publish(channels.pharmacy_stock_levels,
+                                  shortage_key(level.member_id, level.drug_code), level))
     for shortage in outcome.shortages:
-        await publish(channels.pharmacy_shortages,
-                      shortage_key(shortage.member_id, shortage.drug_code), shortage)
+        sent.append(await publish(channels.pharmacy_shortages,
+                                  shortage_key(shortage.member_id, shortage.drug_code),
+                                  shortage))
         metrics.SHORTAGES.labels(shortage.source.value, shortage.status.value).inc()
         if shortage.status is ShortageStatus.OPEN:
             metrics.OPEN_SHORTAGES.inc()
@@ -148,14 +152,15 @@ async def _send(outcome: Outcome) -> None:
         else:
             metrics.OPEN_SHORTAGES.dec()
     for order in outcome.orders:
-        await publish(channels.pharmacy_orders, shortage_key(order.member_id, order.drug_code),
-                      order)
+        sent.append(await publish(channels.pharmacy_orders,
+                                  shortage_key(order.member_id, order.drug_code), order))
         metrics.REPLENISHMENT_ORDERS.labels(order.member_id).inc()
     for feedback in outcome.feedback:
-        await send_feedback(feedback)
+        sent.append(await send_feedback(feedback))
     for alert in outcome.alerts:
-        await publish(channels.alerts, alert.kind, alert)
+        sent.append(await publish(channels.alerts, alert.kind, alert))
         metrics.TRACE_DUPLICATES.inc()
+    return [delivery for delivery in sent if delivery is not None]
 
 
 @hub_agent(channels.stock, name=AGENT)
@@ -187,7 +192,11 @@ async def pharmacy(event: Event, meta: Meta) -> None:
             unseen = unseen_codes(event.trace_codes, buckets)
             await _keep_trace_codes(event, drug.code, unseen, today, bucket_days, meta.partition)
         return
-    await _send(outcome)
+    delivered = await _send(outcome)
+    # The ledger write below marks the movement applied, and a redelivery of an applied
+    # movement sends nothing again; writes to two topics have no order between them, so
+    # its outputs must be in Kafka first (the cluster-fault test lost a stock level).
+    await asyncio.gather(*delivered)
     if isinstance(event, StockEvent):
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
         await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, bucket_days,
