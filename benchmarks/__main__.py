@@ -105,13 +105,17 @@ def default_brokers() -> str:
 @click.option("--pharmacy-scale", default="", help="MEMBERSxDRUGS ledgers, e.g. 200x2000")
 @click.option("--compare-workers/--no-compare-workers", default=True,
               help="The mix with one worker and with two")
+@click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
+              "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
-         pharmacy_scale: str, compare_workers: bool) -> None:
+         pharmacy_scale: str, compare_workers: bool, core: bool) -> None:
     console = Console(width=170)
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
-    cores = [core_figures(kind, events, rate, seconds, flows, console) for kind in kinds]
-    console.print(side_by_side(cores, rate))
+    cores = [core_figures(kind, events, rate, seconds, flows, console)
+             for kind in kinds] if core else []
+    if cores:
+        console.print(side_by_side(cores, rate))
     BROKER_KIND.set(kinds[0])
     scale: list[ScaleFigures] = []
     for size in filter(None, index_sizes.split(",")):
