@@ -56,13 +56,6 @@ def run_on_cluster(
         worker.kill()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, open: when the worker is SIGKILLed while a partition leader is down, an "
-    "output sent to the dead leader's partition can be lost while the state write that "
-    "marks its input done (another partition, another leader) landed, so the redelivered "
-    "input sends nothing again: seen as 1 missing CDC card or stock level in about half the "
-    "runs. The pharmacy now awaits its outputs before its ledger write; the other agents "
-    "need the same rule, in hub.runtime.table_writes"))
 def test_broker_failures_lose_and_double_nothing(
     cluster: KafkaCluster, mixed_inputs: Inputs, mixed_reference: dict[str, Any],
     tmp_path: Path,

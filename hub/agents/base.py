@@ -14,7 +14,7 @@ from faust.types import EventT, StreamT, TopicT
 from hub import metrics
 from hub.rules.rejections import REPLAY_HEADER, Reason, Rejection
 from hub.runtime.app import app
-from hub.runtime.emit import dead_letter, feedback, send_feedback
+from hub.runtime.emit import dead_letter, feedback, forget_unacknowledged, send_feedback
 from hub.runtime.services import runtime
 from schemas.codec import CodecError
 from schemas.models import Event
@@ -132,6 +132,7 @@ async def handle(agent: str, handler: Handler, meta: Meta) -> None:
         detail = text("rejection.processing_error", detail=f"{type(exc).__name__}: {exc}")
         await reject(meta, Reason.PROCESSING_ERROR, runtime.locale.render(detail), agent, event)
     finally:
+        forget_unacknowledged()
         metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
 
 

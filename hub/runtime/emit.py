@@ -18,6 +18,27 @@ from schemas.models import DeadLetter, Event, Feedback, deterministic_id
 from schemas.models.outputs import FeedbackStatus
 
 Delivery = asyncio.Future[Any]  # aiokafka's record metadata, once the broker has the record
+# Outputs each agent task sent and has not yet seen acknowledged (hub.runtime.table_writes
+# waits for them before a state write: see outputs_acknowledged).
+_unacknowledged: dict[asyncio.Task[Any], list[Delivery]] = {}
+
+
+async def outputs_acknowledged() -> None:
+    """Wait until the broker has every output this task sent since its last state write.
+    A state write can mark an input done (a redelivery then sends nothing again), and
+    writes to two topics have no order between them: on a cluster, a worker killed while
+    a leader was down lost an output whose input's state write had landed."""
+    task = asyncio.current_task()
+    pending = _unacknowledged.pop(task, None) if task is not None else None
+    if pending:
+        await asyncio.gather(*pending)
+
+
+def forget_unacknowledged() -> None:
+    """After an input is handled: its outputs are flushed before its offset is committed."""
+    task = asyncio.current_task()
+    if task is not None:
+        _unacknowledged.pop(task, None)
 
 
 def kafka_producer() -> AIOKafkaProducer | None:
@@ -49,6 +70,9 @@ async def publish(channel: TopicT, key: str | None, event: Event) -> Delivery | 
     else:
         delivery = await producer.send(channel.get_topic_name(), runtime.codec.encode(event),
                                        key=key_bytes)
+        task = asyncio.current_task()
+        if task is not None:
+            _unacknowledged.setdefault(task, []).append(delivery)
     metrics.EVENTS_OUT.labels(channel.get_topic_name(), event.envelope.member_id).inc()
     return delivery
 

@@ -20,7 +20,7 @@ from aiokafka.structs import RecordMetadata
 from faust.serializers import codecs
 from faust.types import TP, TableT
 
-from hub.runtime.emit import kafka_producer
+from hub.runtime.emit import kafka_producer, outputs_acknowledged
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ async def delete(table: TableT[str, Any], partition: int, key: str) -> None:
 
 
 async def _record(producer: Any, table: Any, partition: int, key: str, value: Any) -> None:
+    await outputs_acknowledged()  # outputs before the state that may mark their input done
     topic = table.changelog_topic.get_topic_name()
     key_bytes = codecs.dumps(table.key_serializer, key)
     value_bytes = None if value is None else codecs.dumps(table.value_serializer, value)
