@@ -8,11 +8,11 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from schemas.client_security import KafkaClientSecurity
-from schemas.reference.messages import DEFAULT_TIMEZONE, Language, Locale, known_zone
+from schemas.locale_settings import LocaleSettings
 from schemas.reference.registry import load_registry
 
 
@@ -26,7 +26,7 @@ class FeedbackTarget(StrEnum):
     FHIR = "fhir"
 
 
-class ConnectorSettings(KafkaClientSecurity):
+class ConnectorSettings(KafkaClientSecurity, LocaleSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
 
     broker: str = Field(default="", description="Kafka bootstrap servers (host:port,...)")
@@ -100,19 +100,6 @@ class ConnectorSettings(KafkaClientSecurity):
         default=5.0, description="Wait before delivering again after the HIS failed"
     )
 
-    # What people read (the CDC sink's and the demo's console lines)
-    language: Language = Field(default=Language.ZH, description="zh (default) or en")
-    timezone: str = Field(
-        default=DEFAULT_TIMEZONE, description="Zone the times people read are shown in"
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, zone: str) -> str:
-        return known_zone(zone)
-
-    def locale(self) -> Locale:
-        return Locale.of(self.language, self.timezone)
 
     def broker_servers(self) -> str:
         if not self.broker:

@@ -8,11 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from schemas.client_security import KafkaClientSecurity
-from schemas.reference.messages import DEFAULT_TIMEZONE, Language, Locale, known_zone
+from schemas.locale_settings import LocaleSettings
 from schemas.reference.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class SettingsError(RuntimeError):
     """A setting a command needs is missing: it stops with this one line."""
 
 
-class HubSettings(KafkaClientSecurity):
+class HubSettings(KafkaClientSecurity, LocaleSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
 
     broker: str = Field(
@@ -166,19 +166,6 @@ class HubSettings(KafkaClientSecurity):
         default=1096, ge=1, description="How long a case is remembered after it was last seen"
     )
 
-    # What people read (advice, rejection reasons, card revision reasons, consoles)
-    language: Language = Field(default=Language.ZH, description="zh (default) or en")
-    timezone: str = Field(
-        default=DEFAULT_TIMEZONE, description="Zone the times people read are shown in"
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, zone: str) -> str:
-        return known_zone(zone)
-
-    def locale(self) -> Locale:
-        return Locale.of(self.language, self.timezone)
 
     def broker_servers(self) -> str:
         if self.broker:

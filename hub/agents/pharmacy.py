@@ -17,7 +17,6 @@ which repeats the same outputs (deterministic ids) rather than losing them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import cache
@@ -47,7 +46,7 @@ from hub.rules.pharmacy.trace import (
 from hub.rules.rejections import Reason, Rejection
 from hub.runtime import channels, table_writes
 from hub.runtime.app import app
-from hub.runtime.emit import Delivery, publish, send_feedback
+from hub.runtime.emit import publish, send_feedback
 from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event, ShortageRegistration, StockEvent
@@ -134,16 +133,14 @@ async def _keep_trace_codes(event: StockEvent, drug_code: str, codes: list[str],
         await table_writes.put(trace_days, partition, index_key(drug_code), change.bucket_days)
 
 
-async def _send(outcome: Outcome) -> list[Delivery]:
-    """Queue the outcome's outputs; what to await for their acknowledgements."""
-    sent: list[Delivery | None] = []
+async def _send(outcome: Outcome) -> None:
     for level in outcome.levels:
-        sent.append(await publish(channels.pharmacy_stock_levels,
-                                  shortage_key(level.member_id, level.drug_code), level))
+        await publish(channels.pharmacy_stock_levels,
+                      shortage_key(level.member_id, level.drug_code), level)
     for shortage in outcome.shortages:
-        sent.append(await publish(channels.pharmacy_shortages,
-                                  shortage_key(shortage.member_id, shortage.drug_code),
-                                  shortage))
+        await publish(channels.pharmacy_shortages,
+                      shortage_key(shortage.member_id, shortage.drug_code),
+                      shortage)
         metrics.SHORTAGES.labels(shortage.source.value, shortage.status.value).inc()
         if shortage.status is ShortageStatus.OPEN:
             metrics.OPEN_SHORTAGES.inc()
@@ -152,15 +149,14 @@ async def _send(outcome: Outcome) -> list[Delivery]:
         else:
             metrics.OPEN_SHORTAGES.dec()
     for order in outcome.orders:
-        sent.append(await publish(channels.pharmacy_orders,
-                                  shortage_key(order.member_id, order.drug_code), order))
+        await publish(channels.pharmacy_orders,
+                      shortage_key(order.member_id, order.drug_code), order)
         metrics.REPLENISHMENT_ORDERS.labels(order.member_id).inc()
     for feedback in outcome.feedback:
-        sent.append(await send_feedback(feedback))
+        await send_feedback(feedback)
     for alert in outcome.alerts:
-        sent.append(await publish(channels.alerts, alert.kind, alert))
+        await publish(channels.alerts, alert.kind, alert)
         metrics.TRACE_DUPLICATES.inc()
-    return [delivery for delivery in sent if delivery is not None]
 
 
 @hub_agent(channels.stock, name=AGENT)
@@ -192,11 +188,7 @@ async def pharmacy(event: Event, meta: Meta) -> None:
             unseen = unseen_codes(event.trace_codes, buckets)
             await _keep_trace_codes(event, drug.code, unseen, today, bucket_days, meta.partition)
         return
-    delivered = await _send(outcome)
-    # The ledger write below marks the movement applied, and a redelivery of an applied
-    # movement sends nothing again; writes to two topics have no order between them, so
-    # its outputs must be in Kafka first (the cluster-fault test lost a stock level).
-    await asyncio.gather(*delivered)
+    await _send(outcome)  # table_writes waits for these before the ledger marks it applied
     if isinstance(event, StockEvent):
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
         await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, bucket_days,
