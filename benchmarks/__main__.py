@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import faust_floor, index_scale, mllp
+from benchmarks import failover, faust_floor, index_scale, mllp
 from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
@@ -105,11 +105,16 @@ def default_brokers() -> str:
 @click.option("--pharmacy-scale", default="", help="MEMBERSxDRUGS ledgers, e.g. 200x2000")
 @click.option("--compare-workers/--no-compare-workers", default=True,
               help="The mix with one worker and with two")
+@click.option("--failover", "failover_size", default=0, help="Indexed results for the failover "
+              "runs (a worker SIGKILLed: the other takes over; it restarts on its RocksDB), "
+              "e.g. 1000000 (0: skip)")
+@click.option("--failover-rate", default=100.0, help="Orders/s offered through the failover runs")
 @click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
               "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
-         pharmacy_scale: str, compare_workers: bool, core: bool) -> None:
+         pharmacy_scale: str, compare_workers: bool, failover_size: int, failover_rate: float,
+         core: bool) -> None:
     console = Console(width=170)
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
     cores = [core_figures(kind, events, rate, seconds, flows, console)
@@ -130,6 +135,10 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         ledgers = pharmacy_scale_run(members, drugs, events, rate / 5, seconds,
                                      Path(tempfile.mkdtemp(prefix="hub-pharmacy-scale-")))
         console.print(ledgers)
+    failovers = [failover.run(case, failover_size, failover_rate)
+                 for case in ("takeover", "restart")] if failover_size else []
+    if failovers:
+        console.print(_failover_table(failovers))
     by_workers = {n: run_workers("mix", events, n) for n in (1, 2)} if compare_workers else {}
     for n, rate_n in by_workers.items():
         console.print(f"[{kinds[0]}] mix with {n} worker(s), all running before the backlog: "
@@ -147,6 +156,7 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         "mllp": [m.as_dict() for m in hl7],
         "pharmacy_scale": ledgers.as_dict() if ledgers else None,
         "mix_by_workers": by_workers,
+        "failover": [f.as_dict() for f in failovers],
     }, indent=2))
     console.print(f"written {out}")
 
@@ -187,6 +197,20 @@ def _scale_table(rows: list[ScaleFigures]) -> Table:
                       f"{r.offered_rate:,.0f}", _ms(r.p50_ms), _ms(r.p99_ms),
                       str(r.advice_samples), f"{r.peak_rss_mb:,.0f}", f"{r.rss_after_mb:,.0f}",
                       str(r.heap_trims), f"{r.heap_trim_s:.2f}")
+    return table
+
+
+def _failover_table(rows: list[failover.FailoverFigures]) -> Table:
+    table = Table(title="a worker SIGKILLed with a large index: how long advice stops")
+    for column in ("case", "indexed results", "session timeout s", "orders/s", "orders",
+                   "unanswered", "outage s (from the kill)", "from the restart s",
+                   f"advice > {failover.SLOW_S:.0f} s", "p99 ms before"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r.case, f"{r.indexed_results:,}", f"{r.session_timeout_s:.0f}",
+                      f"{r.offered_rate:,.0f}", str(r.orders), str(r.unanswered),
+                      f"{r.outage_s:.1f}", _ms(r.outage_from_start_s), str(r.slow_orders),
+                      _ms(r.p99_ms_before))
     return table
 
 

@@ -18,7 +18,11 @@ ORDINARY = (("I10.x00", "高血压"), ("E11.900", "2型糖尿病"), ("J06.900", 
 
 
 def _patient(rng: random.Random, patients: int) -> Patient:
-    n = rng.randrange(patients)
+    return patient_number(rng.randrange(patients))
+
+
+def patient_number(n: int) -> Patient:
+    """The n-th synthetic patient (the large-index benchmarks seed results for them)."""
     return Patient(
         id_type=IdType.RESIDENT_ID, id_number=f"5107261980{n:08d}", name=f"患者{n}",
         sex=Sex.FEMALE if n % 2 else Sex.MALE, birth_date=datetime(1980, 1, 1).date(),
@@ -57,6 +61,18 @@ class Workload:
         return TestOrder(
             envelope=TestOrder.new_envelope(member, occurred_at=now),
             patient=_patient(self.rng, self.patients), order_id=f"B-{self._sequence}",
+            item_code=item, local_code=item, ordered_at=now,
+        )
+
+    def recognised_order(self, now: datetime) -> Event:
+        """An order that earns advice from an index seeded by `benchmarks.index_scale`:
+        patient n has results for LAB_ITEMS[n % 3:n % 3 + 4], reported by "lead"."""
+        n = self.rng.randrange(self.patients)
+        self._sequence += 1
+        item = LAB_ITEMS[n % 3 + self.rng.randrange(4)]
+        return TestOrder(
+            envelope=TestOrder.new_envelope(self.rng.choice(MEMBERS[1:]), occurred_at=now),
+            patient=patient_number(n), order_id=f"B-{self._sequence}",
             item_code=item, local_code=item, ordered_at=now,
         )
 

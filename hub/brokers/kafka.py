@@ -4,6 +4,7 @@ loopback ports, alone (tests, `hub dev`) or as one of a cluster's nodes
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import uuid
 from pathlib import Path
@@ -15,10 +16,13 @@ from hub.brokers.kafka_runtime import KafkaRuntime
 
 def new_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what
-    `kafka-storage random-uuid` prints)."""
-    import base64
-
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    `kafka-storage random-uuid` prints). Like Kafka's own `Uuid.randomUuid`, it never
+    starts with "-": `kafka-storage format --cluster-id -x...` reads such an id as an
+    option and fails (1 id in 64; CI lost a run to it)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def loopback_ports() -> NodePorts:
