@@ -154,7 +154,8 @@ def test_a_member_cannot_write_or_read_another_members_lanes(secure: KafkaBroker
 def test_a_client_that_does_not_trust_the_ca_is_not_served(secure: KafkaBroker) -> None:
     untrusting = {**credentials(f"member-{A}"), "ssl_cafile": None}
     refused = refusal(lambda: KafkaProducer(bootstrap_servers=secure.bootstrap,
-                                            max_block_ms=5_000, **untrusting))
+                                            max_block_ms=5_000, request_timeout_ms=5_000,
+                                            bootstrap_timeout_ms=5_000, **untrusting))
     assert refused is not None, "a client without the consortium's CA was served"
 
 

@@ -4,6 +4,7 @@ the fault and security tests run the hub on."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -110,6 +111,17 @@ class KafkaCluster:
                 raise TimeoutError(f"replicas of {topics} not in sync within {timeout}s")
             time.sleep(0.5)
 
-    def stop(self) -> None:
-        for node in self.nodes.values():
-            node.stop()
+    def stop(self, timeout: float = 10.0) -> None:
+        """All nodes at once: stopped one by one, the last ones wait for a quorum that is
+        gone (20 s here) before they give up their controlled shutdown."""
+        running = [node for node in self.nodes.values() if node.running()]
+        for node in running:
+            assert node.process is not None
+            node.process.terminate()
+        deadline = time.monotonic() + timeout
+        for node in running:
+            assert node.process is not None
+            try:
+                node.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.kill()

@@ -80,7 +80,8 @@ class KafkaBroker(BaseBroker):
             subprocess.run(
                 self.runtime.command("kafka.tools.StorageTool", "format", "--cluster-id",
                                      self.cluster_id, "--config", str(self.config_path),
-                                     "--ignore-formatted", heap_mb=128),
+                                     "--ignore-formatted", heap_mb=128,
+                                     short_lived=True),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 check=True, timeout=120,
             )
