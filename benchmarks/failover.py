@@ -26,6 +26,7 @@ from kafka import KafkaConsumer
 
 from benchmarks.harness import CODEC, Stage, producer
 from benchmarks.index_scale import ITEMS_PER_PATIENT, seed_index
+from benchmarks.scenarios import PRODUCTION_COMMIT_INTERVAL
 from benchmarks.workload import Workload, utcnow
 from connectors.sdk import ordering_key
 from hub.process.worker_process import WorkerProcess
@@ -159,7 +160,7 @@ def run(case: str, results: int, rate: float, session_s: float = 6.0) -> Failove
         app_id = "bench-failover"
         seeded = seed_index(stage.bootstrap, app_id, results)
         env = {"HUB_STORE": "rocksdb://", "HUB_SESSION_TIMEOUT": str(session_s),
-               "HUB_APP_ID": app_id}
+               "HUB_APP_ID": app_id, "HUB_COMMIT_INTERVAL": str(PRODUCTION_COMMIT_INTERVAL)}
         patients = max(1, results // ITEMS_PER_PATIENT)
         first = stage.worker("failover-a", **env).start(timeout=1800)
         second = stage.worker("failover-b", **env).start(timeout=1800) \

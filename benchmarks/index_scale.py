@@ -89,8 +89,9 @@ def run(results: int, store: str, rate: float, seconds: float) -> ScaleFigures:
         def is_advice(event: Event) -> bool:
             return isinstance(event, RecognitionAdvice)
 
+        # no warm-up: the lag right after a large recovery is part of what this measures
         latencies = offered_load(stage.bootstrap, workload.order, rate, seconds, members,
-                                 is_advice, utcnow)
+                                 is_advice, utcnow, warmup_s=0.0)
         peak = worker.peak_rss_bytes()
         after = worker.rss_bytes()
         trims = worker.metric("hub_heap_trim_seconds_count")

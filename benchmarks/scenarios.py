@@ -9,6 +9,7 @@ from typing import Any
 
 from benchmarks.harness import Latencies, Stage, offered_load, preload, wait_drained
 from benchmarks.workload import Workload, utcnow
+from hub.settings import HubSettings
 from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
@@ -92,7 +93,9 @@ def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float
 def flow_latency(flow: str, rate: float, seconds: float,
                  **env: str) -> tuple[Latencies, int]:
     """Publish-to-output latency of `flow` at `rate` offered, on a fresh broker and worker
-    (with `env` settings), and the worker's peak RSS."""
+    (with `env` settings; offsets committed as often as in production, not as in the
+    throughput runs, which read the drain from commits), and the worker's peak RSS."""
+    env.setdefault("HUB_COMMIT_INTERVAL", str(PRODUCTION_COMMIT_INTERVAL))
     with Stage() as stage:
         workload = _workload(flow, for_latency=True)
         warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
@@ -107,6 +110,9 @@ def flow_latency(flow: str, rate: float, seconds: float,
         peak = worker.peak_rss_bytes()
         worker.stop()
     return latencies, peak
+
+
+PRODUCTION_COMMIT_INTERVAL = HubSettings.model_fields["commit_interval"].default
 
 
 def _round(value: float | None) -> float | None:

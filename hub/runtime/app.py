@@ -9,7 +9,7 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
-from hub.runtime import codec
+from hub.runtime import changelog_gate, codec
 from hub.runtime.patches import (
     commit_guard,
     fetch_backoff,
@@ -34,6 +34,7 @@ WEB_MODULES: tuple[str, ...] = (
 )
 
 codec.register()
+changelog_gate.install()  # not optional: a committed input implies its state is written
 settings = runtime.settings
 # Patches of Faust's and aiokafka's internals; each can be left out (HUB_DISABLED_PATCHES)
 # to judge it on a broker: the verdicts are in docs/architecture.md.
@@ -94,6 +95,13 @@ app = faust.App(
     web_port=settings.web_port,
     web_host=settings.web_host,
 )
+
+
+async def _stop_on_lost_output(exc: BaseException) -> None:
+    await app.crash(exc)
+
+
+changelog_gate.GATE.on_failure = _stop_on_lost_output
 
 
 def load_agents() -> None:

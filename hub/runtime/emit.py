@@ -18,20 +18,15 @@ from schemas.models import DeadLetter, Event, Feedback, deterministic_id
 from schemas.models.outputs import FeedbackStatus
 
 Delivery = asyncio.Future[Any]  # aiokafka's record metadata, once the broker has the record
-# Outputs each agent task sent and has not yet seen acknowledged (hub.runtime.table_writes
-# waits for them before a state write: see outputs_acknowledged).
+# Outputs each agent task sent since its last state write (hub.runtime.table_writes holds
+# that write's changelog record back until they are acknowledged: changelog_gate).
 _unacknowledged: dict[asyncio.Task[Any], list[Delivery]] = {}
 
 
-async def outputs_acknowledged() -> None:
-    """Wait until the broker has every output this task sent since its last state write.
-    A state write can mark an input done (a redelivery then sends nothing again), and
-    writes to two topics have no order between them: on a cluster, a worker killed while
-    a leader was down lost an output whose input's state write had landed."""
+def take_unacknowledged() -> list[Delivery]:
+    """The outputs this task sent since its last state write (and forget them here)."""
     task = asyncio.current_task()
-    pending = _unacknowledged.pop(task, None) if task is not None else None
-    if pending:
-        await asyncio.gather(*pending)
+    return _unacknowledged.pop(task, []) if task is not None else []
 
 
 def forget_unacknowledged() -> None:

@@ -20,7 +20,8 @@ from aiokafka.structs import RecordMetadata
 from faust.serializers import codecs
 from faust.types import TP, TableT
 
-from hub.runtime.emit import kafka_producer, outputs_acknowledged
+from hub.runtime.changelog_gate import GATE
+from hub.runtime.emit import kafka_producer, take_unacknowledged
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,11 @@ async def delete(table: TableT[str, Any], partition: int, key: str) -> None:
 
 
 async def _record(producer: Any, table: Any, partition: int, key: str, value: Any) -> None:
-    await outputs_acknowledged()  # outputs before the state that may mark their input done
+    """Queue the changelog record behind the outputs this task sent before it (outputs
+    before the state that may mark their input done: hub/runtime/changelog_gate.py)."""
     topic = table.changelog_topic.get_topic_name()
     key_bytes = codecs.dumps(table.key_serializer, key)
     value_bytes = None if value is None else codecs.dumps(table.value_serializer, value)
-    delivery: Future[RecordMetadata] = await producer.send(
-        topic, value_bytes, key=key_bytes, partition=partition
-    )
 
     def persisted(done: Future[RecordMetadata]) -> None:
         # A RocksDB store keeps the changelog offset it holds, so that a restart reads
@@ -82,4 +81,5 @@ async def _record(producer: Any, table: Any, partition: int, key: str, value: An
             return
         table.data.set_persisted_offset(TP(topic, partition), done.result().offset)
 
-    delivery.add_done_callback(persisted)
+    GATE.submit(producer, topic, partition, key_bytes, value_bytes, take_unacknowledged(),
+                persisted)
