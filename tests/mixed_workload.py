@@ -49,6 +49,7 @@ CHUNKS = 6
 ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-crash",
        "HUB_COMMIT_INTERVAL": "1.0"}
 OUTPUT_TOPICS = [s.name for s in FIXED_TOPICS] + [feedback_topic(m) for m in MEMBERS]
+SHOWN_KEYS = 5  # differing keys of a table shown by assert_same
 TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
           "pharmacy-trace-days", "reporting-cases")
 
@@ -251,14 +252,22 @@ def assert_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
     for table, state in reference["tables"].items():
         changed = sorted(k for k in state.keys() | got["tables"][table].keys()
                          if state.get(k) != got["tables"][table].get(k))
-        if changed:  # one example, to see why
-            differences[f"table {table}"] = (f"{len(changed)} keys, e.g. {changed[0]}",
-                                             f"{state.get(changed[0])!s:.600} <> "
-                                             f"{got['tables'][table].get(changed[0])!s:.600}")
+        if changed:  # the first few, to see why
+            differences[f"table {table}"] = (f"{len(changed)} keys", {
+                key: f"{state.get(key)!s:.600} <> {got['tables'][table].get(key)!s:.600}"
+                for key in changed[:SHOWN_KEYS]})
     # the consumers that drop ids they have seen show each output once, and the same
-    for seen in ("cards", "filed", "board", "stats"):
+    for seen in ("cards", "filed", "board"):
         if got[seen] != reference[seen]:
             differences[seen] = (f"{reference[seen]!s:.300}", f"{got[seen]!s:.300}")
+    if got["stats"] != reference["stats"]:  # the members' items that differ
+        items = {(m, i) for side in (reference, got) for m, by_item in side["stats"].items()
+                 for i in by_item}
+        differences["stats"] = {
+            f"{m} {i}": f"{reference['stats'].get(m, {}).get(i)} <> "
+                        f"{got['stats'].get(m, {}).get(i)}"
+            for m, i in sorted(items)
+            if reference["stats"].get(m, {}).get(i) != got["stats"].get(m, {}).get(i)}
     view = got["lead_view"]
     if len(view) != len(set(view)) or set(view) != got["ids"][feedback_topic("lead")]:
         differences["lead's feedback reader"] = (len(view), len(set(view)))

@@ -6,8 +6,10 @@ order ledger by patient pseudonym (hub.results and hub.orders are co-partitioned
 The decision counts live in the order ledger's table too, under "counts|member|item|
 partition" keys: an order writes its count and then its ledger entry, and only writes to
 one changelog partition keep their order, so a crash can never store the ledger entry (which
-makes a redelivery count nothing) without the count. They survive a restart and a
-rebalance through their changelogs.
+makes a redelivery count nothing) without the count. A count remembers the last inputs it
+applied (by event id), so that a crash storing the count without the ledger entry does not
+count the input again when it comes back. They survive a restart and a rebalance through
+their changelogs.
 """
 
 from __future__ import annotations
@@ -94,33 +96,51 @@ def patient_index(key: str) -> PatientIndex:
     return index or {}
 
 
-APPLIED_AT = "_offset"  # in a counts value: the source offset last applied to it
+# In a counts value, names starting with "_" are bookkeeping, not counts: APPLIED lists the
+# event ids of the last inputs applied to it, newest last ("_offset", the source offset last
+# applied, was its predecessor and is dropped at the next write).
+APPLIED = "_applied"
+APPLIED_KEPT = 32
+
+
+def _counts_only(value: dict[str, Any]) -> dict[str, int]:
+    return {name: n for name, n in value.items() if not name.startswith("_")}
 
 
 def recognition_stats(member_id: str | None = None) -> dict[str, dict[str, Any]]:
     """member -> item -> counts over the partitions this worker owns (one worker: all)."""
     prefix = f"{COUNTS_PREFIX}{member_id}|" if member_id else COUNTS_PREFIX
-    rows = [(key.removeprefix(COUNTS_PREFIX),
-             {name: n for name, n in counts.items() if name != APPLIED_AT})
+    rows = [(key.removeprefix(COUNTS_PREFIX), _counts_only(counts))
             for key in sorted(counts_keys) if key.startswith(prefix)
             and (counts := order_ledger.get(key)) is not None]
     return summarise(rows)
 
 
-async def _count(member_id: str, item_code: str, meta: Meta, delta: Counter[str]) -> None:
-    """Apply a count change once. It is written before the order ledger entry (same
-    changelog partition, so stored first) and tagged with the source offset: a worker
-    killed between the two writes sees the same message again, finds the count already
-    applied at that offset, and only writes the ledger. (Counts are keyed per partition,
-    so offsets only grow.)"""
+async def _count(member_id: str, item_code: str, meta: Meta, event_id: str,
+                 delta: Counter[str]) -> None:
+    """Apply an input's count change once. It is written before the order ledger entry
+    (same changelog partition, so stored first) and remembers the input's event id: a
+    worker killed between the two writes sees the input again (the same message, or
+    intake's copy of it at another offset), finds its count applied, and only writes the
+    ledger.
+
+    By id, not by offset: an input does not always come back before the later inputs of
+    its partition. A message that a restart's fetch skipped is delivered again after later
+    ones (hub/runtime/patches/commit_repair.py), and "a later offset was applied" does not
+    mean this one was: taking it so skipped that order's count for good (the crash test
+    saw a count one short, its ledger entry stored). The last APPLIED_KEPT ids are enough:
+    only an input whose count was stored without its ledger entry needs its id found."""
     if not delta:
         return
     key = COUNTS_PREFIX + counts_key(member_id, item_code, meta.partition)
-    current: dict[str, int] = order_ledger.get(key) or {}
-    if current.get(APPLIED_AT, -1) >= meta.offset:
+    current: dict[str, Any] = order_ledger.get(key) or {}
+    applied: list[str] = current.get(APPLIED) or []
+    if event_id in applied:
         return
-    await table_writes.put(order_ledger, meta.partition, key,
-                    {**apply_delta(current, delta), APPLIED_AT: meta.offset})
+    await table_writes.put(order_ledger, meta.partition, key, {
+        **apply_delta(_counts_only(current), delta),
+        APPLIED: [*applied, event_id][-APPLIED_KEPT:],
+    })
     counts_keys.add(key)
     for outcome, reason, amount in metric_increments(delta):
         metrics.RECOGNITION.labels(member_id, item_code, outcome, reason).inc(amount)
@@ -161,7 +181,7 @@ async def _advise(order: TestOrder, meta: Meta) -> None:
                          recognisable=advice.verdict is not Verdict.NONE_VALID)
     kept_after = now - timedelta(days=runtime.settings.recognition_ledger_days)
     ledger, delta = record_order(order_ledger.get(key) or {}, order.order_id, record, kept_after)
-    await _count(member_id, item.code, meta, delta)
+    await _count(member_id, item.code, meta, order.envelope.event_id, delta)
     if delta:
         await table_writes.put(order_ledger, meta.partition, key, ledger)
 
@@ -177,7 +197,7 @@ async def _decide(decision: RecognitionDecision, meta: Meta) -> None:
         current, member_id, decision.order_id, item.code, decision.decision,
         decision.retest_reason, decision.envelope.occurred_at, kept_after,
     )
-    await _count(member_id, item_code, meta, delta)
+    await _count(member_id, item_code, meta, decision.envelope.event_id, delta)
     if ledger is not current:
         await table_writes.put(order_ledger, meta.partition, key, ledger)
 
