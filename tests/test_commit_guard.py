@@ -46,7 +46,14 @@ def test_held_back_while_the_committed_offset_is_not_acked() -> None:
     assert commit_guard.held_back([290], 284)
     assert not commit_guard.held_back([284, 285], 284)
     assert not commit_guard.held_back([285, 286], 285)
-    assert not commit_guard.held_back([], 284) and not commit_guard.held_back([285], None)
+    assert not commit_guard.held_back([], 284) and not commit_guard.held_back([], None)
+
+
+def test_with_nothing_committed_the_partition_start_is_due() -> None:
+    # Faust believes None for "nothing committed" and for 0: the first messages a
+    # restarted fetch skipped must not be committed over
+    assert commit_guard.held_back([3, 4], None)
+    assert not commit_guard.held_back([0, 1], None)
 
 
 def test_faust_as_shipped_commits_over_one_unacked_message(faust_as_shipped: Any) -> None:

@@ -139,3 +139,37 @@ def test_an_unread_partition_is_fetched_again_only_once_the_worker_is_quiet(
     assert consumer.seeks == []
     asyncio.run(commit_repair.check_commits())  # nothing read anywhere since
     assert consumer.seeks == [(stuck, 0)]
+
+
+def test_the_first_messages_of_a_partition_with_nothing_committed_are_delivered_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A restarted worker's fetch skipped offsets 0..2 of a partition nobody had committed
+    on (Faust believes None): the hole is delivered again from 0, as for any hole."""
+    tp = TP("hub.orders", 2)
+    consumer = FakeConsumer({tp}, 9, acked={tp: [3, 4, 5]}, read={tp: 6})
+
+    async def nothing_committed(consumer_: object, partition: TP) -> tuple[None, int]:
+        return None, 0
+
+    checked_by(monkeypatch, consumer)
+    monkeypatch.setattr(commit_repair, "broker_offsets", nothing_committed)
+    asyncio.run(commit_repair.check_commits())
+    assert consumer.seeks == []  # a hole seen once may still fill in
+    asyncio.run(commit_repair.check_commits())
+    assert consumer.seeks == [(tp, 0)]
+
+
+def test_with_nothing_committed_a_start_deleted_by_retention_is_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tp = TP("in.lead", 0)
+    consumer = FakeConsumer({tp}, 900, acked={tp: [700, 701]}, read={tp: 702})
+
+    async def retention_deleted(consumer_: object, partition: TP) -> tuple[None, int]:
+        return None, 700
+
+    checked_by(monkeypatch, consumer)
+    monkeypatch.setattr(commit_repair, "broker_offsets", retention_deleted)
+    asyncio.run(commit_repair.check_commits())
+    assert consumer._committed_offset[tp] == 700 and consumer.seeks == []

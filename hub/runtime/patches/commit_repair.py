@@ -108,12 +108,15 @@ async def check_commits() -> None:
     holes: dict[TP, tuple[int, int]] = {}
     for tp, live in list(acked_by_tp.items()):
         acked = list(live)  # Faust's commits shorten the live list while this awaits
-        believed = believed_by_tp.get(tp)
-        if believed is None or not held_back(acked, believed):
+        raw_belief = believed_by_tp.get(tp)
+        if not held_back(acked, raw_belief):
             continue
         on_broker, log_start = await broker_offsets(consumer, tp)
-        if believed_by_tp.get(tp) != believed:  # committed meanwhile: look again next time
+        if believed_by_tp.get(tp) != raw_belief:  # committed meanwhile: look again next time
             continue
+        # nothing committed yet (None, and Faust believes None for 0 too): the start
+        believed = raw_belief or 0
+        on_broker = on_broker if on_broker is not None or raw_belief else 0
         better = repaired(believed, on_broker, log_start)
         if better is not None:
             if on_broker is None or better > on_broker:
