@@ -167,20 +167,21 @@ def side_by_side(cores: list[BrokerFigures], rate: float) -> Table:
                   f"latency at {rate:,.0f} events/s offered")
     table.add_column("flow")
     for core in cores:
-        for column in ("events/s", "x base", "p50 ms", "p99 ms", "RSS MB"):
+        for column in ("events/s", "x base", "p50 ms", "p99 ms", "RSS MB", "msgs/ev"):
             table.add_column(f"{core.broker.split(' (')[0]}\n{column}", justify="right")
     rows: dict[str, list[str]] = {}
     for core in cores:
         rows.setdefault("aiokafka passthrough (one hop)", []).extend([
-            f"{core.baseline:,.0f}", "1.00", _ms(core.floor.p50), _ms(core.floor.p99), ""])
+            f"{core.baseline:,.0f}", "1.00", _ms(core.floor.p50), _ms(core.floor.p99), "", "2"])
         hop = core.faust_hop
         rows.setdefault("Faust floor: bare agent, same work", []).extend([
             f"{hop.throughput:,.0f}", f"{hop.throughput / core.baseline:.2f}",
-            _ms(hop.latency.p50), _ms(hop.latency.p99), ""])
+            _ms(hop.latency.p50), _ms(hop.latency.p99), "", "2"])
         for f in core.flows:
             rows.setdefault(f.flow, []).extend([
                 f"{f.throughput:,.0f}", f"{f.ratio_to_baseline or 0:.2f}", _ms(f.p50_ms),
-                _ms(f.p99_ms), f"{f.peak_rss_mb:,.0f}"])
+                _ms(f.p99_ms), f"{f.peak_rss_mb:,.0f}",
+                "-" if f.messages_per_event is None else f"{f.messages_per_event:.1f}"])
     for flow, cells in rows.items():
         table.add_row(flow, *cells)
     return table

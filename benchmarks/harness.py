@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.sdk import ordering_key
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
@@ -80,6 +80,19 @@ def preload(bootstrap: str, events: Iterable[Event]) -> int:
     sink.flush()
     sink.close()
     return count
+
+
+def messages_written(bootstrap: str) -> int:
+    """Every message on the broker's topics (the end offsets of every partition, Kafka's
+    own topics left out): what a run cost in Kafka messages."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in consumer.topics()
+                      if not topic.startswith("__")
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
 
 
 def hub_input_topics(member_ids: list[str] | None = None) -> list[str]:

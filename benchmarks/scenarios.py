@@ -7,7 +7,14 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchmarks.harness import Latencies, Stage, offered_load, preload, wait_drained
+from benchmarks.harness import (
+    Latencies,
+    Stage,
+    messages_written,
+    offered_load,
+    preload,
+    wait_drained,
+)
 from benchmarks.workload import Workload, utcnow
 from hub.settings import HubSettings
 from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
@@ -29,6 +36,9 @@ class FlowFigures:
     p50_ms: float | None
     p99_ms: float | None
     peak_rss_mb: float
+    # Kafka messages written per input event (ingress, internal hop, feedback, outputs,
+    # changelogs), counted on the broker after the drain
+    messages_per_event: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +88,7 @@ def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float
         elapsed = wait_drained(stage.bootstrap, f"bench-{flow}-throughput", timeout=1800)
         peak = worker.peak_rss_bytes()
         worker.stop()
+        written = messages_written(stage.bootstrap)
     throughput = loaded / elapsed
     latencies, latency_peak = flow_latency(flow, rate, seconds)
     peak = max(peak, latency_peak)
@@ -87,6 +98,7 @@ def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float
         offered_rate=rate, latency_samples=len(latencies.samples_ms),
         p50_ms=_round(latencies.p50), p99_ms=_round(latencies.p99),
         peak_rss_mb=round(peak / 2**20, 1),
+        messages_per_event=round(written / loaded, 2),
     )
 
 
