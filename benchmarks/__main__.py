@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import failover, faust_floor, index_scale, mllp
+from benchmarks import failover, faust_floor, index_scale, mllp, scale_out
 from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
@@ -109,12 +109,15 @@ def default_brokers() -> str:
               "runs (a worker SIGKILLed: the other takes over; it restarts on its RocksDB), "
               "e.g. 1000000 (0: skip)")
 @click.option("--failover-rate", default=100.0, help="Orders/s offered through the failover runs")
+@click.option("--scale-out", "scale_out_workers", default="",
+              help="Worker counts for the mix on a three-node Kafka cluster, e.g. 1,2,3 "
+              "(empty: skip)")
 @click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
               "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
          pharmacy_scale: str, compare_workers: bool, failover_size: int, failover_rate: float,
-         core: bool) -> None:
+         scale_out_workers: str, core: bool) -> None:
     console = Console(width=170)
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
     cores = [core_figures(kind, events, rate, seconds, flows, console)
@@ -139,6 +142,11 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
                  for case in ("takeover", "restart")] if failover_size else []
     if failovers:
         console.print(_failover_table(failovers))
+    scaled = [scale_out.run(events, int(n)) for n in filter(None, scale_out_workers.split(","))]
+    for out in scaled:
+        console.print(f"[kafka, 3 nodes] mix with {out.workers} worker(s): "
+                      f"{out.events_per_s:,.0f} events/s, {out.cpu_ms_per_event:.2f} ms of "
+                      f"worker CPU per event, brokers {out.broker_cpu_s:.0f} s CPU")
     by_workers = {n: run_workers("mix", events, n) for n in (1, 2)} if compare_workers else {}
     for n, rate_n in by_workers.items():
         console.print(f"[{kinds[0]}] mix with {n} worker(s), all running before the backlog: "
@@ -157,6 +165,7 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         "pharmacy_scale": ledgers.as_dict() if ledgers else None,
         "mix_by_workers": by_workers,
         "failover": [f.as_dict() for f in failovers],
+        "scale_out_3_nodes": [r.as_dict() for r in scaled],
     }, indent=2))
     console.print(f"written {out}")
 
