@@ -143,10 +143,10 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
     if failovers:
         console.print(_failover_table(failovers))
     scaled = [scale_out.run(events, int(n)) for n in filter(None, scale_out_workers.split(","))]
-    for out in scaled:
-        console.print(f"[kafka, 3 nodes] mix with {out.workers} worker(s): "
-                      f"{out.events_per_s:,.0f} events/s, {out.cpu_ms_per_event:.2f} ms of "
-                      f"worker CPU per event, brokers {out.broker_cpu_s:.0f} s CPU")
+    for grown in scaled:
+        console.print(f"[kafka, 3 nodes] mix with {grown.workers} worker(s): "
+                      f"{grown.events_per_s:,.0f} events/s, {grown.cpu_ms_per_event:.2f} ms of "
+                      f"worker CPU per event, brokers {grown.broker_cpu_s:.0f} s CPU")
     by_workers = {n: run_workers("mix", events, n) for n in (1, 2)} if compare_workers else {}
     for n, rate_n in by_workers.items():
         console.print(f"[{kinds[0]}] mix with {n} worker(s), all running before the backlog: "
