@@ -81,7 +81,9 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     member_partitions: int = 2
     session_timeout: float = Field(
-        default=30.0, description="Consumer group session timeout (tests use 6 s)"
+        default=6.0, ge=6.0, description="Consumer group session timeout: how long a "
+        "SIGKILLed worker keeps its partitions (static membership) before another takes "
+        "over; 6 s is the least Kafka accepts (group.min.session.timeout.ms)"
     )
     ack_accepted: bool = Field(default=True, description="Send ACCEPTED feedback per event")
     dedup_retention_days: int = 7
