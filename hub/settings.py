@@ -106,6 +106,11 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         "hold back the next fetch from their broker "
         "(aiokafka: 100; hub/runtime/patches/fetch_backoff.py)"
     )
+    fetch_max_wait_ms: int = Field(
+        default=20, gt=0, description="How long Kafka may hold a fetch that finds no data "
+        "(Faust: 1,500): a partition with a message arriving meanwhile waits that long "
+        "(hub/runtime/patches/fetch_backoff.py)"
+    )
     group_instance_id: str | None = Field(
         default=None,
         description="Static group membership (KIP-345): a restarted worker with the same id "

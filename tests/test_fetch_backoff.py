@@ -24,6 +24,11 @@ def test_fetchers_get_the_prefetch_backoff_and_the_empty_fetch_pause(
     assert Fetcher._proc_fetch_request.__wrapped__ is fetch_backoff._ORIGINAL_FETCH
 
     given.clear()
+    fetch_backoff.install(0, 10.0, 20)  # Faust asks for 1,500 ms: Kafka holds it 20
+    Fetcher.__init__(object.__new__(Fetcher), None, None, fetch_max_wait_ms=1500)
+    assert given == {"prefetch_backoff": 0.01, "fetch_max_wait_ms": 20}
+
+    given.clear()
     fetch_backoff.install(0, None)  # aiokafka's own behaviour back
     Fetcher.__init__(object.__new__(Fetcher), None, None)
     assert given == {}

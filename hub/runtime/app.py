@@ -40,7 +40,8 @@ settings = runtime.settings
 # to judge it on a broker: the verdicts are in docs/architecture.md.
 PATCHES = {
     "fetch_backoff": lambda: fetch_backoff.install(settings.empty_fetch_backoff_ms,
-                                                   settings.prefetch_backoff_ms),
+                                                   settings.prefetch_backoff_ms,
+                                                   settings.fetch_max_wait_ms),
     "group_leave": group_leave.install,
     "commit_guard": commit_guard.install,
     "fetch_order": fetch_order.install,
