@@ -33,8 +33,11 @@ fetch_backoff
     0.9% of a core without, 1.1% with), so only the embedded broker's launcher turns it on
     (`worker_env`: HUB_EMPTY_FETCH_BACKOFF_MS). (2) the prefetch backoff: aiokafka's fixed
     100 ms before re-fetching from a broker whose fetched records wait to be taken, most
-    of the latency tail (p99 231 ms, 51 ms at 10 ms).
-    Broker: (1) embedded broker only; (2) both.
+    of the latency tail (p99 231 ms, 51 ms at 10 ms). (3) the fetch's maximum wait: Faust
+    asks Kafka to hold a fetch up to 1,500 ms and aiokafka keeps one in flight per broker
+    without the partitions whose records wait to be taken, so a message for one of those
+    waited up to 1.5 s a hop (intake at 250/s on Kafka: p50 1,115 ms; 18.6 ms at 20 ms).
+    Broker: (1) embedded broker only; (2) both; (3) Kafka.
     Proved by: tests/test_fetch_backoff.py; measured by `python -m benchmarks.idle_fetch`.
 
 group_leave
