@@ -83,15 +83,46 @@ def start_local_broker(port: int = 0, prefix: str = "") -> BaseBroker:
 
 @main.command()
 @click.option("--port", type=int, default=0, help="Loopback port (default: a free one)")
-def broker(port: int) -> None:
+@click.option("--nodes", type=click.IntRange(1, 5), default=1, help="Apache Kafka nodes: 3 "
+              "starts a cluster like production's (replication 3, min.insync.replicas 2)")
+def broker(port: int, nodes: int) -> None:
     """Run this machine's broker in the foreground: Apache Kafka where Java and Maven are
     present, else the embedded one (HUB_BROKER_KIND=kafka|embedded forces either)."""
+    if nodes > 1:
+        run_local_cluster(nodes)
+        return
     local = start_local_broker(port)
     try:
         assert local.process is not None
         local.process.wait()
     except KeyboardInterrupt:
         local.stop()
+
+
+def run_local_cluster(nodes: int) -> None:
+    """A cluster of Kafka nodes on loopback, in the foreground until Ctrl-C."""
+    from hub.brokers.cluster import KafkaCluster
+    from hub.brokers.kafka_runtime import resolve
+
+    settings = get_settings()
+    say = settings.locale().say
+    try:
+        cluster = KafkaCluster(resolve(settings.kafka_version, settings.kafka_cache_dir),
+                               settings.data_dir / "cluster", size=nodes,
+                               heap_mb=settings.kafka_heap_mb).start()
+    except (KafkaUnavailable, RuntimeError, TimeoutError) as exc:
+        raise click.ClickException(say("dev.broker_failed", error=exc)) from exc
+    (settings.data_dir / BROKER_URL_FILE).write_text(cluster.bootstrap)
+    click.echo(say("dev.cluster", nodes=nodes, replicas=min(3, nodes),
+                   min_isr=min(2, nodes), bootstrap=cluster.bootstrap,
+                   data=settings.data_dir / "cluster"))
+    try:
+        while all(node.running() for node in cluster.nodes.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
 
 
 @main.command()
