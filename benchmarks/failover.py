@@ -9,9 +9,9 @@ steady rate throughout:
 - **restart**: one worker is SIGKILLed and started again on its own data folder (its
   RocksDB intact), as a supervisor restarts it.
 
-`outage_s` is what the doctor feels: from the event (the kill; for the restart, also from
-the new process's start) until every order sent since has had its advice, measured as the
-arrival of the last advice that took longer than `SLOW_S`.
+`outage_s` is what the doctor feels: from the kill (the restart follows at once) until
+every order sent since has had its advice, measured as the arrival of the last advice that
+took longer than `SLOW_S`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,27 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer
 
-from benchmarks.harness import CODEC, Stage, producer
-from benchmarks.index_scale import ITEMS_PER_PATIENT, seed_index
-from benchmarks.scenarios import PRODUCTION_COMMIT_INTERVAL
-from benchmarks.workload import Workload, utcnow
-from connectors.sdk import ordering_key
+from benchmarks.harness import (
+    PRODUCTION_COMMIT_INTERVAL,
+    Latencies,
+    Stage,
+    cpu_seconds,
+    output_reader,
+    paced,
+    producer,
+    read_outputs,
+    send_as_member,
+)
+from benchmarks.index_scale import seed_index
+from benchmarks.workload import ITEMS_PER_PATIENT, Workload, utcnow
 from hub.process.worker_process import WorkerProcess
-from schemas.codec import CodecError
-from schemas.models import RecognitionAdvice
+from schemas.models import Event, RecognitionAdvice
 from schemas.reference.registry import load_registry
-from schemas.topics import feedback_topic, ingress_topic
+from schemas.topics import feedback_topic
 
 SLOW_S = 1.0  # advice slower than this is "not served" for the outage measure
 
@@ -46,8 +52,7 @@ class FailoverFigures:
     offered_rate: float
     orders: int
     unanswered: int  # orders that never had advice (must be 0)
-    outage_s: float  # from the kill until advice is timely again
-    outage_from_start_s: float | None  # restart only: from the new process's start
+    outage_s: float  # from the kill (the restart begins at once) until advice is timely again
     slow_orders: int  # orders whose advice took longer than SLOW_S
     p99_ms_before: float | None
 
@@ -67,16 +72,18 @@ class OrderStream:
     _stop_sending: threading.Event = field(default_factory=threading.Event)
     _stop_reading: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _consumer: KafkaConsumer | None = None
 
     def start(self) -> OrderStream:
-        consumer = KafkaConsumer(*[feedback_topic(m) for m in load_registry().ids],
-                                 bootstrap_servers=self.bootstrap, auto_offset_reset="latest",
-                                 group_id=f"bench-failover-{time.time()}")
-        consumer.poll(timeout_ms=1000)  # joined before the first order
-        self._threads = [threading.Thread(target=self._collect, args=(consumer,), daemon=True),
-                         threading.Thread(target=self._publish, daemon=True)]
+        consumer = output_reader(self.bootstrap,
+                                 [feedback_topic(m) for m in load_registry().ids])
+        self._threads = [
+            threading.Thread(target=read_outputs, args=(consumer, self._stop_reading,
+                                                        self._take), daemon=True),
+            threading.Thread(target=self._publish, daemon=True)]
         for thread in self._threads:
             thread.start()
+        self._consumer = consumer
         return self
 
     def stop(self, after_s: float, drain_s: float = 5.0) -> None:
@@ -87,69 +94,48 @@ class OrderStream:
         self._stop_reading.set()
         for thread in self._threads:
             thread.join(10)
+        if self._consumer is not None:
+            self._consumer.close()
 
     def _publish(self) -> None:
         workload = Workload(seed=17, patients=self.patients)
         sink = producer(self.bootstrap, linger_ms=0)
-        interval, start, n = 1.0 / self.rate, time.perf_counter(), 0
-        while not self._stop_sending.is_set():
-            pause = start + n * interval - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
+        for _ in paced(self.rate, lambda: not self._stop_sending.is_set()):
             order = workload.recognised_order(utcnow())
             self.sent[order.envelope.event_id] = time.perf_counter()
-            sink.send(ingress_topic(order.envelope.member_id), key=ordering_key(order),
-                      value=CODEC.encode(order))
-            n += 1
+            send_as_member(sink, order)
         sink.flush()
         sink.close()
 
-    def _collect(self, consumer: KafkaConsumer) -> None:
-        while not self._stop_reading.is_set():
-            for records in consumer.poll(timeout_ms=100).values():
-                arrived = time.perf_counter()
-                for record in records:
-                    try:
-                        event = CODEC.decode(record.value)
-                    except CodecError:
-                        continue
-                    correlation = event.envelope.correlation_id or ""
-                    if isinstance(event, RecognitionAdvice) and correlation in self.sent:
-                        self.answered.setdefault(correlation, arrived)
-        consumer.close()
+    def _take(self, event: Event, arrived: float) -> None:
+        correlation = event.envelope.correlation_id or ""
+        if isinstance(event, RecognitionAdvice) and correlation in self.sent:
+            self.answered.setdefault(correlation, arrived)
 
-    def figures(self, case: str, results: int, session_s: float, event_at: float,
-                started_at: float | None) -> FailoverFigures:
+    def figures(self, case: str, results: int, session_s: float,
+                killed_at: float) -> FailoverFigures:
         sent = dict(self.sent)
-        before = sorted((self.answered[i] - t) * 1000 for i, t in sent.items()
-                        if t < event_at and i in self.answered)
+        before = Latencies([(self.answered[i] - t) * 1000 for i, t in sent.items()
+                            if t < killed_at and i in self.answered])
         slow = [self.answered[i] for i, t in sent.items()
                 if i in self.answered and self.answered[i] - t > SLOW_S]
-        back_at = max(slow, default=event_at)
+        p99 = before.p99
         return FailoverFigures(
             case=case, indexed_results=results, session_timeout_s=session_s,
             offered_rate=self.rate, orders=len(sent),
             unanswered=sum(1 for i in sent if i not in self.answered),
-            outage_s=round(back_at - event_at, 2),
-            outage_from_start_s=None if started_at is None else round(
-                max(0.0, back_at - started_at), 2),
-            slow_orders=len(slow),
-            p99_ms_before=round(before[int(0.99 * (len(before) - 1))], 1) if before else None,
+            outage_s=round(max(slow, default=killed_at) - killed_at, 2),
+            slow_orders=len(slow), p99_ms_before=None if p99 is None else round(p99, 1),
         )
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, clock ticks
 
 
 def wait_settled(worker: WorkerProcess, busy_below: float = 0.3, timeout: float = 900) -> None:
     """Until the worker's standby recovery is over: under `busy_below` of a core for 3 s."""
     deadline = time.monotonic() + timeout
-    last = _cpu_seconds(worker.pid)
+    last = cpu_seconds(worker.pid)
     while time.monotonic() < deadline:
         time.sleep(3)
-        now = _cpu_seconds(worker.pid)
+        now = cpu_seconds(worker.pid)
         if (now - last) / 3 < busy_below:
             return
         last = now
@@ -172,12 +158,10 @@ def run(case: str, results: int, rate: float, session_s: float = 6.0) -> Failove
         time.sleep(10)
         killed_at = time.perf_counter()
         first.kill()
-        started_at = None
         if case == "restart":
-            started_at = time.perf_counter()
             first.start(timeout=1800)
         stream.stop(after_s=30)
-        figures = stream.figures(case, seeded, session_s, killed_at, started_at)
+        figures = stream.figures(case, seeded, session_s, killed_at)
         for worker in (first, second):
             if worker is not None:
                 worker.kill()

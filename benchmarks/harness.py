@@ -7,7 +7,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +29,9 @@ CODEC = AvroCodec()
 # The broker every Stage of this run starts (`--broker`; unset: HUB_BROKER_KIND's choice).
 BROKER_KIND: ContextVar[BrokerKind | None] = ContextVar("BROKER_KIND", default=None)
 WORKER_ENV = {"HUB_SESSION_TIMEOUT": "6", "HUB_COMMIT_INTERVAL": "0.5", "HUB_LOG_LEVEL": "warn"}
+# Latency runs commit as production does; throughput runs every 0.5 s (WORKER_ENV), since
+# they read the drain from the commits.
+PRODUCTION_COMMIT_INTERVAL = HubSettings.model_fields["commit_interval"].default
 
 
 @dataclass
@@ -69,17 +72,61 @@ def producer(bootstrap: str, linger_ms: int = 20) -> KafkaProducer:
                          batch_size=512 * 1024, max_in_flight_requests_per_connection=5)
 
 
+def send_as_member(sink: KafkaProducer, event: Event) -> None:
+    """Onto its member's ingress topic, keyed as the member SDK keys it."""
+    sink.send(ingress_topic(event.envelope.member_id), key=ordering_key(event),
+              value=CODEC.encode(event))
+
+
 def preload(bootstrap: str, events: Iterable[Event]) -> int:
     """Write events to their members' ingress topics as fast as the broker takes them."""
     sink = producer(bootstrap)
     count = 0
     for event in events:
-        sink.send(ingress_topic(event.envelope.member_id), key=ordering_key(event),
-                  value=CODEC.encode(event))
+        send_as_member(sink, event)
         count += 1
     sink.flush()
     sink.close()
     return count
+
+
+def paced(rate: float, going: Callable[[], bool]) -> Iterator[float]:
+    """Ticks at a steady `rate` while `going()`; each is the seconds since the first."""
+    interval, start, n = 1.0 / rate, time.perf_counter(), 0
+    while going():
+        pause = start + n * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        yield time.perf_counter() - start
+        n += 1
+
+
+def output_reader(bootstrap: str, topics: list[str]) -> KafkaConsumer:
+    """A consumer of `topics` from their ends, joined before anything is published."""
+    consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                             group_id=f"bench-{time.time()}")
+    consumer.poll(timeout_ms=1000)
+    return consumer
+
+
+def read_outputs(consumer: KafkaConsumer, stop: threading.Event,
+                 take: Callable[[Event, float], None]) -> None:
+    """Hand every decodable event to `take` with its arrival time, until `stop`."""
+    while not stop.is_set():
+        for records in consumer.poll(timeout_ms=100).values():
+            arrived = time.perf_counter()
+            for record in records:
+                try:
+                    event = CODEC.decode(record.value)
+                except CodecError:
+                    continue
+                take(event, arrived)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far, in seconds (/proc, clock ticks of 1/100 s)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / 100
 
 
 def messages_written(bootstrap: str) -> int:
@@ -150,39 +197,22 @@ def offered_load(
     sent: dict[str, float] = {}
     result = Latencies()
     stop = threading.Event()
-    consumer = KafkaConsumer(*output_topics, bootstrap_servers=bootstrap,
-                             auto_offset_reset="latest", group_id=f"bench-{time.time()}")
-    consumer.poll(timeout_ms=1000)  # join before publishing
+    consumer = output_reader(bootstrap, output_topics)
 
-    def collect() -> None:
-        while not stop.is_set():
-            for records in consumer.poll(timeout_ms=100).values():
-                arrived = time.perf_counter()
-                for record in records:
-                    try:
-                        event = CODEC.decode(record.value)
-                    except CodecError:
-                        continue
-                    origin = sent.get(event.envelope.correlation_id or "")
-                    if origin is not None and is_output(event):
-                        result.samples_ms.append((arrived - origin) * 1000)
+    def take(event: Event, arrived: float) -> None:
+        origin = sent.get(event.envelope.correlation_id or "")
+        if origin is not None and is_output(event):
+            result.samples_ms.append((arrived - origin) * 1000)
 
-    reader = threading.Thread(target=collect, daemon=True)
+    reader = threading.Thread(target=read_outputs, args=(consumer, stop, take), daemon=True)
     reader.start()
     sink = producer(bootstrap, linger_ms=0)
-    interval, start = 1.0 / rate, time.perf_counter()
-    n = 0
-    while time.perf_counter() - start < warmup_s + seconds:
-        due = start + n * interval
-        pause = due - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
+    ends = time.perf_counter() + warmup_s + seconds
+    for since in paced(rate, lambda: time.perf_counter() < ends):
         event = make(now())
-        if time.perf_counter() - start >= warmup_s:
+        if since >= warmup_s:
             sent[event.envelope.event_id] = time.perf_counter()
-        sink.send(ingress_topic(event.envelope.member_id), key=ordering_key(event),
-                  value=CODEC.encode(event))
-        n += 1
+        send_as_member(sink, event)
     sink.flush()
     time.sleep(3.0)  # let the last outputs arrive
     stop.set()

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from benchmarks.harness import Stage, offered_load, producer
-from benchmarks.workload import LAB_ITEMS, Workload, utcnow
+from benchmarks.workload import ITEMS_PER_PATIENT, Workload, seeded_items, utcnow
 from hub.ops.topic_admin import create_topics
 from hub.rules.privacy import pseudonym
 from hub.rules.recognition.index import IndexedResult
@@ -27,7 +27,6 @@ from schemas.reference.registry import load_registry
 from schemas.topics import INTERNAL_PARTITIONS, Audience, TopicSpec, feedback_topic
 
 INDEX_TABLE = "recognition-result-index"
-ITEMS_PER_PATIENT = 4
 
 
 @dataclass
@@ -66,7 +65,7 @@ def seed_index(bootstrap: str, app_id: str, results: int) -> int:
                 item_code=item, reported_at=now - timedelta(days=1 + n % 3), qc_passed=True,
                 value_numeric=round(rng.uniform(3, 6), 2), unit="mmol/L",
                 reference_range="3.5-5.3").to_json()]
-            for item in LAB_ITEMS[(n % 3):(n % 3) + ITEMS_PER_PATIENT]
+            for item in seeded_items(n)
         }
         sink.send(topic, key=json.dumps(key).encode(), value=json.dumps(index).encode())
     sink.flush()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from benchmarks.harness import (
+    PRODUCTION_COMMIT_INTERVAL,
     Latencies,
     Stage,
     messages_written,
@@ -16,7 +18,7 @@ from benchmarks.harness import (
     wait_drained,
 )
 from benchmarks.workload import Workload, utcnow
-from hub.settings import HubSettings
+from hub.process.worker_process import WorkerProcess
 from schemas.models import DiseaseReportCard, Event, Feedback, RecognitionAdvice, Shortage
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
@@ -124,9 +126,6 @@ def flow_latency(flow: str, rate: float, seconds: float,
     return latencies, peak
 
 
-PRODUCTION_COMMIT_INTERVAL = HubSettings.model_fields["commit_interval"].default
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -138,14 +137,24 @@ def run_workers(flow: str, count: int, workers: int) -> float:
         group = f"{flow}-x{workers}"
         procs = [stage.worker(f"{group}-{n}", HUB_APP_ID=f"bench-{group}")
                  for n in range(workers)]
-        for proc in procs:
-            proc.start(timeout=120)
-        wait_drained(stage.bootstrap, f"bench-{group}", timeout=120)  # joined and settled
-        events = _seed_events(flow, _workload(flow, for_latency=False), count)
-        started = time.monotonic()
-        preload(stage.bootstrap, events)
-        wait_drained(stage.bootstrap, f"bench-{group}", timeout=1800)
-        elapsed = time.monotonic() - started
+        events, elapsed = timed_drain(stage.bootstrap, f"bench-{group}", procs, flow, count)
         for proc in procs:
             proc.stop()
-    return round(len(events) / elapsed, 1)
+    return round(events / elapsed, 1)
+
+
+def timed_drain(bootstrap: str, group: str, procs: list[WorkerProcess], flow: str, count: int,
+                on_settled: Callable[[], None] | None = None) -> tuple[int, float]:
+    """Start `procs` (one group), wait until they have joined and settled (`on_settled`
+    then), write `count` events of `flow` and wait until all are committed: the events
+    written and the seconds from the first written to the last committed."""
+    for proc in procs:
+        proc.start(timeout=180)
+    wait_drained(bootstrap, group, timeout=180)
+    events = _seed_events(flow, _workload(flow, for_latency=False), count)
+    if on_settled is not None:
+        on_settled()
+    started = time.monotonic()
+    preload(bootstrap, events)
+    wait_drained(bootstrap, group, timeout=1800)
+    return len(events), time.monotonic() - started

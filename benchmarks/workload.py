@@ -17,6 +17,14 @@ NOTIFIABLE = (("B05.900", "麻疹"), ("A09.900", "感染性腹泻"), ("J10.100",
 ORDINARY = (("I10.x00", "高血压"), ("E11.900", "2型糖尿病"), ("J06.900", "上呼吸道感染"))
 
 
+ITEMS_PER_PATIENT = 4  # results the large-index benchmarks seed for each patient
+
+
+def seeded_items(n: int) -> tuple[str, ...]:
+    """The items patient n has results for in an index seeded by `benchmarks.index_scale`."""
+    return LAB_ITEMS[n % 3:n % 3 + ITEMS_PER_PATIENT]
+
+
 def _patient(rng: random.Random, patients: int) -> Patient:
     return patient_number(rng.randrange(patients))
 
@@ -65,11 +73,11 @@ class Workload:
         )
 
     def recognised_order(self, now: datetime) -> Event:
-        """An order that earns advice from an index seeded by `benchmarks.index_scale`:
-        patient n has results for LAB_ITEMS[n % 3:n % 3 + 4], reported by "lead"."""
+        """An order that earns advice from an index seeded by `benchmarks.index_scale`
+        (results reported by "lead", so it is ordered by another member)."""
         n = self.rng.randrange(self.patients)
         self._sequence += 1
-        item = LAB_ITEMS[n % 3 + self.rng.randrange(4)]
+        item = self.rng.choice(seeded_items(n))
         return TestOrder(
             envelope=TestOrder.new_envelope(self.rng.choice(MEMBERS[1:]), occurred_at=now),
             patient=patient_number(n), order_id=f"B-{self._sequence}",

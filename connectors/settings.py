@@ -100,7 +100,6 @@ class ConnectorSettings(KafkaClientSecurity, LocaleSettings):
         default=5.0, description="Wait before delivering again after the HIS failed"
     )
 
-
     def broker_servers(self) -> str:
         if not self.broker:
             raise SettingsError(

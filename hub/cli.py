@@ -102,6 +102,7 @@ def broker(port: int, nodes: int) -> None:
 def run_local_cluster(nodes: int) -> None:
     """A cluster of Kafka nodes on loopback, in the foreground until Ctrl-C."""
     from hub.brokers.cluster import KafkaCluster
+    from hub.brokers.kafka_config import read_properties
     from hub.brokers.kafka_runtime import resolve
 
     settings = get_settings()
@@ -113,8 +114,9 @@ def run_local_cluster(nodes: int) -> None:
     except (KafkaUnavailable, RuntimeError, TimeoutError) as exc:
         raise click.ClickException(say("dev.broker_failed", error=exc)) from exc
     (settings.data_dir / BROKER_URL_FILE).write_text(cluster.bootstrap)
-    click.echo(say("dev.cluster", nodes=nodes, replicas=min(3, nodes),
-                   min_isr=min(2, nodes), bootstrap=cluster.bootstrap,
+    props = read_properties(next(iter(cluster.nodes.values())).config_path)
+    click.echo(say("dev.cluster", nodes=nodes, replicas=props["default.replication.factor"],
+                   min_isr=props["min.insync.replicas"], bootstrap=cluster.bootstrap,
                    data=settings.data_dir / "cluster"))
     try:
         while all(node.running() for node in cluster.nodes.values()):

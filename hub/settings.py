@@ -111,10 +111,6 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         "(Faust: 1,500): a partition with a message arriving meanwhile waits that long "
         "(hub/runtime/patches/fetch_backoff.py)"
     )
-    fetch_min_bytes: int = Field(
-        default=1, gt=0, description="How much data Kafka waits for (up to "
-        "HUB_FETCH_MAX_WAIT_MS) before it answers a fetch"
-    )
     group_instance_id: str | None = Field(
         default=None,
         description="Static group membership (KIP-345): a restarted worker with the same id "
@@ -176,7 +172,6 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     reporting_case_retention_days: int = Field(
         default=1096, ge=1, description="How long a case is remembered after it was last seen"
     )
-
 
     def broker_servers(self) -> str:
         if self.broker:

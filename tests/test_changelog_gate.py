@@ -4,6 +4,7 @@ it, in the order written, without holding back the agent; a commit's flush waits
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -108,5 +109,38 @@ def test_an_output_that_is_not_delivered_stops_every_later_write() -> None:
         assert [type(exc) for exc in stopped] == [TimeoutError]
         with pytest.raises(ChangelogWriteFailed):
             submit(gate, producer, b"refused", [])
+
+    asyncio.run(scenario())
+
+
+def test_faust_flushes_its_producer_only_after_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust flushes before it commits input offsets: a record still held by the gate must
+    be handed to the producer first, or a committed input could lack its state."""
+    from faust.transport.drivers.aiokafka import Producer
+
+    from hub.runtime import changelog_gate
+
+    unwrapped = getattr(Producer.flush, "__wrapped__", Producer.flush)
+    monkeypatch.setattr(Producer, "flush", unwrapped)  # restored afterwards
+    gate = ChangelogGate()
+    changelog_gate.install(gate)
+    flushed: list[str] = []
+
+    async def buffer_flush() -> None:
+        flushed.append("faust")
+
+    faust_producer = SimpleNamespace(buffer=SimpleNamespace(flush=buffer_flush),
+                                     _producer=None, _transaction_producers={})
+
+    async def scenario() -> None:
+        producer = RecordingProducer()
+        outputs = acknowledgements(1)
+        submit(gate, producer, b"state", outputs)
+        flush = asyncio.ensure_future(Producer.flush(faust_producer))
+        await settle()
+        assert not flush.done() and flushed == []
+        outputs[0].set_result(None)
+        await asyncio.wait_for(flush, 1)
+        assert [key for _, _, key in producer.sent] == [b"state"] and flushed == ["faust"]
 
     asyncio.run(scenario())

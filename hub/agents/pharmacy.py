@@ -188,7 +188,7 @@ async def pharmacy(event: Event, meta: Meta) -> None:
             unseen = unseen_codes(event.trace_codes, buckets)
             await _keep_trace_codes(event, drug.code, unseen, today, bucket_days, meta.partition)
         return
-    await _send(outcome)  # table_writes waits for these before the ledger marks it applied
+    await _send(outcome)  # the ledger write marking it applied waits for these (changelog_gate)
     if isinstance(event, StockEvent):
         metrics.STOCK_MOVEMENTS.labels(event.kind.value).inc()
         await _keep_trace_codes(event, drug.code, outcome.trace_codes, today, bucket_days,

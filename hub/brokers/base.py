@@ -29,28 +29,29 @@ def wait_until_serving(
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     host, _, port = bootstrap.split(",")[0].rpartition(":")
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"broker at {bootstrap} exited with {process.returncode}")
-        try:
-            socket.create_connection((host, int(port)), timeout=0.5).close()
-            break
-        except OSError as exc:
-            last = exc
-            time.sleep(0.05)
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"broker at {bootstrap} exited with {process.returncode}")
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000,
-                                     **client_config)
-            admin.list_topics()
-            admin.close()
-            return
-        except (KafkaError, OSError) as exc:
-            last = exc
-            time.sleep(0.2)
-    raise TimeoutError(f"broker at {bootstrap} did not answer within {timeout}s: {last!r}")
+
+    def port_open() -> None:
+        socket.create_connection((host, int(port)), timeout=0.5).close()
+
+    def metadata_answered() -> None:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000,
+                                 **client_config)
+        admin.list_topics()
+        admin.close()
+
+    for attempt, pause in ((port_open, 0.05), (metadata_answered, 0.2)):
+        while True:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"broker at {bootstrap} did not answer within {timeout}s: {last!r}")
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"broker at {bootstrap} exited with {process.returncode}")
+            try:
+                attempt()
+                break
+            except (KafkaError, OSError) as exc:
+                last = exc
+                time.sleep(pause)
 
 
 class BaseBroker(ABC):
@@ -82,15 +83,23 @@ class BaseBroker(ABC):
     def start(self, timeout: float = 60.0) -> BaseBroker: ...
 
     def stop(self, timeout: float = 20.0) -> None:
-        if not self.running():
+        self.terminate()
+        self.wait_stopped(time.monotonic() + timeout)
+
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM) without waiting for it."""
+        if self.running():
+            assert self.process is not None
+            self.process.terminate()
+
+    def wait_stopped(self, deadline: float) -> None:
+        """Until the process has exited; killed if it is still there at `deadline`."""
+        if self.process is None:
             return
-        assert self.process is not None
-        self.process.terminate()
         try:
-            self.process.wait(timeout)
+            self.process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+            self.kill()
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -4,7 +4,6 @@ the fault and security tests run the hub on."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -114,14 +113,8 @@ class KafkaCluster:
     def stop(self, timeout: float = 10.0) -> None:
         """All nodes at once: stopped one by one, the last ones wait for a quorum that is
         gone (20 s here) before they give up their controlled shutdown."""
-        running = [node for node in self.nodes.values() if node.running()]
-        for node in running:
-            assert node.process is not None
-            node.process.terminate()
+        for node in self.nodes.values():
+            node.terminate()
         deadline = time.monotonic() + timeout
-        for node in running:
-            assert node.process is not None
-            try:
-                node.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                node.kill()
+        for node in self.nodes.values():
+            node.wait_stopped(deadline)

@@ -41,8 +41,7 @@ settings = runtime.settings
 PATCHES = {
     "fetch_backoff": lambda: fetch_backoff.install(settings.empty_fetch_backoff_ms,
                                                    settings.prefetch_backoff_ms,
-                                                   settings.fetch_max_wait_ms,
-                                                   settings.fetch_min_bytes),
+                                                   settings.fetch_max_wait_ms),
     "group_leave": group_leave.install,
     "commit_guard": commit_guard.install,
     "fetch_order": fetch_order.install,

@@ -12,12 +12,12 @@ from faust.types import TopicT
 from hub import metrics
 from hub.runtime import channels
 from hub.runtime.app import app
+from hub.runtime.changelog_gate import Delivery
 from hub.runtime.codec import CODEC_NAME
 from hub.runtime.services import runtime
 from schemas.models import DeadLetter, Event, Feedback, deterministic_id
 from schemas.models.outputs import FeedbackStatus
 
-Delivery = asyncio.Future[Any]  # aiokafka's record metadata, once the broker has the record
 # Outputs each agent task sent since its last state write (hub.runtime.table_writes holds
 # that write's changelog record back until they are acknowledged: changelog_gate).
 _unacknowledged: dict[asyncio.Task[Any], list[Delivery]] = {}
@@ -45,9 +45,9 @@ def kafka_producer() -> AIOKafkaProducer | None:
         return None
 
 
-async def publish(channel: TopicT, key: str | None, event: Event) -> Delivery | None:
-    """Queue one event on a topic; returns what to await for the broker's acknowledgement
-    (None before the worker runs).
+async def publish(channel: TopicT, key: str | None, event: Event) -> None:
+    """Queue one event on a topic; the state write that follows it waits for the broker's
+    acknowledgement (hub/runtime/changelog_gate.py).
 
     Faust's own send path costs about 0.22 ms a message here (an agent
     moved 11.7k events/s without sends, 3.3k/s with one each); the aiokafka
@@ -58,7 +58,6 @@ async def publish(channel: TopicT, key: str | None, event: Event) -> Delivery | 
     """
     key_bytes = key.encode() if key is not None else None
     producer = kafka_producer()
-    delivery: Delivery | None = None
     if producer is None:
         await channel.send(key=key_bytes, value=event, key_serializer="raw",
                            value_serializer=CODEC_NAME)
@@ -69,7 +68,6 @@ async def publish(channel: TopicT, key: str | None, event: Event) -> Delivery | 
         if task is not None:
             _unacknowledged.setdefault(task, []).append(delivery)
     metrics.EVENTS_OUT.labels(channel.get_topic_name(), event.envelope.member_id).inc()
-    return delivery
 
 
 def feedback(
@@ -90,8 +88,8 @@ def feedback(
     )
 
 
-async def send_feedback(event: Feedback) -> Delivery | None:
-    return await publish(channels.out(event.envelope.member_id), event.in_reply_to, event)
+async def send_feedback(event: Feedback) -> None:
+    await publish(channels.out(event.envelope.member_id), event.in_reply_to, event)
 
 
 async def dead_letter(

@@ -116,7 +116,8 @@ async def check_commits() -> None:
             continue
         # nothing committed yet (None, and Faust believes None for 0 too): the start
         believed = raw_belief or 0
-        on_broker = on_broker if on_broker is not None or raw_belief else 0
+        if not raw_belief and on_broker is None:
+            on_broker = 0  # the broker has nothing either: both believe the start
         better = repaired(believed, on_broker, log_start)
         if better is not None:
             if on_broker is None or better > on_broker:

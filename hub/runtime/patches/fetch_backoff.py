@@ -37,9 +37,9 @@ _ORIGINAL_INIT = Fetcher.__init__
 
 
 def install(empty_backoff_ms: float, prefetch_backoff_ms: float | None = None,
-            fetch_max_wait_ms: int | None = None, fetch_min_bytes: int | None = None) -> None:
+            fetch_max_wait_ms: int | None = None) -> None:
     """Patch the fetcher (idempotent; 0 / None restore aiokafka's behaviour)."""
-    _install_fetch_timings(prefetch_backoff_ms, fetch_max_wait_ms, fetch_min_bytes)
+    _install_fetch_timings(prefetch_backoff_ms, fetch_max_wait_ms)
     if empty_backoff_ms <= 0:
         Fetcher._proc_fetch_request = _ORIGINAL_FETCH
         return
@@ -61,9 +61,8 @@ def install(empty_backoff_ms: float, prefetch_backoff_ms: float | None = None,
     Fetcher._proc_fetch_request = fetch_then_pause_if_empty
 
 
-def _install_fetch_timings(backoff_ms: float | None, max_wait_ms: int | None,
-                           min_bytes: int | None) -> None:
-    if backoff_ms is None and max_wait_ms is None and min_bytes is None:
+def _install_fetch_timings(backoff_ms: float | None, max_wait_ms: int | None) -> None:
+    if backoff_ms is None and max_wait_ms is None:
         Fetcher.__init__ = _ORIGINAL_INIT
         return
     original: Callable[..., None] = _ORIGINAL_INIT
@@ -74,8 +73,6 @@ def _install_fetch_timings(backoff_ms: float | None, max_wait_ms: int | None,
             kwargs["prefetch_backoff"] = backoff_ms / 1000.0
         if max_wait_ms is not None:
             kwargs["fetch_max_wait_ms"] = max_wait_ms
-        if min_bytes is not None:
-            kwargs["fetch_min_bytes"] = min_bytes
         original(self, *args, **kwargs)
 
     Fetcher.__init__ = init_with_fetch_timings
