@@ -26,7 +26,7 @@ from hub.settings import HubSettings
 from schemas.reference.registry import load_registry
 from schemas.topics import catalogue
 
-MEMBER_PARTITIONS = 6
+MEMBER_PARTITIONS = 8
 
 
 @dataclass

@@ -24,6 +24,12 @@ REJECTIONS = Counter(
     "hub_rejections_total", "Inputs rejected (dead-lettered), by reason and agent",
     ["reason", "agent"], registry=REGISTRY,
 )
+INTAKE_PLACEMENT = Counter(
+    "hub_intake_placement_total", "Events intake admitted, by member and where they were "
+    "handled: in_place (they came on their home partition) or forwarded (to the internal "
+    "topic's home partition: a producer that does not key by the SDK's ordering key)",
+    ["member", "placement"], registry=REGISTRY,
+)
 DUPLICATES_DROPPED = Counter(
     "hub_duplicates_dropped_total", "Repeated event ids dropped, by agent", ["agent"],
     registry=REGISTRY,

@@ -79,7 +79,12 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         default="", description="The consortium-wide Grafana dashboard the operators' page "
         "links to (deploy/grafana; e.g. http://127.0.0.1:3000/d/consortium-hub)"
     )
-    member_partitions: int = 2
+    member_partitions: int = Field(
+        default=8, ge=1, description="Partitions of each member's in. and out. topics. As "
+        "many as the internal topics' (8): an event the SDK keys onto its home partition is "
+        "handled where it lands, with no second hop; with any other count every event is "
+        "forwarded through the internal topics"
+    )
     session_timeout: float = Field(
         default=6.0, ge=6.0, description="Consumer group session timeout: how long a "
         "SIGKILLed worker keeps its partitions (static membership) before another takes "

@@ -136,9 +136,11 @@ def member_of_topic(topic: str) -> str | None:
     return None
 
 
-def member_topics(member_id: str, partitions: int = 2) -> tuple[TopicSpec, TopicSpec]:
+def member_topics(
+    member_id: str, partitions: int = INTERNAL_PARTITIONS
+) -> tuple[TopicSpec, TopicSpec]:
     ingress = TopicSpec(
-        ingress_topic(member_id), "patient identity hash or drug code",
+        ingress_topic(member_id), "ordering key: patient identity hash or drug code",
         tuple(INTERNAL_ROUTES), Audience.MEMBER_WRITES, partitions, carries_identities=True,
     )
     feedback = TopicSpec(
@@ -148,7 +150,9 @@ def member_topics(member_id: str, partitions: int = 2) -> tuple[TopicSpec, Topic
     return ingress, feedback
 
 
-def catalogue(member_ids: list[str], member_partitions: int = 2) -> list[TopicSpec]:
+def catalogue(
+    member_ids: list[str], member_partitions: int = INTERNAL_PARTITIONS
+) -> list[TopicSpec]:
     """Every topic for a consortium with these members."""
     specs = list(FIXED_TOPICS)
     for member_id in member_ids:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 
 from schemas.codec import AvroCodec
 from schemas.models import Event
-from schemas.models.pharmacy import ShortageRegistration, StockEvent
+from schemas.partitioning import ordering_key
 from schemas.topics import ingress_topic
 
 log = logging.getLogger(__name__)
@@ -22,21 +21,6 @@ log = logging.getLogger(__name__)
 
 class PublishError(RuntimeError):
     """The event was not durably written: the caller must not acknowledge it upstream."""
-
-
-def ordering_key(event: Event) -> bytes:
-    """Events about one patient (or one drug) stay in order on one partition. The patient
-    key is a plain hash of the ID so it carries no identity in clear."""
-    if isinstance(event, StockEvent | ShortageRegistration):
-        return event.drug_code.encode()
-    patient = getattr(event, "patient", None)
-    if patient is not None and patient.id_number:
-        ident = f"{patient.id_type}:{patient.id_number.strip().upper()}"
-    elif patient is not None and patient.name:
-        ident = f"name:{patient.name}"
-    else:
-        ident = event.envelope.event_id
-    return hashlib.sha256(ident.encode()).hexdigest()[:24].encode()
 
 
 class MemberPublisher:

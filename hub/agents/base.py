@@ -33,6 +33,13 @@ class Meta:
     key: bytes | None
     raw: bytes
     replay_of: str | None = None  # the dead letter this message is the replay of
+    # Handled in place (hand_on): the bytes the event would have had on the internal
+    # topic, made only for a dead letter.
+    encode: Callable[[], bytes] | None = None
+
+    def original(self) -> bytes:
+        """The input's bytes, as a dead letter keeps them."""
+        return self.encode() if self.encode is not None else self.raw
 
     @property
     def topic_member(self) -> str | None:
@@ -82,7 +89,7 @@ async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | 
     member = meta.topic_member or (event.envelope.member_id if event else None)
     id_parts = rejection_id_parts(meta, agent, event)
     await dead_letter(
-        raw=meta.raw, topic=meta.topic, partition=meta.partition, offset=meta.offset,
+        raw=meta.original(), topic=meta.topic, partition=meta.partition, offset=meta.offset,
         reason_code=code, reason=reason, agent=agent, topic_member=member, event=event,
         id_parts=id_parts, replay_of=meta.replay_of,
     )
@@ -106,6 +113,27 @@ def input_member(meta: Meta, event: Event | None) -> str:
     return event.envelope.member_id if event is not None else "unknown"
 
 
+async def _refuse(agent: str, exc: Exception, meta: Meta, event: Event | None) -> None:
+    """Answer a failed input: dead letter and rejection (an uncaught error would stop the
+    agent)."""
+    if isinstance(exc, CodecError):
+        key = "rejection.unknown_schema" if exc.code == Reason.UNKNOWN_SCHEMA else \
+            "rejection.malformed"
+        await reject(meta, exc.code, runtime.locale.render(text(key, detail=str(exc))), agent,
+                     None)
+    elif isinstance(exc, Rejection):
+        await reject(meta, exc.code, exc.reason_in(runtime.locale), agent, event)
+    else:
+        log.error("agent %s failed on %s[%d]@%d", agent, meta.topic, meta.partition,
+                  meta.offset, exc_info=exc, extra={
+                      "agent": agent,
+                      "event_id": event.envelope.event_id if event else None,
+                      "member": event.envelope.member_id if event else meta.topic_member,
+                  })
+        detail = text("rejection.processing_error", detail=f"{type(exc).__name__}: {exc}")
+        await reject(meta, Reason.PROCESSING_ERROR, runtime.locale.render(detail), agent, event)
+
+
 async def handle(agent: str, handler: Handler, meta: Meta) -> None:
     started = time.perf_counter()
     event: Event | None = None
@@ -115,25 +143,30 @@ async def handle(agent: str, handler: Handler, meta: Meta) -> None:
         finally:  # every input counts, readable or not, for the member that sent it
             metrics.EVENTS_IN.labels(meta.topic, input_member(meta, event)).inc()
         await handler(event, meta)
-    except CodecError as exc:
-        key = "rejection.unknown_schema" if exc.code == Reason.UNKNOWN_SCHEMA else \
-            "rejection.malformed"
-        await reject(meta, exc.code, runtime.locale.render(text(key, detail=str(exc))), agent,
-                     None)
-    except Rejection as exc:
-        await reject(meta, exc.code, exc.reason_in(runtime.locale), agent, event)
     except Exception as exc:
-        log.exception("agent %s failed on %s[%d]@%d", agent, meta.topic, meta.partition,
-                      meta.offset, extra={
-                          "agent": agent,
-                          "event_id": event.envelope.event_id if event else None,
-                          "member": event.envelope.member_id if event else meta.topic_member,
-                      })
-        detail = text("rejection.processing_error", detail=f"{type(exc).__name__}: {exc}")
-        await reject(meta, Reason.PROCESSING_ERROR, runtime.locale.render(detail), agent, event)
+        await _refuse(agent, exc, meta, event)
     finally:
         forget_unacknowledged()
         metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
+
+
+# topic -> the (agent name, handler) pairs registered on it, in registration order
+_flows: dict[str, list[tuple[str, Handler]]] = {}
+
+
+async def hand_on(topic: str, event: Event, meta: Meta) -> None:
+    """Run the agents of an internal topic on an event here, as if it had come on that
+    topic (`meta` says where, its partition the event's home partition): intake's way of
+    saving the second hop. Each agent's failure is answered as its own agent would."""
+    for agent, handler in _flows.get(topic, ()):
+        started = time.perf_counter()
+        try:
+            await handler(event, meta)
+        except Exception as exc:
+            await _refuse(agent, exc, meta, event)
+        finally:
+            forget_unacknowledged()
+            metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
 
 
 def hub_agent(channel: TopicT, *, name: str) -> Callable[[Handler], Handler]:
@@ -146,6 +179,8 @@ def hub_agent(channel: TopicT, *, name: str) -> Callable[[Handler], Handler]:
 
         consume.__name__ = consume.__qualname__ = name.replace("-", "_")
         app.agent(channel, name=name)(consume)
+        for topic in channel.topics:
+            _flows.setdefault(topic, []).append((name, handler))
         return handler
 
     return register

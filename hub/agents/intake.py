@@ -1,15 +1,18 @@
-"""Intake: every member's ingress topic in, checked and pseudonymised events out to the
-internal topics. A repeated event id is dropped (a member resending it gets a DUPLICATE
-rejection; a redelivery of the same message after a crash is forwarded again, which is
+"""Intake: every member's ingress topic in, checked and pseudonymised events on to the
+flows. An event that came on its home partition (schemas.partitioning: the SDK keys it so)
+is handed to the flows here, on the same partition number their state lives on, without a
+second hop; any other is forwarded to its home partition of the internal topic, where the
+same flows take it. A repeated event id is dropped (a member resending it gets a DUPLICATE
+rejection; a redelivery of the same message after a crash is handled again, which is
 harmless because every later step is idempotent by event id)."""
 
 from __future__ import annotations
 
 from hub import metrics
-from hub.agents.base import Meta, hub_agent
-from hub.rules.admission import admit
+from hub.agents.base import Meta, hand_on, hub_agent
+from hub.rules.admission import Admitted, admit
 from hub.rules.rejections import Reason, Rejection
-from hub.runtime import channels
+from hub.runtime import channels, placement
 from hub.runtime.app import app
 from hub.runtime.emit import feedback, publish, send_feedback
 from hub.runtime.services import runtime
@@ -54,12 +57,26 @@ async def intake(event: Event, meta: Meta) -> None:
     admitted = admit(
         event, meta.topic_member, runtime.registry, runtime.pseudonym_secret, runtime.sealer
     )
-    await publish(channels.INTERNAL[admitted.route.name], admitted.key, admitted.event)
+    home = placement.home_partition(event)
+    in_place = placement.handled_in_place() and meta.partition == home
+    if not in_place:
+        await publish(channels.INTERNAL[admitted.route.name], admitted.key, admitted.event,
+                      partition=home)
     if first is None:
         first_seen_ms = int(runtime.now().timestamp() * 1000)
         seen_event_ids[event_id] = [meta.partition, meta.offset, first_seen_ms]
-    metrics.MEMBER_LAST_SEEN.labels(event.envelope.member_id).set(runtime.now().timestamp())
+    member_id = event.envelope.member_id
+    metrics.MEMBER_LAST_SEEN.labels(member_id).set(runtime.now().timestamp())
+    metrics.INTAKE_PLACEMENT.labels(member_id, "in_place" if in_place else "forwarded").inc()
     if runtime.settings.ack_accepted:
-        await send_feedback(
-            feedback(event.envelope.member_id, event_id, FeedbackStatus.ACCEPTED)
-        )
+        await send_feedback(feedback(member_id, event_id, FeedbackStatus.ACCEPTED))
+    if in_place:
+        await hand_on(admitted.route.name, admitted.event, _as_forwarded(admitted, meta))
+
+
+def _as_forwarded(admitted: Admitted, meta: Meta) -> Meta:
+    """Where the flows are told the event is: the internal topic it would have been
+    forwarded to, on the same partition (its home); a dead letter keeps the bytes it would
+    have had there."""
+    return Meta(admitted.route.name, meta.partition, meta.offset, admitted.key.encode(), b"",
+                encode=lambda: runtime.codec.encode(admitted.event))

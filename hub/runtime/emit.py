@@ -45,7 +45,9 @@ def kafka_producer() -> AIOKafkaProducer | None:
         return None
 
 
-async def publish(channel: TopicT, key: str | None, event: Event) -> None:
+async def publish(
+    channel: TopicT, key: str | None, event: Event, *, partition: int | None = None
+) -> None:
     """Queue one event on a topic; the state write that follows it waits for the broker's
     acknowledgement (hub/runtime/changelog_gate.py).
 
@@ -54,16 +56,17 @@ async def publish(channel: TopicT, key: str | None, event: Event) -> None:
     producer underneath takes a message in a few microseconds. Faust flushes that producer
     before it commits the input's offset, so the output is still written before the input
     counts as done (at least once). The value is encoded by the same codec Faust has
-    registered; before the worker runs (tests of a handler) Faust's send is used.
+    registered; before the worker runs (tests of a handler) Faust's send is used. Without
+    `partition`, the key's partition (Kafka's default partitioner).
     """
     key_bytes = key.encode() if key is not None else None
     producer = kafka_producer()
     if producer is None:
-        await channel.send(key=key_bytes, value=event, key_serializer="raw",
-                           value_serializer=CODEC_NAME)
+        await channel.send(key=key_bytes, value=event, partition=partition,
+                           key_serializer="raw", value_serializer=CODEC_NAME)
     else:
         delivery = await producer.send(channel.get_topic_name(), runtime.codec.encode(event),
-                                       key=key_bytes)
+                                       key=key_bytes, partition=partition)
         task = asyncio.current_task()
         if task is not None:
             _unacknowledged.setdefault(task, []).append(delivery)

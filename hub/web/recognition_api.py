@@ -8,15 +8,16 @@
 - GET /recognition/stats: the member's recognition counts.
 
 The ID number is pseudonymised on the spot and never stored or logged. The index is
-partitioned by that pseudonym: a worker that does not own the patient's partition forwards
-the request (body included) to the one that does, found with `app.router.key_store`.
+keyed by that pseudonym, on the patient's home partition (schemas.partitioning): a worker
+that does not own that partition forwards the request (body included) to the one that does,
+found in Faust's map of table partitions to workers.
 With one worker everything is local. Stats cover the partitions the answering worker owns.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from faust.web import Request, Response, View
 from yarl import URL
@@ -36,9 +37,11 @@ from hub.rules.recognition.cds import (
 )
 from hub.rules.recognition.index import results_for
 from hub.runtime.app import app
+from hub.runtime.placement import owner_url, partition_of_key
 from hub.runtime.services import runtime
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict
+from schemas.partitioning import identity_ordering_key
 
 ROUTED_HEADER = "X-Hub-Routed"
 JsonDict = dict[str, Any]
@@ -82,15 +85,13 @@ def _host_port(url: URL) -> tuple[str, int]:
     return (url.host or "", url.port or 80)
 
 
-async def _forward(view: View, request: Request, key: str, body: JsonDict) -> Response | None:
+async def _forward(view: View, request: Request, patient: PatientRef,
+                   body: JsonDict) -> Response | None:
     """The owner's response when another worker owns the patient's partition, else None."""
     if request.headers.get(ROUTED_HEADER):
         return None  # already routed here by the owner map: answer, never bounce
-    try:
-        owner = app.router.key_store(result_index.name, key)
-    except (KeyError, TypeError):
-        # no assignment or no metadata for the changelog yet (Faust raises either):
-        # answer from what this worker has
+    owner = owner_url(result_index, patient.home)
+    if owner is None:  # no assignment yet: answer from what this worker has
         return None
     if _host_port(owner) == _host_port(URL(str(app.conf.canonical_url))):
         return None
@@ -102,12 +103,18 @@ async def _forward(view: View, request: Request, key: str, body: JsonDict) -> Re
                           status=reply.status)
 
 
-def _patient_key(id_type: Any, id_number: Any) -> str:
+class PatientRef(NamedTuple):
+    key: str  # the pseudonym
+    home: int  # the partition its state is on
+
+
+def _patient(id_type: Any, id_number: Any) -> PatientRef:
     if not isinstance(id_number, str) or not id_number.strip():
         raise Refused(400, "id_number is required")
     if id_type not in IdType.__members__:
         raise Refused(400, f"id_type must be one of {', '.join(IdType.__members__)}")
-    return pseudonym(runtime.pseudonym_secret, IdType(id_type), id_number)
+    return PatientRef(pseudonym(runtime.pseudonym_secret, IdType(id_type), id_number),
+                      partition_of_key(identity_ordering_key(IdType(id_type), id_number)))
 
 
 def _answer(member_id: str, key: str, item_code: str) -> Answer:
@@ -125,13 +132,13 @@ class RecognitionLookup(View):
         try:
             member_id = _member_of(request, "lookup")
             body = await _body(self, request)
-            key = _patient_key(body.get("id_type"), body.get("id_number"))
+            patient = _patient(body.get("id_type"), body.get("id_number"))
             codes = body.get("items")
             if not isinstance(codes, list) or not codes:
                 raise Refused(400, "items must be a non-empty list of item codes")
         except Refused as refused:
             return _refusal(self, refused)
-        routed = await _forward(self, request, key, body)
+        routed = await _forward(self, request, patient, body)
         if routed is not None:
             return routed
         answers, unmapped = [], []
@@ -140,7 +147,7 @@ class RecognitionLookup(View):
             if item is None:
                 unmapped.append(str(code))
             else:
-                answers.append(answer_json(_answer(member_id, key, item.code)))
+                answers.append(answer_json(_answer(member_id, patient.key, item.code)))
         metrics.RECOGNITION_LOOKUPS.labels("lookup", "200").inc()
         return self.json({"member_id": member_id, "at": runtime.now().isoformat(),
                           "answers": answers, "unmapped": unmapped})
@@ -174,10 +181,10 @@ class CdsOrderSelect(View):
             if identity is None:
                 raise Refused(400, "prefetch.patient needs an identifier typed with a "
                                    "hub IdType code")
-            key = _patient_key(identity[0].value, identity[1])
+            patient = _patient(identity[0].value, identity[1])
         except Refused as refused:
             return _refusal(self, refused)
-        routed = await _forward(self, request, key, body)
+        routed = await _forward(self, request, patient, body)
         if routed is not None:
             return routed
         cards = []
@@ -187,7 +194,7 @@ class CdsOrderSelect(View):
             item = next((i for i in items if i is not None), None)
             if item is None:
                 continue
-            found = _answer(member_id, key, item.code)
+            found = _answer(member_id, patient.key, item.code)
             if found.verdict is not Verdict.NONE_VALID:
                 cards.append(card(found, ref, str(body.get("hookInstance", "")), label,
                                   runtime.locale))

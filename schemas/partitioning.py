@@ -1,0 +1,49 @@
+"""Where an event belongs: its ordering key, the same at the member and in the hub.
+
+A member's SDK writes each event with `ordering_key` as its Kafka key, so the default
+partitioner (murmur2 of the key) puts it on the partition its flow's state lives on: a
+patient's events (from every member) on one partition number, a drug's stock events on
+another. The hub places its internal copies and its state by the same key, so an event that
+arrives on that partition is handled where it lands, with no second hop.
+
+The patient key is a plain hash of what the hub's pseudonym is made of (never coarser than
+the pseudonym: two events with one pseudonym always share the key), so it carries no
+identity in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from schemas.models import Event
+from schemas.models.common import IdType, Patient
+from schemas.models.pharmacy import ShortageRegistration, StockEvent
+
+
+def _digest(ident: str) -> bytes:
+    return hashlib.sha256(ident.encode()).hexdigest()[:24].encode()
+
+
+def identity_ordering_key(id_type: IdType | str, id_number: str) -> bytes:
+    """The key of a patient known by ID type and number (as the recognition API is)."""
+    return _digest(f"{IdType(id_type).value}:{id_number.strip().upper()}")
+
+
+def patient_ordering_key(patient: Patient) -> bytes | None:
+    """The key of a patient: by ID where the pseudonym is made from the ID, else by name
+    (the name-based pseudonym adds sex, birth date and address: this key is coarser)."""
+    if patient.id_type is not None and patient.id_number:
+        return identity_ordering_key(patient.id_type, patient.id_number)
+    if patient.name:
+        return _digest(f"name:{patient.name.strip()}")
+    return None
+
+
+def ordering_key(event: Event) -> bytes:
+    """Events about one patient (or one drug) stay in order on one partition, the one
+    their flow's state lives on."""
+    if isinstance(event, StockEvent | ShortageRegistration):
+        return event.drug_code.encode()
+    patient: Patient | None = getattr(event, "patient", None)
+    key = patient_ordering_key(patient) if patient is not None else None
+    return key if key is not None else _digest(event.envelope.event_id)

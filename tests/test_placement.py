@@ -1,0 +1,62 @@
+"""Where an event belongs: the SDK and the hub agree on its home partition, and the home
+partition of a patient never splits one pseudonym's state."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from kafka.partitioner.default import murmur2
+
+from hub.rules.privacy import patient_key
+from hub.runtime.placement import handled_in_place, home_partition, partition_of_key
+from hub.settings import HubSettings
+from schemas.models.common import IdType
+from schemas.partitioning import identity_ordering_key, ordering_key, patient_ordering_key
+from schemas.topics import INTERNAL_PARTITIONS, catalogue, ingress_topic
+from tests.factories import lab_result, patient, stock_event
+from tests.factories import test_order as make_order
+
+SECRET = b"placement-test-secret"
+DRUG = "XJ01CAA040E001010101445"
+
+
+def test_the_hub_partitions_keys_as_the_members_producers_do() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        key = rng.randbytes(rng.randrange(1, 40))
+        assert partition_of_key(key) == (murmur2(key) & 0x7FFFFFFF) % INTERNAL_PARTITIONS
+
+
+def test_one_pseudonym_is_one_home_partition() -> None:
+    """Written differently by two members, the same ID is one pseudonym and one key."""
+    plain = patient("11010119900307451X")
+    spaced = patient(" 11010119900307451x ")
+    assert patient_key(plain, SECRET) == patient_key(spaced, SECRET)
+    assert patient_ordering_key(plain) == patient_ordering_key(spaced)
+    assert patient_ordering_key(plain) == identity_ordering_key(IdType.RESIDENT_ID,
+                                                                "11010119900307451x")
+    result, order = lab_result("lead"), make_order("chc-east")
+    assert result.patient.id_number == order.patient.id_number
+    assert home_partition(result) == home_partition(order)
+
+
+def test_without_an_id_the_key_is_the_name_coarser_than_the_pseudonym() -> None:
+    nameless_id: dict[str, Any] = {"id_type": None, "id_number": None}
+    first = patient(**nameless_id, name=" 王芳")
+    second = patient(**nameless_id, name="王芳 ", birth_date=None)
+    assert patient_ordering_key(first) == patient_ordering_key(second)
+    assert patient_key(first, SECRET) != patient_key(second, SECRET)  # the key is coarser
+
+
+def test_stock_events_go_home_by_drug_code() -> None:
+    event = stock_event("chc-east", "RECEIPT", DRUG, 10)
+    assert ordering_key(event) == DRUG.encode()
+    assert home_partition(event) == partition_of_key(DRUG.encode())
+
+
+def test_ingress_topics_have_the_internal_topics_partitions_by_default() -> None:
+    assert HubSettings.model_fields["member_partitions"].default == INTERNAL_PARTITIONS
+    assert handled_in_place()
+    ingress = {spec.name: spec for spec in catalogue(["lead"])}[ingress_topic("lead")]
+    assert ingress.partitions == INTERNAL_PARTITIONS
