@@ -23,7 +23,7 @@ from hub.settings import HubSettings
 from schemas.codec import AvroCodec, CodecError
 from schemas.models import Event
 from schemas.reference.registry import load_registry
-from schemas.topics import FIXED_TOPICS, catalogue, ingress_topic
+from schemas.topics import FIXED_TOPICS, INTERNAL_PARTITIONS, catalogue, ingress_topic
 
 CODEC = AvroCodec()
 # The broker every Stage of this run starts (`--broker`; unset: HUB_BROKER_KIND's choice).
@@ -41,6 +41,9 @@ class Stage:
 
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hub-bench-")))
     broker: BaseBroker | None = None
+    # Partitions of each member's topics: fewer than the internal topics' makes the hub
+    # forward every event through an internal topic (the two-hop layout, for comparison).
+    member_partitions: int = INTERNAL_PARTITIONS
 
     def __enter__(self) -> Stage:
         settings = HubSettings()
@@ -48,7 +51,8 @@ class Stage:
         self.broker = local_broker(choice, self.root, version=settings.kafka_version,
                                    cache_dir=settings.kafka_cache_dir,
                                    heap_mb=settings.kafka_heap_mb).start()
-        create_topics(self.broker.bootstrap, catalogue(load_registry().ids))
+        create_topics(self.broker.bootstrap,
+                      catalogue(load_registry().ids, self.member_partitions))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -64,7 +68,8 @@ class Stage:
     def worker(self, name: str, **env: str) -> WorkerProcess:
         assert self.broker is not None
         return WorkerProcess(self.bootstrap, self.root / name, {
-            **WORKER_ENV, **self.broker.worker_env(), "HUB_APP_ID": f"bench-{name}", **env})
+            **WORKER_ENV, **self.broker.worker_env(), "HUB_APP_ID": f"bench-{name}",
+            "HUB_MEMBER_PARTITIONS": str(self.member_partitions), **env})
 
 
 def producer(bootstrap: str, linger_ms: int = 20) -> KafkaProducer:

@@ -24,7 +24,20 @@ from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
 from schemas.topics import CDC_REPORTS, PHARMACY_SHORTAGES, feedback_topic
 
-FLOWS = ("intake", "recognition", "reporting", "pharmacy", "mix")
+FLOWS = ("intake", "recognition", "reporting", "pharmacy", "mix", "mix-two-hops")
+# The mix on the layout before one hop less (2 partitions per member topic): every event
+# is forwarded through an internal topic, as all were until 2026-12-06.
+TWO_HOPS = "mix-two-hops"
+TWO_HOP_MEMBER_PARTITIONS = 2
+
+
+def _events_of(flow: str) -> str:
+    """The workload a flow runs (the two-hop row runs the mix)."""
+    return "mix" if flow == TWO_HOPS else flow
+
+
+def _stage(flow: str) -> Stage:
+    return Stage(member_partitions=TWO_HOP_MEMBER_PARTITIONS) if flow == TWO_HOPS else Stage()
 
 
 @dataclass
@@ -47,6 +60,7 @@ class FlowFigures:
 
 
 def _is_output(flow: str, event: Event) -> bool:
+    flow = _events_of(flow)
     if flow == "intake":
         return isinstance(event, Feedback) and event.status is FeedbackStatus.ACCEPTED
     kinds: dict[str, tuple[type[Event], ...]] = {
@@ -69,6 +83,7 @@ def _workload(flow: str, for_latency: bool) -> Workload:
 
 
 def _seed_events(flow: str, workload: Workload, count: int) -> list[Event]:
+    flow = _events_of(flow)
     now = utcnow()
     events: list[Event] = []
     if flow in ("pharmacy", "mix"):
@@ -82,7 +97,7 @@ def _seed_events(flow: str, workload: Workload, count: int) -> list[Event]:
 
 def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float | None,
              ) -> FlowFigures:
-    with Stage() as stage:
+    with _stage(flow) as stage:
         workload = _workload(flow, for_latency=False)
         loaded = preload(stage.bootstrap, _seed_events(flow, workload, count))
         worker = stage.worker(f"{flow}-throughput")
@@ -110,15 +125,16 @@ def flow_latency(flow: str, rate: float, seconds: float,
     (with `env` settings; offsets committed as often as in production, not as in the
     throughput runs, which read the drain from commits), and the worker's peak RSS."""
     env.setdefault("HUB_COMMIT_INTERVAL", str(PRODUCTION_COMMIT_INTERVAL))
-    with Stage() as stage:
+    with _stage(flow) as stage:
         workload = _workload(flow, for_latency=True)
         warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
-            if flow in ("pharmacy", "mix") else []
+            if _events_of(flow) in ("pharmacy", "mix") else []
         preload(stage.bootstrap, warmup)
         worker = stage.worker(f"{flow}-latency", **env)
         worker.start(timeout=120)
         latencies = offered_load(
-            stage.bootstrap, workload.generator(flow), rate, seconds, _output_topics(),
+            stage.bootstrap, workload.generator(_events_of(flow)), rate, seconds,
+            _output_topics(),
             lambda event: _is_output(flow, event), utcnow,
         )
         peak = worker.peak_rss_bytes()
