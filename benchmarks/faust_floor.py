@@ -1,7 +1,8 @@
 """The ceiling of the Faust design: bare agents of the hub's own Faust app (its settings,
 fetch timings and send path, none of its agents) doing exactly the plain loop's work.
 Beside the plain aiokafka loop, it says how much of the raw limit any one Faust hop can
-reach here, in throughput and in latency; the hub's flows take two hops.
+reach here, in throughput and in latency; the hub's flows take one such hop (two for an
+event forwarded through an internal topic).
 
 Two agents: one drains the baseline's input topic with the baseline's `transform` (for
 throughput), one answers members' ingress events with the latency floor's `answer`.

@@ -51,8 +51,8 @@ class FlowFigures:
     p50_ms: float | None
     p99_ms: float | None
     peak_rss_mb: float
-    # Kafka messages written per input event (ingress, internal hop, feedback, outputs,
-    # changelogs), counted on the broker after the drain
+    # Kafka messages written per input event (ingress, internal hop if forwarded, feedback,
+    # outputs, changelogs), counted on the broker after the drain
     messages_per_event: float | None = None
 
     def as_dict(self) -> dict[str, Any]:

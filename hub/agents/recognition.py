@@ -2,7 +2,8 @@
 advice on the ordering member's out. topic; a decision in hub.orders moves the counts.
 
 Both tables are keyed so that each partition writes only its own keys: the index and the
-order ledger by patient pseudonym (hub.results and hub.orders are co-partitioned by it).
+order ledger by patient pseudonym, on the patient's home partition (hub/runtime/placement.py:
+in place from the ingress topic, or from hub.results and hub.orders, co-partitioned with it).
 The decision counts live in the order ledger's table too, under "counts|member|item|
 partition" keys: an order writes its count and then its ledger entry, and only writes to
 one changelog partition keep their order, so a crash can never store the ledger entry (which
