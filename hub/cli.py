@@ -16,7 +16,13 @@ from kafka.errors import KafkaError
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
 from hub.ops.acls import acls_command
 from hub.ops.dlq.commands import dlq
-from hub.ops.topic_admin import create_topics, create_topics_patiently, list_topics, unreachable
+from hub.ops.topic_admin import (
+    create_topics,
+    create_topics_patiently,
+    list_topics,
+    partition_mismatches,
+    unreachable,
+)
 from hub.process.logs import (
     configure_logging,
     configure_tool_logging,
@@ -173,6 +179,7 @@ def worker() -> None:
     settings = get_settings()
     servers = settings.broker_servers()
     create_topics_patiently(servers, _all_topics(), settings.replication_factor)
+    refuse_partition_mismatches(servers)
     settings.warn_dev_secrets()
     use_event_loop()
     from hub.process import gc_pauses, heap_trim
@@ -183,6 +190,17 @@ def worker() -> None:
     gc_pauses.install()
     heap_trim.start(settings.heap_trim_interval_s, settings.heap_trim_growth_mb)
     run_faust_worker(app)
+
+
+def refuse_partition_mismatches(servers: str) -> None:
+    """Stop before joining if a topic has another partition count than the settings give
+    it: partition n of the member topics, the internal topics and the tables must be one
+    worker's, or two workers would write one patient's state."""
+    mismatches = partition_mismatches(servers, _all_topics())
+    if mismatches:
+        say = get_settings().locale().say
+        raise click.ClickException(say("worker.partition_mismatch", topics="; ".join(
+            f"{topic}: {has} != {wanted}" for topic, has, wanted in mismatches)))
 
 
 def use_event_loop() -> None:

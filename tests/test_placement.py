@@ -1,19 +1,29 @@
-"""Where an event belongs: the SDK and the hub agree on its home partition, and the home
-partition of a patient never splits one pseudonym's state."""
+"""Where an event belongs: the SDK and the hub agree on its home partition, the home
+partition of a patient never splits one pseudonym's state, and a worker refuses topics
+whose partitions would put one partition number on two workers."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka.partitioner.default import murmur2
 
+from hub.brokers import BaseBroker
+from hub.ops.topic_admin import partition_mismatches
 from hub.rules.privacy import patient_key
 from hub.runtime.placement import handled_in_place, home_partition, partition_of_key
 from hub.settings import HubSettings
 from schemas.models.common import IdType
 from schemas.partitioning import identity_ordering_key, ordering_key, patient_ordering_key
-from schemas.topics import INTERNAL_PARTITIONS, catalogue, ingress_topic
+from schemas.reference.registry import load_registry
+from schemas.topics import INTERNAL_PARTITIONS, catalogue, feedback_topic, ingress_topic
+from tests.conftest import wait_for
 from tests.factories import lab_result, patient, stock_event
 from tests.factories import test_order as make_order
 
@@ -60,3 +70,26 @@ def test_ingress_topics_have_the_internal_topics_partitions_by_default() -> None
     assert handled_in_place()
     ingress = {spec.name: spec for spec in catalogue(["lead"])}[ingress_topic("lead")]
     assert ingress.partitions == INTERNAL_PARTITIONS
+
+
+@pytest.mark.integration
+def test_a_worker_refuses_topics_partitioned_otherwise_than_its_settings(
+    broker: BaseBroker, tmp_path: Path,
+) -> None:
+    """Member topics of 8 partitions, a worker told they have 2: it stops before joining,
+    saying which topics and what to do (else two workers could write one patient's state)."""
+    members = load_registry().ids
+    expected = sorted((name, INTERNAL_PARTITIONS, 2) for m in members
+                      for name in (ingress_topic(m), feedback_topic(m)))
+    # topics created a moment ago may take a moment to be in every metadata answer
+    assert wait_for(lambda: partition_mismatches(broker.bootstrap, catalogue(members, 2))
+                    == expected, timeout=30)
+    assert partition_mismatches(broker.bootstrap, catalogue(members)) == []
+
+    env = {**os.environ, **broker.worker_env(), "HUB_BROKER": broker.bootstrap,
+           "HUB_DATA_DIR": str(tmp_path), "HUB_MEMBER_PARTITIONS": "2"}
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "worker"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert f"{ingress_topic(members[0])}: {INTERNAL_PARTITIONS} != 2" in done.stderr
+    assert "HUB_MEMBER_PARTITIONS=2" in done.stderr

@@ -49,6 +49,22 @@ def create_topics(
         admin.close()
 
 
+def partition_mismatches(bootstrap: str, specs: Iterable[TopicSpec]) -> list[tuple[str, int, int]]:
+    """(topic, partitions it has, partitions the catalogue gives it) for every existing
+    topic whose count differs: `create_topics` leaves an existing topic as it is. A topic
+    the broker does not describe (not there, or not yet in its metadata) is left out."""
+    wanted = {spec.name: spec.partitions for spec in specs}
+    admin = _admin(bootstrap)
+    try:
+        described = admin.describe_topics(sorted(wanted))
+    finally:
+        admin.close()
+    counts = {d.get("name") or d["topic"]: len(d["partitions"]) for d in described
+              if not d.get("error_code") and d.get("partitions")}
+    return sorted((name, has, wanted[name]) for name, has in counts.items()
+                  if has != wanted[name])
+
+
 def create_topics_patiently(
     bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1,
     wait_s: float = 60.0,
