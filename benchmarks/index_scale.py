@@ -23,6 +23,7 @@ from hub.rules.recognition.index import IndexedResult
 from hub.settings import DEV_PSEUDONYM_SECRET
 from schemas.models import Event, RecognitionAdvice
 from schemas.models.common import IdType
+from schemas.partitioning import identity_ordering_key, partition_of_key
 from schemas.reference.registry import load_registry
 from schemas.topics import INTERNAL_PARTITIONS, Audience, TopicSpec, feedback_topic
 
@@ -58,7 +59,8 @@ def seed_index(bootstrap: str, app_id: str, results: int) -> int:
                                         INTERNAL_PARTITIONS, cleanup_policy="compact")])
     sink = producer(bootstrap, linger_ms=50)
     for n in range(patients):
-        key = pseudonym(secret, IdType.RESIDENT_ID, f"5107261980{n:08d}")
+        id_number = f"5107261980{n:08d}"
+        key = pseudonym(secret, IdType.RESIDENT_ID, id_number)
         index = {
             item: [IndexedResult(
                 event_id=str(uuid.UUID(int=rng.getrandbits(128))), member_id="lead",
@@ -67,7 +69,10 @@ def seed_index(bootstrap: str, app_id: str, results: int) -> int:
                 reference_range="3.5-5.3").to_json()]
             for item in seeded_items(n)
         }
-        sink.send(topic, key=json.dumps(key).encode(), value=json.dumps(index).encode())
+        # on the patient's home partition, where the worker looks for it
+        sink.send(topic, key=json.dumps(key).encode(), value=json.dumps(index).encode(),
+                  partition=partition_of_key(identity_ordering_key(IdType.RESIDENT_ID,
+                                                                   id_number)))
     sink.flush()
     sink.close()
     return patients * ITEMS_PER_PATIENT

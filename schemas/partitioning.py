@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 
+from kafka.partitioner.default import murmur2
+
 from schemas.models import Event
 from schemas.models.common import IdType, Patient
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
+from schemas.topics import INTERNAL_PARTITIONS
 
 
 def _digest(ident: str) -> bytes:
@@ -47,3 +50,9 @@ def ordering_key(event: Event) -> bytes:
     patient: Patient | None = getattr(event, "patient", None)
     key = patient_ordering_key(patient) if patient is not None else None
     return key if key is not None else _digest(event.envelope.event_id)
+
+
+def partition_of_key(key: bytes, partitions: int = INTERNAL_PARTITIONS) -> int:
+    """Kafka's default partitioner (murmur2 of the key), as the members' producers apply it:
+    the home partition of an ordering key."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions

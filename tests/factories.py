@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kafka.partitioner.default import murmur2
-
 from schemas.models import Diagnosis, Event, LabResult, Patient, StockEvent, TestOrder
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
-from schemas.partitioning import ordering_key
+from schemas.partitioning import ordering_key, partition_of_key
 from schemas.topics import INTERNAL_PARTITIONS
 
 NOW = datetime.now(UTC)
@@ -77,12 +75,12 @@ def stock_event(member: str, kind: str, drug_code: str, quantity: float, *,
 
 def home_partition(event: Event, partitions: int = INTERNAL_PARTITIONS) -> int:
     """Where a member's producer (Kafka's default partitioner) puts an event the SDK keys."""
-    return int(murmur2(ordering_key(event)) & 0x7FFFFFFF) % partitions
+    return partition_of_key(ordering_key(event), partitions)
 
 
 def misplaced_key(event: Event, partitions: int = INTERNAL_PARTITIONS) -> bytes:
     """A key that puts an event on another partition than its home: what a producer that
     does not key by the SDK's ordering key may send."""
     home = home_partition(event, partitions)
-    return next(key for n in range(64) if (murmur2(key := f"other-{n}".encode())
-                                           & 0x7FFFFFFF) % partitions != home)
+    return next(key for n in range(64)
+                if partition_of_key(key := f"other-{n}".encode(), partitions) != home)

@@ -12,15 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka.partitioner.default import murmur2
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
 from hub.brokers import BaseBroker
 from hub.ops.topic_admin import partition_mismatches
 from hub.rules.privacy import patient_key
-from hub.runtime.placement import handled_in_place, home_partition, partition_of_key
+from hub.runtime.placement import handled_in_place, home_partition
 from hub.settings import HubSettings
 from schemas.models.common import IdType
-from schemas.partitioning import identity_ordering_key, ordering_key, patient_ordering_key
+from schemas.partitioning import (
+    identity_ordering_key,
+    ordering_key,
+    partition_of_key,
+    patient_ordering_key,
+)
 from schemas.reference.registry import load_registry
 from schemas.topics import INTERNAL_PARTITIONS, catalogue, feedback_topic, ingress_topic
 from tests.conftest import wait_for
@@ -31,11 +36,13 @@ SECRET = b"placement-test-secret"
 DRUG = "XJ01CAA040E001010101445"
 
 
-def test_the_hub_partitions_keys_as_the_members_producers_do() -> None:
+def test_the_home_partition_is_where_kafkas_default_partitioner_puts_the_key() -> None:
+    """schemas.partitioning uses kafka-python's murmur2 (the SDK's producer); aiokafka's,
+    a separate port of Java's, puts every key on the same partition."""
     rng = random.Random(7)
     for _ in range(500):
         key = rng.randbytes(rng.randrange(1, 40))
-        assert partition_of_key(key) == (murmur2(key) & 0x7FFFFFFF) % INTERNAL_PARTITIONS
+        assert partition_of_key(key) == (aiokafka_murmur2(key) & 0x7FFFFFFF) % INTERNAL_PARTITIONS
 
 
 def test_one_pseudonym_is_one_home_partition() -> None:

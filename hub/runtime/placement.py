@@ -9,7 +9,6 @@ so a patient's state is on one partition number whichever way the event came.
 
 from __future__ import annotations
 
-from aiokafka.partitioner import murmur2
 from faust.types import CollectionT
 from yarl import URL
 
@@ -17,12 +16,7 @@ from hub.runtime.app import app
 from hub.runtime.services import runtime
 from schemas import topics
 from schemas.models import Event
-from schemas.partitioning import ordering_key
-
-
-def partition_of_key(key: bytes, partitions: int = topics.INTERNAL_PARTITIONS) -> int:
-    """Kafka's default partitioner (murmur2), as the members' producers apply it."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+from schemas.partitioning import ordering_key, partition_of_key
 
 
 def home_partition(event: Event) -> int:

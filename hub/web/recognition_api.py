@@ -37,11 +37,11 @@ from hub.rules.recognition.cds import (
 )
 from hub.rules.recognition.index import results_for
 from hub.runtime.app import app
-from hub.runtime.placement import owner_url, partition_of_key
+from hub.runtime.placement import owner_url
 from hub.runtime.services import runtime
 from schemas.models.common import IdType
 from schemas.models.outputs import Verdict
-from schemas.partitioning import identity_ordering_key
+from schemas.partitioning import identity_ordering_key, partition_of_key
 
 ROUTED_HEADER = "X-Hub-Routed"
 JsonDict = dict[str, Any]
