@@ -213,13 +213,13 @@ def _scale_table(rows: list[ScaleFigures]) -> Table:
 def _failover_table(rows: list[failover.FailoverFigures]) -> Table:
     table = Table(title="a worker SIGKILLed with a large index: how long advice stops")
     for column in ("case", "indexed results", "session timeout s", "orders/s", "orders",
-                   "unanswered", "outage s (from the kill)",
+                   "unanswered", "recognised", "outage s (from the kill)",
                    f"advice > {failover.SLOW_S:.0f} s", "p99 ms before"):
         table.add_column(column, justify="right")
     for r in rows:
         table.add_row(r.case, f"{r.indexed_results:,}", f"{r.session_timeout_s:.0f}",
                       f"{r.offered_rate:,.0f}", str(r.orders), str(r.unanswered),
-                      f"{r.outage_s:.1f}", str(r.slow_orders),
+                      str(r.recognised), f"{r.outage_s:.1f}", str(r.slow_orders),
                       _ms(r.p99_ms_before))
     return table
 

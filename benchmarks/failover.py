@@ -38,6 +38,7 @@ from benchmarks.index_scale import seed_index
 from benchmarks.workload import ITEMS_PER_PATIENT, Workload, utcnow
 from hub.process.worker_process import WorkerProcess
 from schemas.models import Event, RecognitionAdvice
+from schemas.models.outputs import Verdict
 from schemas.reference.registry import load_registry
 from schemas.topics import feedback_topic
 
@@ -55,6 +56,9 @@ class FailoverFigures:
     outage_s: float  # from the kill (the restart begins at once) until advice is timely again
     slow_orders: int  # orders whose advice took longer than SLOW_S
     p99_ms_before: float | None
+    # orders whose advice named a result: the index was found (every order is for a
+    # patient and item the index holds)
+    recognised: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +73,7 @@ class OrderStream:
     patients: int
     sent: dict[str, float] = field(default_factory=dict)
     answered: dict[str, float] = field(default_factory=dict)
+    recognised: set[str] = field(default_factory=set)
     _stop_sending: threading.Event = field(default_factory=threading.Event)
     _stop_reading: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -111,6 +116,8 @@ class OrderStream:
         correlation = event.envelope.correlation_id or ""
         if isinstance(event, RecognitionAdvice) and correlation in self.sent:
             self.answered.setdefault(correlation, arrived)
+            if event.verdict is not Verdict.NONE_VALID:
+                self.recognised.add(correlation)
 
     def figures(self, case: str, results: int, session_s: float,
                 killed_at: float) -> FailoverFigures:
@@ -126,6 +133,7 @@ class OrderStream:
             unanswered=sum(1 for i in sent if i not in self.answered),
             outage_s=round(max(slow, default=killed_at) - killed_at, 2),
             slow_orders=len(slow), p99_ms_before=None if p99 is None else round(p99, 1),
+            recognised=len(self.recognised & sent.keys()),
         )
 
 
