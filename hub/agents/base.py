@@ -134,20 +134,27 @@ async def _refuse(agent: str, exc: Exception, meta: Meta, event: Event | None) -
         await reject(meta, Reason.PROCESSING_ERROR, runtime.locale.render(detail), agent, event)
 
 
-async def handle(agent: str, handler: Handler, meta: Meta) -> None:
+async def _call(agent: str, handler: Handler, meta: Meta, event: Event | None = None) -> None:
+    """Call `handler` on one input (decoded first when `event` is None), answering any
+    failure with `_refuse`."""
     started = time.perf_counter()
-    event: Event | None = None
     try:
-        try:
-            event = runtime.codec.decode(meta.raw)
-        finally:  # every input counts, readable or not, for the member that sent it
-            metrics.EVENTS_IN.labels(meta.topic, input_member(meta, event)).inc()
+        if event is None:
+            try:
+                event = runtime.codec.decode(meta.raw)
+            finally:  # every input counts, readable or not, for the member that sent it
+                metrics.EVENTS_IN.labels(meta.topic, input_member(meta, event)).inc()
         await handler(event, meta)
     except Exception as exc:
         await _refuse(agent, exc, meta, event)
     finally:
         forget_unacknowledged()
         metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
+
+
+async def handle(agent: str, handler: Handler, meta: Meta) -> None:
+    """Decode one message of an agent's topic and handle it."""
+    await _call(agent, handler, meta)
 
 
 # topic -> the (agent name, handler) pairs registered on it, in registration order
@@ -159,14 +166,7 @@ async def hand_on(topic: str, event: Event, meta: Meta) -> None:
     topic (`meta` says where, its partition the event's home partition): intake's way of
     saving the second hop. Each agent's failure is answered as its own agent would."""
     for agent, handler in _flows.get(topic, ()):
-        started = time.perf_counter()
-        try:
-            await handler(event, meta)
-        except Exception as exc:
-            await _refuse(agent, exc, meta, event)
-        finally:
-            forget_unacknowledged()
-            metrics.PROCESSING_SECONDS.labels(agent).observe(time.perf_counter() - started)
+        await _call(agent, handler, meta, event)
 
 
 def hub_agent(channel: TopicT, *, name: str) -> Callable[[Handler], Handler]:
