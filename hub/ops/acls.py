@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 
 from hub.settings import get_settings
-from schemas.topics import Audience, TopicSpec, catalogue, member_of_topic
+from schemas.topics import INTERNAL_PARTITIONS, Audience, TopicSpec, catalogue, member_of_topic
 
 HUB_USER = "hub"
 CDC_USER = "cdc"
@@ -91,7 +91,9 @@ def _party_acls(spec: TopicSpec) -> list[Acl]:
     return [Acl(reader, ("Read", "Describe"), "topic", spec.name)] if reader else []
 
 
-def consortium_acls(member_ids: Iterable[str], app_id: str, partitions: int = 2) -> list[Acl]:
+def consortium_acls(
+    member_ids: Iterable[str], app_id: str, partitions: int = INTERNAL_PARTITIONS
+) -> list[Acl]:
     """Every ACL of the consortium, in a stable order."""
     ids = list(member_ids)
     specs = catalogue(ids, partitions)
@@ -128,7 +130,9 @@ set -eu
 """
 
 
-def render_script(member_ids: Iterable[str], app_id: str, partitions: int = 2) -> str:
+def render_script(
+    member_ids: Iterable[str], app_id: str, partitions: int = INTERNAL_PARTITIONS
+) -> str:
     ids = list(member_ids)
     lines = [HEADER, "# Users"]
     lines += [scram_command(user) for user in scram_users(ids)]
