@@ -2,7 +2,7 @@
 workers of one group (issue 18).
 
 Each run gets a fresh cluster (replication 3, `min.insync.replicas=2`), topics sized for
-more workers than it runs (6 partitions per member lane, 8 per internal topic), all
+more workers than it runs (8 partitions per member topic and per internal topic), all
 workers joined before the backlog is written. On this 2-core machine the workers and the
 three brokers share the cores, so the gain cannot be linear: the CPU each worker spent per
 event is printed too, so the gain on more cores can be read from it.
@@ -26,8 +26,6 @@ from hub.settings import HubSettings
 from schemas.reference.registry import load_registry
 from schemas.topics import catalogue
 
-MEMBER_PARTITIONS = 8
-
 
 @dataclass
 class ScaleOutFigures:
@@ -49,10 +47,9 @@ def run(count: int, workers: int, flow: str = "mix") -> ScaleOutFigures:
                            root / "cluster", heap_mb=settings.kafka_heap_mb).start()
     procs: list[WorkerProcess] = []
     try:
-        create_topics(cluster.bootstrap, catalogue(load_registry().ids, MEMBER_PARTITIONS), 3)
+        create_topics(cluster.bootstrap, catalogue(load_registry().ids), 3)
         group = f"bench-scale-out-{workers}"
-        env = {**WORKER_ENV, "HUB_APP_ID": group, "HUB_REPLICATION_FACTOR": "3",
-               "HUB_MEMBER_PARTITIONS": str(MEMBER_PARTITIONS)}
+        env = {**WORKER_ENV, "HUB_APP_ID": group, "HUB_REPLICATION_FACTOR": "3"}
         procs = [WorkerProcess(cluster.bootstrap, root / f"worker-{n}", env)
                  for n in range(workers)]
         brokers = [node.process.pid for node in cluster.nodes.values()

@@ -31,13 +31,12 @@ TWO_HOPS = "mix-two-hops"
 TWO_HOP_MEMBER_PARTITIONS = 2
 
 
-def _events_of(flow: str) -> str:
-    """The workload a flow runs (the two-hop row runs the mix)."""
-    return "mix" if flow == TWO_HOPS else flow
-
-
-def _stage(flow: str) -> Stage:
-    return Stage(member_partitions=TWO_HOP_MEMBER_PARTITIONS) if flow == TWO_HOPS else Stage()
+def _layout(flow: str) -> tuple[str, Stage]:
+    """The workload a row runs and the stage it runs on: the two-hop row runs the mix on
+    member topics of 2 partitions."""
+    if flow == TWO_HOPS:
+        return "mix", Stage(member_partitions=TWO_HOP_MEMBER_PARTITIONS)
+    return flow, Stage()
 
 
 @dataclass
@@ -60,7 +59,6 @@ class FlowFigures:
 
 
 def _is_output(flow: str, event: Event) -> bool:
-    flow = _events_of(flow)
     if flow == "intake":
         return isinstance(event, Feedback) and event.status is FeedbackStatus.ACCEPTED
     kinds: dict[str, tuple[type[Event], ...]] = {
@@ -83,7 +81,6 @@ def _workload(flow: str, for_latency: bool) -> Workload:
 
 
 def _seed_events(flow: str, workload: Workload, count: int) -> list[Event]:
-    flow = _events_of(flow)
     now = utcnow()
     events: list[Event] = []
     if flow in ("pharmacy", "mix"):
@@ -97,9 +94,10 @@ def _seed_events(flow: str, workload: Workload, count: int) -> list[Event]:
 
 def run_flow(flow: str, count: int, rate: float, seconds: float, baseline: float | None,
              ) -> FlowFigures:
-    with _stage(flow) as stage:
+    events, stage = _layout(flow)
+    with stage:
         workload = _workload(flow, for_latency=False)
-        loaded = preload(stage.bootstrap, _seed_events(flow, workload, count))
+        loaded = preload(stage.bootstrap, _seed_events(events, workload, count))
         worker = stage.worker(f"{flow}-throughput")
         worker.start(timeout=120)
         elapsed = wait_drained(stage.bootstrap, f"bench-{flow}-throughput", timeout=1800)
@@ -125,17 +123,17 @@ def flow_latency(flow: str, rate: float, seconds: float,
     (with `env` settings; offsets committed as often as in production, not as in the
     throughput runs, which read the drain from commits), and the worker's peak RSS."""
     env.setdefault("HUB_COMMIT_INTERVAL", str(PRODUCTION_COMMIT_INTERVAL))
-    with _stage(flow) as stage:
+    events, stage = _layout(flow)
+    with stage:
         workload = _workload(flow, for_latency=True)
         warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
-            if _events_of(flow) in ("pharmacy", "mix") else []
+            if events in ("pharmacy", "mix") else []
         preload(stage.bootstrap, warmup)
         worker = stage.worker(f"{flow}-latency", **env)
         worker.start(timeout=120)
         latencies = offered_load(
-            stage.bootstrap, workload.generator(_events_of(flow)), rate, seconds,
-            _output_topics(),
-            lambda event: _is_output(flow, event), utcnow,
+            stage.bootstrap, workload.generator(events), rate, seconds, _output_topics(),
+            lambda event: _is_output(events, event), utcnow,
         )
         peak = worker.peak_rss_bytes()
         worker.stop()

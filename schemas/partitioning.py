@@ -18,7 +18,7 @@ import hashlib
 from kafka.partitioner.default import murmur2
 
 from schemas.models import Event
-from schemas.models.common import IdType, Patient
+from schemas.models.common import IdType, Patient, normalized_id
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.topics import INTERNAL_PARTITIONS
 
@@ -28,8 +28,9 @@ def _digest(ident: str) -> bytes:
 
 
 def identity_ordering_key(id_type: IdType | str, id_number: str) -> bytes:
-    """The key of a patient known by ID type and number (as the recognition API is)."""
-    return _digest(f"{IdType(id_type).value}:{id_number.strip().upper()}")
+    """The key of a patient known by ID type and number (as the recognition API is): of
+    the same text as the pseudonym."""
+    return _digest(normalized_id(id_type, id_number))
 
 
 def patient_ordering_key(patient: Patient) -> bytes | None:
@@ -56,3 +57,8 @@ def partition_of_key(key: bytes, partitions: int = INTERNAL_PARTITIONS) -> int:
     """Kafka's default partitioner (murmur2 of the key), as the members' producers apply it:
     the home partition of an ordering key."""
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def home_partition(event: Event, partitions: int = INTERNAL_PARTITIONS) -> int:
+    """The partition an event's flow state lives on, where the SDK writes it."""
+    return partition_of_key(ordering_key(event), partitions)

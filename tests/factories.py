@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.models import Diagnosis, Event, LabResult, Patient, StockEvent, TestOrder
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
-from schemas.partitioning import ordering_key, partition_of_key
+from schemas.partitioning import home_partition, partition_of_key
 from schemas.topics import INTERNAL_PARTITIONS
 
 NOW = datetime.now(UTC)
@@ -71,11 +71,6 @@ def stock_event(member: str, kind: str, drug_code: str, quantity: float, *,
     }
     fields.update(overrides)
     return StockEvent(**fields)
-
-
-def home_partition(event: Event, partitions: int = INTERNAL_PARTITIONS) -> int:
-    """Where a member's producer (Kafka's default partitioner) puts an event the SDK keys."""
-    return partition_of_key(ordering_key(event), partitions)
 
 
 def misplaced_key(event: Event, partitions: int = INTERNAL_PARTITIONS) -> bytes:

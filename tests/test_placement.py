@@ -4,35 +4,52 @@ whose partitions would put one partition number on two workers."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+from kafka import KafkaConsumer, TopicPartition
 
+from connectors.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from hub.ops.topic_admin import partition_mismatches
-from hub.rules.privacy import patient_key
-from hub.runtime.placement import handled_in_place, home_partition
+from hub.rules.privacy import patient_key, pseudonym
+from hub.runtime.placement import handled_in_place
 from hub.settings import HubSettings
+from schemas.codec import AvroCodec
+from schemas.models import RecognitionAdvice
 from schemas.models.common import IdType
+from schemas.models.outputs import Verdict
 from schemas.partitioning import (
+    home_partition,
     identity_ordering_key,
     ordering_key,
     partition_of_key,
     patient_ordering_key,
 )
 from schemas.reference.registry import load_registry
-from schemas.topics import INTERNAL_PARTITIONS, catalogue, feedback_topic, ingress_topic
-from tests.conftest import wait_for
-from tests.factories import lab_result, patient, stock_event
+from schemas.topics import (
+    INTERNAL_PARTITIONS,
+    ORDERS,
+    RESULTS,
+    catalogue,
+    feedback_topic,
+    ingress_topic,
+)
+from tests.conftest import Decoded, WorkerProcess, wait_for
+from tests.factories import lab_result, misplaced_key, patient, stock_event
 from tests.factories import test_order as make_order
 
 SECRET = b"placement-test-secret"
+CODEC = AvroCodec()
 DRUG = "XJ01CAA040E001010101445"
 
 
@@ -100,3 +117,75 @@ def test_a_worker_refuses_topics_partitioned_otherwise_than_its_settings(
     assert done.returncode != 0
     assert f"{ingress_topic(members[0])}: {INTERNAL_PARTITIONS} != 2" in done.stderr
     assert "HUB_MEMBER_PARTITIONS=2" in done.stderr
+
+
+def records_by_partition(bootstrap: str, topic: str) -> list[tuple[int, bytes | None]]:
+    """(partition, key) of every record now on a topic."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        found: list[tuple[int, bytes | None]] = []
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                found.extend((tp.partition, r.key) for r in records)
+        return found
+    finally:
+        consumer.close()
+
+
+@pytest.mark.integration
+def test_events_in_place_and_forwarded_meet_on_the_patients_home_partition(
+    broker: BaseBroker, tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """Two patients, each with a result and an order from two members: one patient's result
+    comes keyed by the SDK (handled in place) and its order keyed otherwise (forwarded to
+    hub.orders), the other the other way round. With RocksDB, which looks only in the
+    partition of the message being handled, each order finds its result only if both paths
+    put the patient on one partition: its home, where its index entry is written."""
+    app_id = f"hub-test-{tmp_path.name}"
+    start_worker(HUB_APP_ID=app_id, HUB_STORE="rocksdb://")
+    lead, west = publisher("lead"), publisher("chc-west")
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    first, second = patient("110101199003074514"), patient("510726197505052345")
+    assert home_partition(lab_result("lead", patient=first)) != \
+        home_partition(lab_result("lead", patient=second))
+    in_place_result = lab_result("lead", patient=first, reported_at=yesterday)
+    forwarded_result = lab_result("lead", patient=second, reported_at=yesterday)
+    lead.publish(in_place_result)
+    lead.send_bytes(CODEC.encode(forwarded_result), key=misplaced_key(forwarded_result))
+    assert wait_for(lambda: len(records_by_partition(
+        broker.bootstrap, f"{app_id}-recognition-result-index-changelog")) >= 2, timeout=60)
+
+    forwarded_order = make_order("chc-west", patient=first, order_id="W-FIRST")
+    in_place_order = make_order("chc-west", patient=second, order_id="W-SECOND")
+    west.send_bytes(CODEC.encode(forwarded_order), key=misplaced_key(forwarded_order))
+    west.publish(in_place_order)
+
+    def advice(events: list[Decoded]) -> dict[str, RecognitionAdvice]:
+        return {e.order_id: e for _, e in events if isinstance(e, RecognitionAdvice)}
+
+    answered = advice(read_topic(feedback_topic("chc-west"),
+                                 until=lambda ev: len(advice(ev)) >= 2, timeout=60))
+    for order_id, result in (("W-FIRST", in_place_result), ("W-SECOND", forwarded_result)):
+        assert answered[order_id].verdict is Verdict.RECOGNISABLE, answered[order_id]
+        assert [r.result_event_id for r in answered[order_id].results] == [
+            result.envelope.event_id]
+
+    secret = HubSettings().pseudonym_secret.get_secret_value().encode()
+    homes = {(home_partition(lab_result("lead", patient=p)),
+              json.dumps(pseudonym(secret, IdType.RESIDENT_ID, p.id_number or "")).encode())
+             for p in (first, second)}
+    written = records_by_partition(broker.bootstrap,
+                                   f"{app_id}-recognition-result-index-changelog")
+    assert set(written) == homes and len(homes) == 2
+    forwarded = {(partition, key) for partition, key in
+                 records_by_partition(broker.bootstrap, ORDERS.name)
+                 + records_by_partition(broker.bootstrap, RESULTS.name)}
+    assert {p for p, _ in forwarded} == {home_partition(forwarded_order),
+                                        home_partition(forwarded_result)}

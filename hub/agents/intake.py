@@ -18,6 +18,7 @@ from hub.runtime.emit import feedback, publish, send_feedback
 from hub.runtime.services import runtime
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus
+from schemas.partitioning import home_partition
 
 AGENT = "intake"
 
@@ -57,7 +58,7 @@ async def intake(event: Event, meta: Meta) -> None:
     admitted = admit(
         event, meta.topic_member, runtime.registry, runtime.pseudonym_secret, runtime.sealer
     )
-    home = placement.home_partition(event)
+    home = home_partition(event)
     in_place = placement.handled_in_place() and meta.partition == home
     if not in_place:
         await publish(channels.INTERNAL[admitted.route.name], admitted.key, admitted.event,

@@ -9,13 +9,13 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from schemas.models.common import IdType, Patient
+from schemas.models.common import IdType, Patient, normalized_id
 
 
 def pseudonym(secret: bytes, id_type: IdType | str, id_number: str) -> str:
     """The same person has the same key at every member: HMAC of ID type and number."""
-    normalized = f"{IdType(id_type).value}:{id_number.strip().upper()}"
-    return hmac.new(secret, normalized.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, normalized_id(id_type, id_number).encode(),
+                    hashlib.sha256).hexdigest()[:32]
 
 
 def keyed_hash(secret: bytes, *parts: str) -> str:

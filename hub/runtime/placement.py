@@ -1,10 +1,10 @@
-"""Which partition an event's flow state lives on, and which worker owns it.
+"""Whether events are handled on their home partition, and which worker owns one.
 
-An event's home partition is where Kafka's default partitioner puts its ordering key
-(`schemas.partitioning`) among the internal topics' partitions: a member's SDK writes it
-there on the ingress topic, and intake forwards what arrives elsewhere to that partition of
-the internal topic. The tables are written on the partition of the message being handled,
-so a patient's state is on one partition number whichever way the event came.
+An event's home partition (`schemas.partitioning.home_partition`) is where Kafka's default
+partitioner puts its ordering key among the internal topics' partitions: a member's SDK
+writes it there on the ingress topic, and intake forwards what arrives elsewhere to that
+partition of the internal topic. The tables are written on the partition of the message
+being handled, so a patient's state is on one partition number whichever way it came.
 """
 
 from __future__ import annotations
@@ -15,13 +15,6 @@ from yarl import URL
 from hub.runtime.app import app
 from hub.runtime.services import runtime
 from schemas import topics
-from schemas.models import Event
-from schemas.partitioning import ordering_key, partition_of_key
-
-
-def home_partition(event: Event) -> int:
-    """The partition of the internal topics (and of the tables) an event belongs to."""
-    return partition_of_key(ordering_key(event))
 
 
 def handled_in_place() -> bool:

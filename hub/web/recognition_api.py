@@ -113,8 +113,9 @@ def _patient(id_type: Any, id_number: Any) -> PatientRef:
         raise Refused(400, "id_number is required")
     if id_type not in IdType.__members__:
         raise Refused(400, f"id_type must be one of {', '.join(IdType.__members__)}")
-    return PatientRef(pseudonym(runtime.pseudonym_secret, IdType(id_type), id_number),
-                      partition_of_key(identity_ordering_key(IdType(id_type), id_number)))
+    kind = IdType(id_type)
+    return PatientRef(pseudonym(runtime.pseudonym_secret, kind, id_number),
+                      partition_of_key(identity_ordering_key(kind, id_number)))
 
 
 def _answer(member_id: str, key: str, item_code: str) -> Answer:

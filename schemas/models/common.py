@@ -21,6 +21,12 @@ class IdType(StrEnum):
     OTHER = "OTHER"
 
 
+def normalized_id(id_type: IdType | str, id_number: str) -> str:
+    """An ID as the hub reads it: the pseudonym is made of this text, and the members'
+    ordering key too, so one person is one pseudonym and one partition whoever wrote it."""
+    return f"{IdType(id_type).value}:{id_number.strip().upper()}"
+
+
 class Sex(StrEnum):
     MALE = "MALE"
     FEMALE = "FEMALE"
