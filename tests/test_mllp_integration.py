@@ -218,6 +218,12 @@ def test_a_record_number_is_one_patient_only_at_its_own_hospital(
     assert [r.result_event_id for r in east["E-ORD-2"].results] == [zhang_result]
     assert [r.result_event_id for r in lead["L-ORD-1"].results] == [eve_result]
     assert eve_result not in str([a.model_dump() for a in east.values()])
+    # the connectors' SDK keyed each record number by its member, as intake places it
+    assert worker.metric("hub_intake_placement_total", member="chc-east",
+                         placement="in_place") == 2
+    for member in ("lead", "chc-east"):
+        assert worker.metric("hub_intake_placement_total", member=member,
+                             placement="forwarded") == 0, member
 
 
 def test_mllp_command_serves_hl7_and_metrics(

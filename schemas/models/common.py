@@ -36,7 +36,7 @@ def normalized_id(id_type: IdType | str, id_number: str, *, issuer: str) -> str:
     A national ID reads the same from every member (issuer is ignored), so it matches a
     person across members. A record number names the member that issued it (the event's
     envelope.member_id): record number 555-44-4444 at two hospitals is two people. Member
-    ids are Kafka topic name characters (no ':' or '@'), so the two forms never meet."""
+    ids hold no ':' (the registry's MEMBER_ID), so the text is unambiguous."""
     kind = IdType(id_type)
     number = id_number.strip().upper()
     if kind in NATIONAL_ID_TYPES:
