@@ -60,7 +60,7 @@ def seed_index(bootstrap: str, app_id: str, results: int) -> int:
     sink = producer(bootstrap, linger_ms=50)
     for n in range(patients):
         id_number = f"5107261980{n:08d}"
-        key = pseudonym(secret, IdType.RESIDENT_ID, id_number)
+        key = pseudonym(secret, IdType.RESIDENT_ID, id_number, issuer="lead")
         index = {
             item: [IndexedResult(
                 event_id=str(uuid.UUID(int=rng.getrandbits(128))), member_id="lead",
@@ -72,7 +72,7 @@ def seed_index(bootstrap: str, app_id: str, results: int) -> int:
         # on the patient's home partition, where the worker looks for it
         sink.send(topic, key=json.dumps(key).encode(), value=json.dumps(index).encode(),
                   partition=partition_of_key(identity_ordering_key(IdType.RESIDENT_ID,
-                                                                   id_number)))
+                                                                   id_number, issuer="lead")))
     sink.flush()
     sink.close()
     return patients * ITEMS_PER_PATIENT

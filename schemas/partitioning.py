@@ -8,7 +8,8 @@ arrives on that partition is handled where it lands, with no second hop.
 
 The patient key is a plain hash of what the hub's pseudonym is made of (never coarser than
 the pseudonym: two events with one pseudonym always share the key), so it carries no
-identity in clear.
+identity in clear. Like the pseudonym, a record number's key includes the member that
+issued it (schemas.models.common.normalized_id): the issuer is the event's member_id.
 """
 
 from __future__ import annotations
@@ -27,17 +28,18 @@ def _digest(ident: str) -> bytes:
     return hashlib.sha256(ident.encode()).hexdigest()[:24].encode()
 
 
-def identity_ordering_key(id_type: IdType | str, id_number: str) -> bytes:
+def identity_ordering_key(id_type: IdType | str, id_number: str, *, issuer: str) -> bytes:
     """The key of a patient known by ID type and number (as the recognition API is): of
-    the same text as the pseudonym."""
-    return _digest(normalized_id(id_type, id_number))
+    the same text as the pseudonym, so a record number's key names its issuing member."""
+    return _digest(normalized_id(id_type, id_number, issuer=issuer))
 
 
-def patient_ordering_key(patient: Patient) -> bytes | None:
+def patient_ordering_key(patient: Patient, *, issuer: str) -> bytes | None:
     """The key of a patient: by ID where the pseudonym is made from the ID, else by name
-    (the name-based pseudonym adds sex, birth date and address: this key is coarser)."""
+    (the name-based pseudonym adds sex, birth date and address: this key is coarser; like
+    that pseudonym it is the same from every member)."""
     if patient.id_type is not None and patient.id_number:
-        return identity_ordering_key(patient.id_type, patient.id_number)
+        return identity_ordering_key(patient.id_type, patient.id_number, issuer=issuer)
     if patient.name:
         return _digest(f"name:{patient.name.strip()}")
     return None
@@ -45,11 +47,12 @@ def patient_ordering_key(patient: Patient) -> bytes | None:
 
 def ordering_key(event: Event) -> bytes:
     """Events about one patient (or one drug) stay in order on one partition, the one
-    their flow's state lives on."""
+    their flow's state lives on. A record number is the publishing member's own."""
     if isinstance(event, StockEvent | ShortageRegistration):
         return event.drug_code.encode()
     patient: Patient | None = getattr(event, "patient", None)
-    key = patient_ordering_key(patient) if patient is not None else None
+    key = (patient_ordering_key(patient, issuer=event.envelope.member_id)
+           if patient is not None else None)
     return key if key is not None else _digest(event.envelope.event_id)
 
 

@@ -11,13 +11,14 @@ import pytest
 PATIENT_ID = "510725198506123019"
 CHILD_ID = "510725201803054026"
 
-_MSH = ("MSH|^~\\&|{app}|LEAD|HUB|ANXIAN|20250301093000+0800||{type}|{control}|P|2.5.1"
+_MSH = ("MSH|^~\\&|{app}|{facility}|HUB|ANXIAN|20250301093000+0800||{type}|{control}|P|2.5.1"
         "|||||CHN|{charset}")
 
 
 def message(*segments: str, app: str = "LIS", type_: str = "ORU^R01^ORU_R01",
-            control: str = "LAB20250301001", charset: str = "UNICODE UTF-8") -> str:
-    msh = _MSH.format(app=app, type=type_, control=control, charset=charset)
+            control: str = "LAB20250301001", charset: str = "UNICODE UTF-8",
+            facility: str = "LEAD") -> str:
+    msh = _MSH.format(app=app, facility=facility, type=type_, control=control, charset=charset)
     return "\r".join([msh, *segments]) + "\r"
 
 

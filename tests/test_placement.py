@@ -66,21 +66,40 @@ def test_one_pseudonym_is_one_home_partition() -> None:
     """Written differently by two members, the same ID is one pseudonym and one key."""
     plain = patient("11010119900307451X")
     spaced = patient(" 11010119900307451x ")
-    assert patient_key(plain, SECRET) == patient_key(spaced, SECRET)
-    assert patient_ordering_key(plain) == patient_ordering_key(spaced)
-    assert patient_ordering_key(plain) == identity_ordering_key(IdType.RESIDENT_ID,
-                                                                "11010119900307451x")
+    assert patient_key(plain, SECRET, issuer="lead") == \
+        patient_key(spaced, SECRET, issuer="chc-east")
+    assert patient_ordering_key(plain, issuer="lead") == \
+        patient_ordering_key(spaced, issuer="chc-east")
+    assert patient_ordering_key(plain, issuer="lead") == identity_ordering_key(
+        IdType.RESIDENT_ID, "11010119900307451x", issuer="chc-west")
     result, order = lab_result("lead"), make_order("chc-east")
     assert result.patient.id_number == order.patient.id_number
     assert home_partition(result) == home_partition(order)
+
+
+def test_a_record_numbers_key_is_its_issuing_members() -> None:
+    """Record number 555-44-4444 at the lead and at chc-east: two people, two ordering keys
+    (as two pseudonyms), each the key the recognition API finds for its own member."""
+    mrn = patient("555-44-4444", id_type=IdType.MEDICAL_RECORD_NUMBER)
+    result = lab_result("lead", patient=mrn)
+    order = make_order("chc-east", patient=mrn)
+    assert ordering_key(result) != ordering_key(order)
+    assert ordering_key(result) == identity_ordering_key(
+        IdType.MEDICAL_RECORD_NUMBER, "555-44-4444", issuer="lead")
+    assert ordering_key(order) == identity_ordering_key(
+        IdType.MEDICAL_RECORD_NUMBER, "555-44-4444", issuer="chc-east")
+    assert home_partition(make_order("lead", patient=mrn)) == home_partition(result)
 
 
 def test_without_an_id_the_key_is_the_name_coarser_than_the_pseudonym() -> None:
     nameless_id: dict[str, Any] = {"id_type": None, "id_number": None}
     first = patient(**nameless_id, name=" 王芳")
     second = patient(**nameless_id, name="王芳 ", birth_date=None)
-    assert patient_ordering_key(first) == patient_ordering_key(second)
-    assert patient_key(first, SECRET) != patient_key(second, SECRET)  # the key is coarser
+    assert patient_ordering_key(first, issuer="lead") == \
+        patient_ordering_key(second, issuer="chc-east")
+    # the key is coarser
+    assert patient_key(first, SECRET, issuer="lead") != \
+        patient_key(second, SECRET, issuer="lead")
 
 
 def test_stock_events_go_home_by_drug_code() -> None:
@@ -179,7 +198,8 @@ def test_events_in_place_and_forwarded_meet_on_the_patients_home_partition(
 
     secret = HubSettings().pseudonym_secret.get_secret_value().encode()
     homes = {(home_partition(lab_result("lead", patient=p)),
-              json.dumps(pseudonym(secret, IdType.RESIDENT_ID, p.id_number or "")).encode())
+              json.dumps(pseudonym(secret, IdType.RESIDENT_ID, p.id_number or "",
+                                   issuer="lead")).encode())
              for p in (first, second)}
     written = records_by_partition(broker.bootstrap,
                                    f"{app_id}-recognition-result-index-changelog")

@@ -4,11 +4,14 @@ the advice, the bounded result index and the decision counts."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
+from hub.rules.admission import admit
+from hub.rules.privacy import Sealer
 from hub.rules.recognition.advice import RETEST_EXPLANATIONS, advise, answer
 from hub.rules.recognition.cds import card, patient_identity, resolve_item, selected_orders
 from hub.rules.recognition.eligibility import NotRecognisable, map_item, why_not
@@ -23,9 +26,9 @@ from hub.rules.recognition.stats import (
     summarise,
 )
 from hub.rules.rejections import Rejection
-from schemas.models import ImagingReport
+from schemas.models import Event, ImagingReport
 from schemas.models.clinical import Decision, Modality, OrderPriority, ResultStatus, RetestReason
-from schemas.models.common import IdType
+from schemas.models.common import IdType, Patient, Sex
 from schemas.models.outputs import Verdict
 from schemas.reference.items import Item, load_item_catalogue
 from schemas.reference.messages import DEFAULT_LOCALE, Language, Locale
@@ -36,6 +39,8 @@ from tests.factories import test_order as make_order
 REGISTRY = load_registry()
 CATALOGUE = load_item_catalogue()
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+SECRET = b"recognition-rules-secret"
+SEALER = Sealer(Fernet.generate_key())
 
 
 def item(code: str) -> Item:
@@ -238,6 +243,58 @@ def test_index_entries_snapshot_qc_and_what_recognition_shows() -> None:
     )
     imaged = index_entry(report, item("CT-CHEST"), REGISTRY)
     assert imaged.report_ref == "1.2.840.1" and imaged.conclusion == "x" * 200
+
+
+# --- one patient, never another -------------------------------------------------------
+
+def _admitted(event: Event) -> Any:
+    """What intake hands the flows: the patient pseudonymised by the member that sent it."""
+    return admit(event, event.envelope.member_id, REGISTRY, SECRET, SEALER).event
+
+
+def _glucose_advice(index: dict[str, Any], member_id: str, who: Patient) -> Verdict:
+    """The advice on a glucose order by `member_id` for `who`, from the index the recognition
+    agent keeps by pseudonym."""
+    order = _admitted(make_order(member_id, item="GLU", ordered_at=T0 + timedelta(days=1),
+                                 patient=who))
+    found = results_for(index.get(order.patient.key), "GLU")
+    return advise(order, item("GLU"), found, member(member_id), REGISTRY,
+                  T0 + timedelta(days=1)).verdict
+
+
+def _index_glucose(index: dict[str, Any], who: Patient) -> None:
+    lab = _admitted(lab_result("lead", item="GLU", reported_at=T0, patient=who))
+    index[lab.patient.key] = add_result(index.get(lab.patient.key) or {},
+                                        index_entry(lab, item("GLU"), REGISTRY), keep=3,
+                                        reported_after=T0 - timedelta(days=30))
+
+
+def test_a_record_number_never_finds_another_members_patient() -> None:
+    """Record number 555-44-4444 (PID-3 without a type) at the lead and at chc-east are two
+    women: chc-east's order must not be told of the lead's glucose; the lead's own order
+    for its patient is. A resident ID still matches across members."""
+    eve = patient("555-44-4444", id_type=IdType.MEDICAL_RECORD_NUMBER, name="Eve Everywoman",
+                  sex=Sex.FEMALE, birth_date=date(1962, 3, 20))
+    other = patient("555-44-4444", id_type=IdType.MEDICAL_RECORD_NUMBER, name="李秀英",
+                    sex=Sex.FEMALE, birth_date=date(1975, 8, 2))
+    resident = patient("110101199003074518", name="王芳", sex=Sex.FEMALE)
+    index: dict[str, Any] = {}
+    _index_glucose(index, eve)
+    _index_glucose(index, resident)
+    assert _glucose_advice(index, "chc-east", other) is Verdict.NONE_VALID
+    assert _glucose_advice(index, "lead", eve) is Verdict.RECOGNISABLE
+    assert _glucose_advice(index, "chc-east", resident) is Verdict.RECOGNISABLE
+
+
+def test_cds_prefers_a_national_id_to_a_record_number() -> None:
+    """A record number finds only the asking member's own patients; a national ID finds
+    the person's results at every member."""
+    request = {"prefetch": {"patient": {"identifier": [
+        {"type": {"coding": [{"code": "MEDICAL_RECORD_NUMBER"}]}, "value": "555-44-4444"},
+        {"type": {"coding": [{"code": "RESIDENT_ID"}]}, "value": "110101199003074518"}]}}}
+    assert patient_identity(request) == (IdType.RESIDENT_ID, "110101199003074518")
+    del request["prefetch"]["patient"]["identifier"][1]
+    assert patient_identity(request) == (IdType.MEDICAL_RECORD_NUMBER, "555-44-4444")
 
 
 # --- the decision loop -----------------------------------------------------------------

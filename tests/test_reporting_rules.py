@@ -73,7 +73,8 @@ class Hub:
     def admit(self, event: Event) -> Event:
         assert isinstance(event, Diagnosis | LabResult)
         return event.model_copy(
-            update={"patient": pseudonymous(event.patient, SECRET, SEALER)}
+            update={"patient": pseudonymous(event.patient, SECRET, SEALER,
+                                            issuer=event.envelope.member_id)}
         )
 
     def send(self, event: Event, now: datetime | None = None, admitted: bool = False) -> Outcome:
@@ -223,6 +224,26 @@ def test_without_an_id_number_the_case_is_name_sex_birth_address_and_occupation(
     case_ids = [o.feedback[0].details["case_id"] for o in (first, same, worker)]
     assert case_ids[0] == case_ids[1] != case_ids[2]
     assert all(o.feedback[0].missing_fields == ["id_number"] for o in (first, same, worker))
+
+
+def test_a_record_number_is_one_case_only_at_the_member_that_issued_it() -> None:
+    """Record number 555-44-4444 at the lead and at chc-east: two women with dysentery are
+    two cases, not one card and a duplicate; the same number again at the lead is its case.
+    A resident ID reported by two units is one case."""
+    mrn: dict[str, Any] = {"id_type": IdType.MEDICAL_RECORD_NUMBER, "id_number": "555-44-4444",
+                           "sex": Sex.FEMALE}
+    eve = patient(**mrn, name="Eve Everywoman", birth_date=date(1962, 3, 20))
+    hub = Hub()
+    at_lead = hub.send(dx("lead", "A03.900", patient=eve))
+    at_east = hub.send(dx("chc-east", "A03.900", at=T0 + H,
+                          patient=patient(**mrn, name="李秀英", birth_date=date(1975, 8, 2))))
+    lead_again = hub.send(dx("lead", "A03.900", at=T0 + 2 * H, patient=eve))
+    cases = [o.feedback[0].details["case_id"] for o in (at_lead, at_east, lead_again)]
+    assert cases[0] == cases[2] != cases[1]
+    resident = [hub.send(dx(unit, "A03.900", at=T0 + 3 * H + n * H)).feedback[0]
+                for n, unit in enumerate(("lead", "chc-east"))]
+    assert resident[0].details["case_id"] == resident[1].details["case_id"]
+    assert resident[1].status is S.DUPLICATE
 
 
 def test_a_second_course_in_the_same_year_gets_its_own_card() -> None:

@@ -51,11 +51,11 @@ def check_origin(event: Event, topic_member: str | None, registry: Registry) -> 
         )
 
 
-def _protect(patient: Patient, secret: bytes, sealer: Sealer) -> Patient:
+def _protect(patient: Patient, issuer: str, secret: bytes, sealer: Sealer) -> Patient:
     if patient.key is not None or patient.sealed is not None:
         raise Rejection(Reason.PSEUDONYM_FROM_MEMBER, "rejection.pseudonym_from_member")
     try:
-        return pseudonymous(patient, secret, sealer)
+        return pseudonymous(patient, secret, sealer, issuer=issuer)
     except ValueError as exc:
         raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "rejection.no_identity") from exc
 
@@ -73,6 +73,6 @@ def admit(
         raise Rejection(
             Reason.NOT_ACCEPTED_ON_INGRESS, "rejection.no_route", schema=event.avro_name()
         )
-    protected = _protect(event.patient, secret, sealer)
+    protected = _protect(event.patient, event.envelope.member_id, secret, sealer)
     assert protected.key is not None
     return Admitted(event.model_copy(update={"patient": protected}), route, protected.key)

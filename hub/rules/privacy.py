@@ -12,9 +12,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from schemas.models.common import IdType, Patient, normalized_id
 
 
-def pseudonym(secret: bytes, id_type: IdType | str, id_number: str) -> str:
-    """The same person has the same key at every member: HMAC of ID type and number."""
-    return hmac.new(secret, normalized_id(id_type, id_number).encode(),
+def pseudonym(secret: bytes, id_type: IdType | str, id_number: str, *, issuer: str) -> str:
+    """HMAC of ID type and number: the same key at every member for a national ID; for a
+    record number (or OTHER) of the issuing member too, so it matches only there."""
+    return hmac.new(secret, normalized_id(id_type, id_number, issuer=issuer).encode(),
                     hashlib.sha256).hexdigest()[:32]
 
 
@@ -54,11 +55,17 @@ class Sealer:
         return Patient.model_validate({**block, "key": patient.key})
 
 
-def patient_key(patient: Patient, secret: bytes) -> str:
-    """The pseudonym: from the ID when there is one, else from name, sex, birth date and
-    address (the card's no-ID duplicate rule), marked so the two never collide."""
+def patient_key(patient: Patient, secret: bytes, *, issuer: str) -> str:
+    """The pseudonym: from the ID when there is one (a record number with its `issuer`,
+    the member that sent it), else from name, sex, birth date and address, marked so the
+    two never collide.
+
+    The no-ID key does not name the member: it is the card's no-ID duplicate rule, which
+    the national card applies across reporting units, so one person reported without an ID
+    by two members is one case (and one recognition patient). Name, sex, birth date and
+    address together are what the CDC accepts as one person; a record number alone is not."""
     if patient.id_type is not None and patient.id_number:
-        return pseudonym(secret, patient.id_type, patient.id_number)
+        return pseudonym(secret, patient.id_type, patient.id_number, issuer=issuer)
     if not patient.name:
         raise ValueError("patient has neither an ID number nor a name")
     address = patient.address.model_dump_json() if patient.address else ""
@@ -67,11 +74,11 @@ def patient_key(patient: Patient, secret: bytes) -> str:
     )[1:]
 
 
-def pseudonymous(patient: Patient, secret: bytes, sealer: Sealer) -> Patient:
+def pseudonymous(patient: Patient, secret: bytes, sealer: Sealer, *, issuer: str) -> Patient:
     """What travels past intake: the pseudonym, the non-identifying fields, and sealed,
-    whatever the member sent."""
+    whatever the member (`issuer`) sent."""
     return Patient(
-        key=patient_key(patient, secret),
+        key=patient_key(patient, secret, issuer=issuer),
         sealed=sealer.seal_patient(patient),
         id_type=patient.id_type,
         sex=patient.sex,

@@ -7,7 +7,8 @@
   CDS Hooks cards (hook order-select);
 - GET /recognition/stats: the member's recognition counts.
 
-The ID number is pseudonymised on the spot and never stored or logged. The index is
+The ID number is pseudonymised on the spot and never stored or logged; a record number is
+the asking member's own (schemas.models.common.normalized_id). The index is
 keyed by that pseudonym, on the patient's home partition (schemas.partitioning): a worker
 that does not own that partition forwards the request (body included) to the one that does,
 found in Faust's map of table partitions to workers.
@@ -108,14 +109,16 @@ class PatientRef(NamedTuple):
     home: int  # the partition its state is on
 
 
-def _patient(id_type: Any, id_number: Any) -> PatientRef:
+def _patient(id_type: Any, id_number: Any, member_id: str) -> PatientRef:
+    """A record number (or OTHER) a member looks up is its own: it is pseudonymised with
+    the asking member as issuer, so it never finds another member's patient."""
     if not isinstance(id_number, str) or not id_number.strip():
         raise Refused(400, "id_number is required")
     if id_type not in IdType.__members__:
         raise Refused(400, f"id_type must be one of {', '.join(IdType.__members__)}")
     kind = IdType(id_type)
-    return PatientRef(pseudonym(runtime.pseudonym_secret, kind, id_number),
-                      partition_of_key(identity_ordering_key(kind, id_number)))
+    return PatientRef(pseudonym(runtime.pseudonym_secret, kind, id_number, issuer=member_id),
+                      partition_of_key(identity_ordering_key(kind, id_number, issuer=member_id)))
 
 
 def _answer(member_id: str, key: str, item_code: str) -> Answer:
@@ -133,7 +136,7 @@ class RecognitionLookup(View):
         try:
             member_id = _member_of(request, "lookup")
             body = await _body(self, request)
-            patient = _patient(body.get("id_type"), body.get("id_number"))
+            patient = _patient(body.get("id_type"), body.get("id_number"), member_id)
             codes = body.get("items")
             if not isinstance(codes, list) or not codes:
                 raise Refused(400, "items must be a non-empty list of item codes")
@@ -182,7 +185,7 @@ class CdsOrderSelect(View):
             if identity is None:
                 raise Refused(400, "prefetch.patient needs an identifier typed with a "
                                    "hub IdType code")
-            patient = _patient(identity[0].value, identity[1])
+            patient = _patient(identity[0].value, identity[1], member_id)
         except Refused as refused:
             return _refusal(self, refused)
         routed = await _forward(self, request, patient, body)

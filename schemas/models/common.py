@@ -21,10 +21,29 @@ class IdType(StrEnum):
     OTHER = "OTHER"
 
 
-def normalized_id(id_type: IdType | str, id_number: str) -> str:
+# Documents that name one person wherever they are shown. Any other ID (a hospital's
+# record number, IdType.OTHER) is unique only inside the member that issued it.
+NATIONAL_ID_TYPES: frozenset[IdType] = frozenset({
+    IdType.RESIDENT_ID, IdType.PASSPORT, IdType.HK_MACAO_PERMIT, IdType.TAIWAN_PERMIT,
+    IdType.FOREIGN_PERMANENT_RESIDENT,
+})
+
+
+def normalized_id(id_type: IdType | str, id_number: str, *, issuer: str) -> str:
     """An ID as the hub reads it: the pseudonym is made of this text, and the members'
-    ordering key too, so one person is one pseudonym and one partition whoever wrote it."""
-    return f"{IdType(id_type).value}:{id_number.strip().upper()}"
+    ordering key too, so one person is one pseudonym and one partition whoever wrote it.
+
+    A national ID reads the same from every member (issuer is ignored), so it matches a
+    person across members. A record number names the member that issued it (the event's
+    envelope.member_id): record number 555-44-4444 at two hospitals is two people. Member
+    ids hold no ':' (the registry's MEMBER_ID), so the text is unambiguous."""
+    kind = IdType(id_type)
+    number = id_number.strip().upper()
+    if kind in NATIONAL_ID_TYPES:
+        return f"{kind.value}:{number}"
+    if not issuer:
+        raise ValueError(f"a {kind.value} is only known with the member that issued it")
+    return f"{kind.value}@{issuer}:{number}"
 
 
 class Sex(StrEnum):

@@ -11,7 +11,7 @@ from typing import Any
 
 from hub.rules.recognition.advice import RETEST_EXPLANATIONS, Answer
 from schemas.models import deterministic_id
-from schemas.models.common import IdType
+from schemas.models.common import NATIONAL_ID_TYPES, IdType
 from schemas.models.outputs import Verdict
 from schemas.reference.items import Item, ItemCatalogue
 from schemas.reference.messages import DEFAULT_LOCALE, Locale, text
@@ -49,14 +49,16 @@ def resolve_item(catalogue: ItemCatalogue, member_id: str, code: str,
 
 
 def patient_identity(request: JsonDict) -> tuple[IdType, str] | None:
-    """The ID type and number of the prefetched Patient, if it carries one we know."""
+    """The ID type and number of the prefetched Patient, if it carries one we know: a
+    national ID before a record number, which matches only the asking member's patients."""
     patient = (request.get("prefetch") or {}).get("patient") or {}
+    found: list[tuple[IdType, str]] = []
     for identifier in patient.get("identifier") or []:
         value = identifier.get("value")
         for coding in (identifier.get("type") or {}).get("coding") or []:
             if value and coding.get("code") in IdType.__members__:
-                return IdType(coding["code"]), str(value)
-    return None
+                found.append((IdType(coding["code"]), str(value)))
+    return min(found, key=lambda ident: ident[0] not in NATIONAL_ID_TYPES, default=None)
 
 
 def selected_orders(request: JsonDict) -> list[tuple[str, list[tuple[str | None, str]]]]:
