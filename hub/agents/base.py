@@ -16,7 +16,7 @@ from hub.rules.rejections import REPLAY_HEADER, Reason, Rejection
 from hub.runtime.app import app
 from hub.runtime.emit import dead_letter, feedback, forget_unacknowledged, send_feedback
 from hub.runtime.services import runtime
-from schemas.codec import CodecError
+from schemas.codec import CodecError, FieldTooLongError
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.messages import text
@@ -116,7 +116,11 @@ def input_member(meta: Meta, event: Event | None) -> str:
 async def _refuse(agent: str, exc: Exception, meta: Meta, event: Event | None) -> None:
     """Answer a failed input: dead letter and rejection (an uncaught error would stop the
     agent)."""
-    if isinstance(exc, CodecError):
+    if isinstance(exc, FieldTooLongError):
+        reason = text("rejection.field_too_long", schema=exc.schema, field=exc.field,
+                      length=exc.length, limit=exc.limit)
+        await reject(meta, exc.code, runtime.locale.render(reason), agent, None)
+    elif isinstance(exc, CodecError):
         key = "rejection.unknown_schema" if exc.code == Reason.UNKNOWN_SCHEMA else \
             "rejection.malformed"
         await reject(meta, exc.code, runtime.locale.render(text(key, detail=str(exc))), agent,
