@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from connectors.settings import get_settings
 from schemas.models import Event
 from schemas.models.clinical import Modality
@@ -90,6 +92,19 @@ class Rejected(ValueError):
     def message(self) -> str:
         """Where and why, in the connector's language."""
         return self.message_in(get_settings().locale())
+
+
+def invalid_event(exc: ValidationError) -> Rejected:
+    """An event the contract refuses (a text over its bound, say), as the sender's answer:
+    the field, and what is wrong, never the value."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field_path = ".".join(str(part) for part in error["loc"])
+    limit = error.get("ctx", {}).get("max_length")
+    if error["type"] in ("string_too_long", "too_long") and limit is not None:
+        return Rejected(RejectReason.INVALID_VALUE, text("connector.field_too_long",
+                        field=field_path, limit=limit), field_path)
+    return Rejected(RejectReason.INVALID_VALUE, text("connector.invalid_field",
+                    field=field_path, detail=error["msg"]), field_path)
 
 
 # HL7 table 0074 diagnostic service sections and DICOM modality codes (ImagingStudy,

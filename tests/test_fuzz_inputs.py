@@ -447,3 +447,30 @@ def test_poison_on_a_running_worker_is_dead_lettered_one_for_one(
 
     after = read_topic(feedback_topic(MEMBER), until=lambda got: bool(answers(got)))
     assert answers(after) == [FeedbackStatus.ACCEPTED]
+
+
+def test_a_text_over_the_contracts_bound_is_refused_by_the_connectors(tmp_path: Path) -> None:
+    """A name longer than the contract allows (schemas.models.base) is answered where it
+    enters, naming the field: HL7 AE, a FHIR OperationOutcome; nothing is published."""
+    handler, sink, dead = _hl7_handler(tmp_path / "hl7")
+    long_oru = lab_oru().replace("L0001^钾^L", "L0001^" + "钾" * 300 + "^L").encode()
+    with handler_errors() as failures:
+        reply = hl7.parse(asyncio.run(handler(long_oru)).decode())
+    assert str(reply.segment("MSA")[1]) == "AE" and "item_name" in str(reply.segment("MSA"))
+    assert sink.events == [] and len(dead.read_all()) == 1 and failures == []
+
+    settings_ = ConnectorSettings(member_id="lead", dead_letter_dir=tmp_path / "fhir")
+    fhir_sink = MemorySink()
+    long_name = condition(code={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                            "code": "A15.000", "display": "肺结核" * 100}]})
+
+    async def post() -> tuple[int, dict[str, Any]]:
+        app = build_app(settings_, fhir_sink, codes=CODES, patients=PatientCache(None))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            reply = await client.post("/fhir/Condition", data=json.dumps(long_name).encode())
+            return reply.status, await reply.json(content_type=None)
+
+    status, outcome = asyncio.run(post())
+    assert status == 422 and outcome["resourceType"] == "OperationOutcome"
+    assert "diagnosis_name" in json.dumps(outcome, ensure_ascii=False)
+    assert fhir_sink.events == []
