@@ -47,8 +47,10 @@ class FieldTooLongError(CodecError):
 
     code = "FIELD_TOO_LONG"
 
-    def __init__(self, schema: str, field: str, length: int, limit: int) -> None:
+    def __init__(self, schema: str, field: str, length: int, limit: int,
+                 event_id: str | None = None) -> None:
         self.schema, self.field, self.length, self.limit = schema, field, length, limit
+        self.event_id = event_id  # the envelope's, when it is within its own bound
         super().__init__(f"{schema}.{field} has length {length}, over its limit of {limit}")
 
 
@@ -63,8 +65,10 @@ def _validation_failure(name: str, record: dict[str, Any], exc: ValidationError)
         if error["type"] in _TOO_LONG:
             loc = tuple(error["loc"])
             field = ".".join(str(part) for part in loc)
+            event_id = record.get("envelope", {}).get("event_id")
             return FieldTooLongError(name, field, _length_at(record, loc),
-                                     int(error.get("ctx", {}).get("max_length", 0)))
+                                     int(error.get("ctx", {}).get("max_length", 0)),
+                                     event_id if field != "envelope.event_id" else None)
     where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
     return MalformedMessageError(f"{name} fails validation: {where}")
 

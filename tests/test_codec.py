@@ -128,7 +128,7 @@ def test_a_text_over_its_bound_is_refused_naming_the_field_not_echoing_it() -> N
     refused = info.value
     assert (refused.code, refused.field, refused.length, refused.limit) == (
         "FIELD_TOO_LONG", "patient.name", len(name), 100)
-    assert "王王" not in str(refused)
+    assert "王王" not in str(refused) and refused.event_id == event.envelope.event_id
 
 
 def test_a_validation_failure_names_the_field_without_its_value() -> None:

@@ -140,7 +140,7 @@ def test_impossible_and_hostile_input_is_refused_precisely(
     assert (taken_id, FeedbackStatus.ACCEPTED) in by_reply
     assert (after.envelope.event_id, FeedbackStatus.ACCEPTED) in by_reply  # still serving
     too_long = [f for f in east_fb if f.reason_code == "FIELD_TOO_LONG"]
-    assert len(too_long) == 1 and too_long[0].in_reply_to is None
+    assert len(too_long) == 1 and too_long[0].in_reply_to == huge.envelope.event_id
     assert "patient.name" in (too_long[0].reason or "") and "王王" not in (too_long[0].reason or "")
 
     lead_fb = answers("lead", 5)
