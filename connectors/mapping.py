@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -92,6 +93,27 @@ class Rejected(ValueError):
     def message(self) -> str:
         """Where and why, in the connector's language."""
         return self.message_in(get_settings().locale())
+
+
+def _latest() -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=get_settings().clock_skew_seconds)
+
+
+def not_in_future(at: datetime, location: str) -> datetime:
+    """An event time later than this connector's clock allows is refused where it enters,
+    naming the HL7 field or FHIR element (the hub would refuse it too: FUTURE_DATE)."""
+    if at > _latest():
+        raise Rejected(RejectReason.INVALID_VALUE, text("connector.time_in_future", value=at),
+                       location)
+    return at
+
+
+def date_not_in_future(day: date | None, location: str) -> date | None:
+    """The same for a calendar date (a birth date): later than today anywhere on earth."""
+    if day is not None and day > (_latest() + timedelta(hours=14)).date():
+        raise Rejected(RejectReason.INVALID_VALUE, text("connector.time_in_future", value=day),
+                       location)
+    return day
 
 
 def invalid_event(exc: ValidationError) -> Rejected:

@@ -474,3 +474,30 @@ def test_a_text_over_the_contracts_bound_is_refused_by_the_connectors(tmp_path: 
     assert status == 422 and outcome["resourceType"] == "OperationOutcome"
     assert "diagnosis_name" in json.dumps(outcome, ensure_ascii=False)
     assert fhir_sink.events == []
+
+
+def test_a_time_in_2096_is_refused_by_the_connectors(tmp_path: Path) -> None:
+    """What a tester sent: a result reported in 2096. The connectors answer it at once,
+    naming the HL7 field or FHIR element, as the hub would (FUTURE_DATE)."""
+    handler, sink, dead = _hl7_handler(tmp_path / "hl7")
+    in_2096 = lab_oru().replace("20250301", "20960301").encode()
+    reply = hl7.parse(asyncio.run(handler(in_2096)).decode())
+    msa = str(reply.segment("MSA"))
+    assert str(reply.segment("MSA")[1]) == "AE" and "2096-03-01" in msa
+    assert sink.events == [] and len(dead.read_all()) == 1
+
+    settings_ = ConnectorSettings(member_id="lead", dead_letter_dir=tmp_path / "fhir")
+    fhir_sink = MemorySink()
+    later = observation(effectivePeriod={"start": "2096-03-01T08:30:00+08:00"},
+                        issued="2096-03-01T09:30:00.345+08:00")
+
+    async def post() -> tuple[int, dict[str, Any]]:
+        app = build_app(settings_, fhir_sink, codes=CODES, patients=PatientCache(None))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            reply = await client.post("/fhir/Observation", data=json.dumps(later).encode())
+            return reply.status, await reply.json(content_type=None)
+
+    status, outcome = asyncio.run(post())
+    assert status == 422 and outcome["resourceType"] == "OperationOutcome"
+    assert "2096-03-01" in json.dumps(outcome, ensure_ascii=False)
+    assert fhir_sink.events == []
