@@ -8,9 +8,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+from pydantic import ValidationError
 
 from connectors.settings import get_settings
 from schemas.models import Event
@@ -90,6 +93,40 @@ class Rejected(ValueError):
     def message(self) -> str:
         """Where and why, in the connector's language."""
         return self.message_in(get_settings().locale())
+
+
+def _latest() -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=get_settings().clock_skew_seconds)
+
+
+def not_in_future(at: datetime, location: str) -> datetime:
+    """An event time later than this connector's clock allows is refused where it enters,
+    naming the HL7 field or FHIR element (the hub would refuse it too: FUTURE_DATE)."""
+    if at > _latest():
+        raise Rejected(RejectReason.INVALID_VALUE, text("connector.time_in_future", value=at),
+                       location)
+    return at
+
+
+def date_not_in_future(day: date | None, location: str) -> date | None:
+    """The same for a calendar date (a birth date): later than today anywhere on earth."""
+    if day is not None and day > (_latest() + timedelta(hours=14)).date():
+        raise Rejected(RejectReason.INVALID_VALUE, text("connector.time_in_future", value=day),
+                       location)
+    return day
+
+
+def invalid_event(exc: ValidationError) -> Rejected:
+    """An event the contract refuses (a text over its bound, say), as the sender's answer:
+    the field, and what is wrong, never the value."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field_path = ".".join(str(part) for part in error["loc"])
+    limit = error.get("ctx", {}).get("max_length")
+    if error["type"] in ("string_too_long", "too_long") and limit is not None:
+        return Rejected(RejectReason.INVALID_VALUE, text("connector.field_too_long",
+                        field=field_path, limit=limit), field_path)
+    return Rejected(RejectReason.INVALID_VALUE, text("connector.invalid_field",
+                    field=field_path, detail=error["msg"]), field_path)
 
 
 # HL7 table 0074 diagnostic service sections and DICOM modality codes (ImagingStudy,

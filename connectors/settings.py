@@ -37,6 +37,11 @@ class ConnectorSettings(KafkaClientSecurity, LocaleSettings):
     publish_timeout: float = Field(
         default=15.0, description="Seconds to wait for Kafka to acknowledge a write"
     )
+    clock_skew_seconds: float = Field(
+        default=300.0, ge=0, description="How far an event time may be ahead of this "
+        "connector's clock; later is refused at once (HL7 AE, FHIR 422), as the hub would "
+        "refuse it (FUTURE_DATE)"
+    )
 
     # HL7 v2 over MLLP
     mllp_host: str = "0.0.0.0"

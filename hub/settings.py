@@ -92,6 +92,11 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     ack_accepted: bool = Field(default=True, description="Send ACCEPTED feedback per event")
     dedup_retention_days: int = 7
+    clock_skew_seconds: float = Field(
+        default=300.0, ge=0, description="How far a member's clock may run ahead of the "
+        "hub's: an event time or date later than the hub's clock by more is refused "
+        "(FUTURE_DATE)"
+    )
     clock_offset_seconds: float = Field(
         default=0.0, description="Shifts the hub's clock (tests and drills only)"
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+from pydantic import ValidationError
 
 from schemas.models import ALL_EVENTS, Event
 
@@ -38,6 +39,47 @@ class MalformedMessageError(CodecError):
 
 class UnknownSchemaError(CodecError):
     code = "UNKNOWN_SCHEMA"
+
+
+class FieldTooLongError(CodecError):
+    """A text (or list) longer than its field's bound (schemas.models.base): Avro has no
+    lengths, so the bound is checked here, and the answer names the field."""
+
+    code = "FIELD_TOO_LONG"
+
+    def __init__(self, schema: str, field: str, length: int, limit: int,
+                 event_id: str | None = None) -> None:
+        self.schema, self.field, self.length, self.limit = schema, field, length, limit
+        self.event_id = event_id  # the envelope's, when it is within its own bound
+        super().__init__(f"{schema}.{field} has length {length}, over its limit of {limit}")
+
+
+_TOO_LONG = frozenset({"string_too_long", "bytes_too_long", "too_long"})
+
+
+def _validation_failure(name: str, record: dict[str, Any], exc: ValidationError) -> CodecError:
+    """What a model refused, naming fields and never echoing values (a value may be a
+    patient's name, and a refusal travels to the operators' dead-letter topic)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    for error in errors:
+        if error["type"] in _TOO_LONG:
+            loc = tuple(error["loc"])
+            field = ".".join(str(part) for part in loc)
+            event_id = record.get("envelope", {}).get("event_id")
+            return FieldTooLongError(name, field, _length_at(record, loc),
+                                     int(error.get("ctx", {}).get("max_length", 0)),
+                                     event_id if field != "envelope.event_id" else None)
+    where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+    return MalformedMessageError(f"{name} fails validation: {where}")
+
+
+def _length_at(record: Any, loc: tuple[Any, ...]) -> int:
+    for part in loc:
+        try:
+            record = record[part]
+        except (KeyError, IndexError, TypeError):
+            return -1
+    return len(record) if isinstance(record, str | bytes | list) else -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,5 +184,7 @@ class AvroCodec:
         name, record = self.decode_record(data)
         try:
             return self.models[name].model_validate(record)
+        except ValidationError as exc:
+            raise _validation_failure(name, record, exc) from exc
         except ValueError as exc:
             raise MalformedMessageError(f"{name} fails validation: {exc}") from exc

@@ -11,13 +11,14 @@ from schemas.codec import (
     HEADER_SIZE,
     MARKER,
     AvroCodec,
+    FieldTooLongError,
     MalformedMessageError,
     SchemaStore,
     UnknownSchemaError,
     schema_fingerprint,
 )
 from schemas.models import ALL_EVENTS, LabResult
-from tests.factories import diagnosis, lab_result, stock_event
+from tests.factories import diagnosis, lab_result, patient, stock_event
 
 CODEC = AvroCodec()
 
@@ -112,3 +113,30 @@ def test_message_from_an_older_schema_version_is_read_by_resolution(tmp_path: Pa
     data = AvroCodec.encode_record(codec, "t.Thing", {"a": 7})
     codec.store = store
     assert AvroCodec.decode_record(codec, data) == ("t.Thing", {"a": 7, "b": None})
+
+
+def test_a_text_over_its_bound_is_refused_naming_the_field_not_echoing_it() -> None:
+    """What a tester sent: a 950 KB patient name (it crashed intake once sealed and
+    forwarded past the broker's message limit). Avro has no lengths: the model's bound is
+    checked on decoding, and the refusal names the field without the (personal) value."""
+    name = "王" * (950 * 1024 // 3)
+    event = lab_result("lead")
+    raw = CODEC.encode(event.model_copy(update={"patient": patient(name="张三").model_copy(
+        update={"name": name})}))
+    with pytest.raises(FieldTooLongError) as info:
+        CODEC.decode(raw)
+    refused = info.value
+    assert (refused.code, refused.field, refused.length, refused.limit) == (
+        "FIELD_TOO_LONG", "patient.name", len(name), 100)
+    assert "王王" not in str(refused) and refused.event_id == event.envelope.event_id
+
+
+def test_a_validation_failure_names_the_field_without_its_value() -> None:
+    event = stock_event("chc-east", "DISPENSE", "XJ01CAA040E001010101445", 2)
+    raw = CODEC.encode(event.model_copy(update={"trace_codes": ["8" * 20] * 10_001}))
+    with pytest.raises(FieldTooLongError, match="trace_codes"):
+        CODEC.decode(raw)
+    record = event.to_avro()
+    record["envelope"]["member_id"] = "x" * 129
+    with pytest.raises(FieldTooLongError, match=r"envelope\.member_id"):
+        CODEC.decode(CODEC.encode_record(event.avro_name(), record))

@@ -418,7 +418,8 @@ def test_letters_older_than_the_dedup_window_need_force(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("reason", ["MALFORMED", "MEMBER_MISMATCH", "DUPLICATE_EVENT",
-                                    "MISSING_PATIENT_IDENTITY"])
+                                    "MISSING_PATIENT_IDENTITY", "INVALID_EVENT_ID",
+                                    "IMPLAUSIBLE_DATE", "FIELD_TOO_LONG"])
 def test_letters_whose_replay_cannot_succeed_are_never_replayed(
     reason: str, tmp_path: Path
 ) -> None:
@@ -426,6 +427,18 @@ def test_letters_whose_replay_cannot_succeed_are_never_replayed(
     outcome = offline_replayer(tmp_path).replay(refused, True)  # even forced
     assert outcome.state == "not replayable" and outcome.why
     assert letter_row(refused, ReplayLedger.load(tmp_path))["replay"] == "不可重放"
+
+
+def test_a_letter_without_its_original_names_where_the_original_is(tmp_path: Path) -> None:
+    """An original too large to seal into its letter stays at its source offset."""
+    too_large = letter(reason="OUTPUT_TOO_LARGE").model_copy(update={"original_sealed": b""})
+    outcome = offline_replayer(tmp_path).replay(too_large, True)
+    assert outcome.state == "not replayable" and "in.lead[1]@5" in outcome.why
+
+
+def test_a_future_date_is_replayed_once_its_time_has_come(tmp_path: Path) -> None:
+    assert offline_replayer(tmp_path).check(letter(reason="FUTURE_DATE"), False)[0].state == \
+        "replayed"
 
 
 def test_a_letter_a_replay_produced_names_the_letter_to_replay(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +46,7 @@ from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
 from schemas.topics import DEAD_LETTER, feedback_topic
 from tests.conftest import Decoded, WorkerProcess
-from tests.factories import diagnosis, lab_result, patient, stock_event
+from tests.factories import NOW, diagnosis, lab_result, patient, stock_event
 from tests.factories import test_order as make_order
 from tests.test_batch_csv import AMOXICILLIN
 from tests.test_fhir_resources import condition, observation
@@ -57,6 +58,7 @@ SEALER = Sealer(Fernet.generate_key())
 SECRET = b"fuzz-pseudonym-secret"
 MEMBER = "chc-east"
 CODES = CodeMapper.load("lead")
+SKEW = timedelta(minutes=5)
 
 
 def fuzz(examples: int) -> settings:
@@ -87,7 +89,8 @@ def intake_answer(raw: bytes, topic_member: str = MEMBER) -> str:
     """What intake answers a message on in.<topic_member>: ACCEPTED or a rejection code.
     Anything else raised is a bug (the agent would answer PROCESSING_ERROR)."""
     try:
-        admit(CODEC.decode(raw), topic_member, REGISTRY, SECRET, SEALER)
+        admit(CODEC.decode(raw), topic_member, REGISTRY, SECRET, SEALER, now=NOW,
+              clock_skew=SKEW)
     except (CodecError, Rejection) as exc:
         return exc.code
     return "ACCEPTED"
@@ -444,3 +447,57 @@ def test_poison_on_a_running_worker_is_dead_lettered_one_for_one(
 
     after = read_topic(feedback_topic(MEMBER), until=lambda got: bool(answers(got)))
     assert answers(after) == [FeedbackStatus.ACCEPTED]
+
+
+def test_a_text_over_the_contracts_bound_is_refused_by_the_connectors(tmp_path: Path) -> None:
+    """A name longer than the contract allows (schemas.models.base) is answered where it
+    enters, naming the field: HL7 AE, a FHIR OperationOutcome; nothing is published."""
+    handler, sink, dead = _hl7_handler(tmp_path / "hl7")
+    long_oru = lab_oru().replace("L0001^钾^L", "L0001^" + "钾" * 300 + "^L").encode()
+    with handler_errors() as failures:
+        reply = hl7.parse(asyncio.run(handler(long_oru)).decode())
+    assert str(reply.segment("MSA")[1]) == "AE" and "item_name" in str(reply.segment("MSA"))
+    assert sink.events == [] and len(dead.read_all()) == 1 and failures == []
+
+    settings_ = ConnectorSettings(member_id="lead", dead_letter_dir=tmp_path / "fhir")
+    fhir_sink = MemorySink()
+    long_name = condition(code={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                            "code": "A15.000", "display": "肺结核" * 100}]})
+
+    async def post() -> tuple[int, dict[str, Any]]:
+        app = build_app(settings_, fhir_sink, codes=CODES, patients=PatientCache(None))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            reply = await client.post("/fhir/Condition", data=json.dumps(long_name).encode())
+            return reply.status, await reply.json(content_type=None)
+
+    status, outcome = asyncio.run(post())
+    assert status == 422 and outcome["resourceType"] == "OperationOutcome"
+    assert "diagnosis_name" in json.dumps(outcome, ensure_ascii=False)
+    assert fhir_sink.events == []
+
+
+def test_a_time_in_2096_is_refused_by_the_connectors(tmp_path: Path) -> None:
+    """What a tester sent: a result reported in 2096. The connectors answer it at once,
+    naming the HL7 field or FHIR element, as the hub would (FUTURE_DATE)."""
+    handler, sink, dead = _hl7_handler(tmp_path / "hl7")
+    in_2096 = lab_oru().replace("20250301", "20960301").encode()
+    reply = hl7.parse(asyncio.run(handler(in_2096)).decode())
+    msa = str(reply.segment("MSA"))
+    assert str(reply.segment("MSA")[1]) == "AE" and "2096-03-01" in msa
+    assert sink.events == [] and len(dead.read_all()) == 1
+
+    settings_ = ConnectorSettings(member_id="lead", dead_letter_dir=tmp_path / "fhir")
+    fhir_sink = MemorySink()
+    later = observation(effectivePeriod={"start": "2096-03-01T08:30:00+08:00"},
+                        issued="2096-03-01T09:30:00.345+08:00")
+
+    async def post() -> tuple[int, dict[str, Any]]:
+        app = build_app(settings_, fhir_sink, codes=CODES, patients=PatientCache(None))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            reply = await client.post("/fhir/Observation", data=json.dumps(later).encode())
+            return reply.status, await reply.json(content_type=None)
+
+    status, outcome = asyncio.run(post())
+    assert status == 422 and outcome["resourceType"] == "OperationOutcome"
+    assert "2096-03-01" in json.dumps(outcome, ensure_ascii=False)
+    assert fhir_sink.events == []

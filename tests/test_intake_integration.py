@@ -4,6 +4,7 @@ where intake hands it to the flows; one keyed otherwise is forwarded to the inte
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -11,11 +12,11 @@ import pytest
 from connectors.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from schemas.codec import MARKER, AvroCodec
-from schemas.models import DeadLetter, Feedback, LabResult
+from schemas.models import DeadLetter, Event, Feedback, LabResult
 from schemas.models.outputs import FeedbackStatus, StockLevel
 from schemas.topics import DEAD_LETTER, PHARMACY_STOCK_LEVELS, RESULTS, STOCK, feedback_topic
 from tests.conftest import Decoded, WorkerProcess, read_all
-from tests.factories import lab_result, misplaced_key, stock_event
+from tests.factories import NOW, lab_result, misplaced_key, stock_event
 
 pytestmark = pytest.mark.integration
 CODEC = AvroCodec()
@@ -28,6 +29,11 @@ def feedback_for(events: list[Decoded]) -> dict[str | None, list[Feedback]]:
         if isinstance(event, Feedback):
             by_reply.setdefault(event.in_reply_to, []).append(event)
     return by_reply
+
+
+def with_event_id(event: Event, event_id: str) -> Event:
+    return event.model_copy(update={"envelope": event.envelope.model_copy(
+        update={"event_id": event_id})})
 
 
 def test_intake_accepts_forwards_and_rejects(
@@ -89,4 +95,68 @@ def test_intake_accepts_forwards_and_rejects(
     assert rejected == ["MALFORMED", "MEMBER_MISMATCH", "UNKNOWN_SCHEMA"]
     accepted = {f.in_reply_to for f in east_fb if f.status == FeedbackStatus.ACCEPTED}
     assert accepted == {stock.envelope.event_id, after.envelope.event_id}
+    assert worker.running()
+
+
+def test_impossible_and_hostile_input_is_refused_precisely(
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """What a tester sent straight to members' ingress topics, as a broken or hostile
+    member system would: each is answered with its own reason, no member can block
+    another's events, and intake keeps going."""
+    worker = start_worker()
+    lead, east = publisher("lead"), publisher("chc-east")
+
+    real = lab_result("lead")
+    lead.publish(real)
+    east.send_bytes(CODEC.encode(real))  # chc-east publishes as the lead: forged, not a dup
+    taken_id = str(uuid.uuid4())  # the id the lead's next LIS message will get
+    east.publish(with_event_id(lab_result("chc-east", item="NA"), taken_id))
+    lead_next = with_event_id(lab_result("lead", item="NA"), taken_id)
+    lead.publish(lead_next)
+    in_2096 = lab_result("lead").model_copy(update={"reported_at": NOW.replace(year=2096)})
+    lead.publish(in_2096)
+    no_ids = [with_event_id(lab_result("lead", item=item), "") for item in ("CL", "CA")]
+    for event in no_ids:
+        lead.send_bytes(CODEC.encode(event))
+    huge_name = "王" * (950 * 1024 // 3)
+    huge = lab_result("chc-east")
+    huge = huge.model_copy(update={"patient": huge.patient.model_copy(update={"name": huge_name})})
+    east.send_bytes(CODEC.encode(huge))
+    after = lab_result("chc-east", item="GLU")
+    east.publish(after)
+
+    def answers(member: str, count: int) -> list[Feedback]:
+        got = read_topic(feedback_topic(member), kinds=(Feedback,), timeout=60,
+                         until=lambda ev: len(ev) >= count)
+        return [e for _, e in got if isinstance(e, Feedback)]
+
+    east_fb = answers("chc-east", 4)
+    by_reply = {(f.in_reply_to, f.status): f for f in east_fb}
+    forged = by_reply[(real.envelope.event_id, FeedbackStatus.REJECTED)]
+    assert forged.reason_code == "MEMBER_MISMATCH"
+    assert (taken_id, FeedbackStatus.ACCEPTED) in by_reply
+    assert (after.envelope.event_id, FeedbackStatus.ACCEPTED) in by_reply  # still serving
+    too_long = [f for f in east_fb if f.reason_code == "FIELD_TOO_LONG"]
+    assert len(too_long) == 1 and too_long[0].in_reply_to == huge.envelope.event_id
+    assert "patient.name" in (too_long[0].reason or "") and "王王" not in (too_long[0].reason or "")
+
+    lead_fb = answers("lead", 5)
+    statuses = {(f.in_reply_to, f.status, f.reason_code) for f in lead_fb}
+    assert (real.envelope.event_id, FeedbackStatus.ACCEPTED, None) in statuses
+    assert (taken_id, FeedbackStatus.ACCEPTED, None) in statuses  # not a duplicate of east's
+    future = [f for f in lead_fb if f.in_reply_to == in_2096.envelope.event_id]
+    assert [(f.status, f.reason_code) for f in future] == [
+        (FeedbackStatus.REJECTED, "FUTURE_DATE")]
+    assert "reported_at" in (future[0].reason or "")
+    assert [f.reason_code for f in lead_fb if f.in_reply_to == ""] == ["INVALID_EVENT_ID"] * 2
+
+    letters = read_topic(DEAD_LETTER.name, kinds=(DeadLetter,), timeout=60, until=lambda ev: any(
+        isinstance(e, DeadLetter) and e.reason_code == "FIELD_TOO_LONG" for _, e in ev))
+    letter = next(e for _, e in letters
+                  if isinstance(e, DeadLetter) and e.reason_code == "FIELD_TOO_LONG")
+    assert letter.original_size > 950 * 1024 and letter.original_sealed == b""  # kept at
+    assert letter.source_topic == east.topic  # its source: a sealed copy would not fit
     assert worker.running()

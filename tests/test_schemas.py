@@ -16,7 +16,7 @@ import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from schemas import avro_gen
-from schemas.models import ALL_EVENTS, Event
+from schemas.models import ALL_EVENTS, INGRESS_EVENTS, Event
 from schemas.models.base import Envelope, Record, UtcMillis
 
 AVRO_DIR = Path(avro_gen.__file__).parent / "avro"
@@ -150,3 +150,28 @@ def test_every_timestamp_field_holds_utc_milliseconds() -> None:
         envelope = Envelope(event_id="e", member_id="m", occurred_at=occurred_at,
                             schema_name="s", schema_version=1)
         assert envelope.occurred_at == datetime(2026, 11, 25, 8, 30, 1, 123_000, tzinfo=UTC)
+
+
+def _unbounded_texts(model: type[Record], prefix: str = "") -> typing.Iterator[str]:
+    hints = typing.get_type_hints(model, include_extras=True)
+    for name in model.model_fields:
+        annotation = hints[name]
+        _, inner = _unwrap_optional(annotation)
+        if typing.get_origin(inner) is list:
+            inner = typing.get_args(inner)[0]
+        bare = typing.get_args(inner)[0] if typing.get_origin(inner) is typing.Annotated \
+            else inner
+        if isinstance(bare, type) and issubclass(bare, Record):
+            yield from _unbounded_texts(bare, f"{prefix}{name}.")
+        elif bare in (str, bytes):
+            info = model.model_fields[name]
+            constraints = [*typing.get_args(inner)[1:], *info.metadata]
+            if not any(getattr(c, "max_length", None) for c in constraints):
+                yield prefix + name
+
+
+@pytest.mark.parametrize("model", INGRESS_EVENTS, ids=lambda m: m.avro_name())
+def test_every_text_a_member_writes_has_a_length_bound(model: type[Event]) -> None:
+    """Avro strings have no length: without a bound a member's 950 KB name passes decoding
+    and the hub's outputs outgrow the broker's message limit (schemas.models.base)."""
+    assert list(_unbounded_texts(model)) == []

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.fhir.resources import Resource, content_key, to_datetime
 from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import CodeMapper, Rejected, RejectReason
+from connectors.mapping import CodeMapper, Rejected, RejectReason, not_in_future
 from schemas.models import deterministic_id
 from schemas.reference.messages import text as msg
 
@@ -39,7 +39,7 @@ class FhirContext:
                 value = value.start
             at = to_datetime(value, self.zone, f"{kind}.{field}")
             if at is not None:
-                return at
+                return not_in_future(at, f"{kind}.{field}")
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_time",
                                                        fields=" / ".join(fields)),
                        f"{kind}.{fields[0]}")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.fhir.resources import References, Resource, to_date
 from connectors.hl7.patient import ID_PREFERENCE, ID_TYPES, person_name, resident_id_problem
-from connectors.mapping import Rejected, RejectReason
+from connectors.mapping import Rejected, RejectReason, date_not_in_future
 from schemas.models import Patient
 from schemas.models.common import Address, IdType, Sex
 from schemas.reference.messages import text as msg
@@ -86,7 +86,8 @@ def patient_from_resource(patient: Resource, zone: ZoneInfo, location: str) -> P
     gender = GENDERS.get(patient.gender or "") if patient.gender else None
     return Patient(
         id_type=id_type, id_number=id_number, name=_name(patient), sex=gender,
-        birth_date=to_date(patient.birthDate, zone, f"{location}.birthDate"),
+        birth_date=date_not_in_future(to_date(patient.birthDate, zone, f"{location}.birthDate"),
+                                      f"{location}.birthDate"),
         phone=phone, address=_address(patient),
     )
 

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from connectors import metrics
 from connectors.deadletter import DeadLetterFile
@@ -33,7 +34,7 @@ from connectors.fhir.mapping import MAPPERS, MappedEntry, map_bundle, map_resour
 from connectors.fhir.outcome import FHIR_JSON, capability_statement, operation_outcome
 from connectors.fhir.resources import InvalidResource, parse_resource
 from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
+from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason, invalid_event
 from connectors.settings import ConnectorSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ async def create(request: web.Request) -> web.Response:
     except Rejected as exc:
         return _refuse(request, raw, label, 422, exc.code.value,
                        [(exc.location or path_type, exc.reason)], _issue_code(exc.code))
+    except ValidationError as exc:  # e.g. a name longer than the contract allows
+        refused = invalid_event(exc)
+        return _refuse(request, raw, label, 422, refused.code.value,
+                       [(refused.location or path_type, refused.reason)], "value")
     events = unique_events(entries)
     if events:
         loop = asyncio.get_running_loop()

@@ -11,7 +11,7 @@ import hl7
 
 from connectors.hl7.message import Hl7Message, get, parse_timestamp
 from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import CodeMapper, Rejected, RejectReason
+from connectors.mapping import CodeMapper, Rejected, RejectReason, not_in_future
 from schemas.models import Event, deterministic_id
 from schemas.reference.messages import text
 
@@ -61,7 +61,8 @@ class MappingContext:
     def time(self, segment: hl7.Segment, field: int, index: int | None = None) -> datetime | None:
         name = str(segment[0][0])
         location = f"{name}[{index}]-{field}" if index is not None else f"{name}-{field}"
-        return parse_timestamp(get(segment, field, 1), self.zone, location)
+        at = parse_timestamp(get(segment, field, 1), self.zone, location)
+        return not_in_future(at, location) if at is not None else None
 
     def first_time(
         self, message: Hl7Message, *candidates: tuple[hl7.Segment | None, int]

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from connectors import metrics
 from connectors.deadletter import DeadLetterFile
 from connectors.hl7.ack import ACCEPT, ERROR, ack_code_for, build_ack
@@ -24,7 +26,7 @@ from connectors.hl7.message import Header, Hl7Message, decode, read_header
 from connectors.hl7.orders import map_order
 from connectors.hl7.patient_cache import PatientCache
 from connectors.hl7.results import map_mdm, map_oru
-from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason
+from connectors.mapping import CodeMapper, EventSink, Rejected, RejectReason, invalid_event
 from connectors.mllp.server import MllpServer, start_mllp_server
 from connectors.settings import ConnectorSettings
 from schemas.reference.messages import text
@@ -79,6 +81,8 @@ class Hl7Handler:
             events = map_message(self.context, message)
         except Rejected as rejection:
             return self._refuse(raw, header, rejection)
+        except ValidationError as exc:  # e.g. a name longer than the contract allows
+            return self._refuse(raw, header, invalid_event(exc))
         except Exception as exc:  # a mapping bug must still be answered, and the input kept
             log.exception("mapping HL7 message %s failed", header.control_id)
             failure = Rejected(RejectReason.MALFORMED,

@@ -19,7 +19,7 @@ from datetime import date
 import hl7
 
 from connectors.hl7.message import get, parse_date, repetitions
-from connectors.mapping import Rejected, RejectReason
+from connectors.mapping import Rejected, RejectReason, date_not_in_future
 from schemas.models import Patient
 from schemas.models.common import Address, IdType, Sex
 from schemas.reference.messages import Text, text
@@ -112,7 +112,7 @@ def patient_from_pid(pid: hl7.Segment | None, nk1: list[hl7.Segment] | None = No
     if sex_code and sex_code not in SEXES:
         raise Rejected(RejectReason.UNMAPPED_CODE, text("connector.sex", code=sex_code), "PID-8")
     sex = SEXES.get(sex_code)
-    birth_date = parse_date(get(pid, 7), "PID-7")
+    birth_date = date_not_in_future(parse_date(get(pid, 7), "PID-7"), "PID-7")
     if id_type is IdType.RESIDENT_ID:
         id_birth, id_sex = _from_resident_id(id_number)
         birth_date, sex = birth_date or id_birth, sex or id_sex

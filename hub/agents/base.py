@@ -16,7 +16,7 @@ from hub.rules.rejections import REPLAY_HEADER, Reason, Rejection
 from hub.runtime.app import app
 from hub.runtime.emit import dead_letter, feedback, forget_unacknowledged, send_feedback
 from hub.runtime.services import runtime
-from schemas.codec import CodecError
+from schemas.codec import CodecError, FieldTooLongError
 from schemas.models import Event
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.messages import text
@@ -82,10 +82,12 @@ def rejection_id_parts(meta: Meta, agent: str, event: Event | None) -> tuple[str
     return (meta.topic, str(meta.partition), str(meta.offset), agent)
 
 
-async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | None) -> None:
+async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | None,
+                 event_id: str | None = None) -> None:
     """Dead-letter an input and tell the member who sent it (the owner of the ingress
     topic, or for internal topics the member intake already verified). A replay refused
-    again is not answered: the member was told when the input first came."""
+    again is not answered: the member was told when the input first came. `event_id`: the
+    id of an input that was read but not accepted as an event, for the answer."""
     member = meta.topic_member or (event.envelope.member_id if event else None)
     id_parts = rejection_id_parts(meta, agent, event)
     await dead_letter(
@@ -95,7 +97,7 @@ async def reject(meta: Meta, code: str, reason: str, agent: str, event: Event | 
     )
     if member is None or meta.replay_of is not None:
         return
-    in_reply_to = event.envelope.event_id if event else None
+    in_reply_to = event.envelope.event_id if event else event_id
     await send_feedback(
         feedback(
             member, in_reply_to, FeedbackStatus.REJECTED, id_parts=id_parts,
@@ -116,7 +118,11 @@ def input_member(meta: Meta, event: Event | None) -> str:
 async def _refuse(agent: str, exc: Exception, meta: Meta, event: Event | None) -> None:
     """Answer a failed input: dead letter and rejection (an uncaught error would stop the
     agent)."""
-    if isinstance(exc, CodecError):
+    if isinstance(exc, FieldTooLongError):
+        reason = text("rejection.field_too_long", schema=exc.schema, field=exc.field,
+                      length=exc.length, limit=exc.limit)
+        await reject(meta, exc.code, runtime.locale.render(reason), agent, None, exc.event_id)
+    elif isinstance(exc, CodecError):
         key = "rejection.unknown_schema" if exc.code == Reason.UNKNOWN_SCHEMA else \
             "rejection.malformed"
         await reject(meta, exc.code, runtime.locale.render(text(key, detail=str(exc))), agent,

@@ -2,15 +2,19 @@
 flows. An event that came on its home partition (schemas.partitioning: the SDK keys it so)
 is handed to the flows here, on the same partition number their state lives on, without a
 second hop; any other is forwarded to its home partition of the internal topic, where the
-same flows take it. A repeated event id is dropped (a member resending it gets a DUPLICATE
-rejection; a redelivery of the same message after a crash is handled again, which is
-harmless because every later step is idempotent by event id)."""
+same flows take it. The event is admitted before anything else (who sent it, its id, its
+times: hub/rules/admission.py), then a repeated event id of the same member is dropped (a
+member resending it gets a DUPLICATE rejection; a redelivery of the same message after a
+crash is handled again, which is harmless because every later step is idempotent by event
+id). Event ids are each member's own: the same id from two members is two events."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hub import metrics
 from hub.agents.base import Meta, hand_on, hub_agent
-from hub.rules.admission import Admitted, admit
+from hub.rules.admission import Admitted, admit, dedup_key
 from hub.rules.rejections import Reason, Rejection
 from hub.runtime import channels, placement
 from hub.runtime.app import app
@@ -24,10 +28,14 @@ AGENT = "intake"
 
 DAY_SECONDS = 86_400.0
 RETENTION_DAYS = runtime.settings.dedup_retention_days
+CLOCK_SKEW = timedelta(seconds=runtime.settings.clock_skew_seconds)
 
-# event id -> [partition, offset, first seen (ms)] of the message that first carried it.
-# Day-long windows that Faust expires after the retention (with changelog tombstones), so
-# the table stays bounded: an id resent after the retention is accepted again.
+# "<member>/<event id>" (admission.dedup_key) -> [partition, offset, first seen (ms)] of the
+# message that first carried it, on that partition (a member's resend of an event has its
+# ordering key, so it comes on the same partition of the same in.<member> topic; a dead
+# letter is replayed there too). Day-long windows that Faust expires after the retention
+# (with changelog tombstones), so the table stays bounded: an id resent after the
+# retention is accepted again.
 seen_event_ids = (
     app.Table("intake-seen-event-ids", default=list,
               partitions=runtime.settings.member_partitions,
@@ -37,9 +45,9 @@ seen_event_ids = (
 )
 
 
-def first_seen(event_id: str) -> list[int] | None:
-    """Where an event id was first accepted, looking back over the retention."""
-    windows = seen_event_ids[event_id]
+def first_seen(key: str) -> list[int] | None:
+    """Where a member's event id was first accepted, looking back over the retention."""
+    windows = seen_event_ids[key]
     for days_back in range(RETENTION_DAYS + 1):
         found: list[int] = windows.delta(days_back * DAY_SECONDS)
         if found:
@@ -50,14 +58,16 @@ def first_seen(event_id: str) -> list[int] | None:
 @hub_agent(channels.ingress, name=AGENT)
 async def intake(event: Event, meta: Meta) -> None:
     event_id = event.envelope.event_id
-    first = first_seen(event_id)
+    admitted = admit(
+        event, meta.topic_member, runtime.registry, runtime.pseudonym_secret, runtime.sealer,
+        now=runtime.now(), clock_skew=CLOCK_SKEW,
+    )
+    seen_key = dedup_key(event)
+    first = first_seen(seen_key)
     redelivery = first is not None and first[0] == meta.partition and first[1] == meta.offset
     if first is not None and not redelivery:
         metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
         raise Rejection(Reason.DUPLICATE_EVENT, "rejection.duplicate_event", event_id=event_id)
-    admitted = admit(
-        event, meta.topic_member, runtime.registry, runtime.pseudonym_secret, runtime.sealer
-    )
     home = home_partition(event)
     in_place = placement.handled_in_place() and meta.partition == home
     if not in_place:
@@ -65,7 +75,7 @@ async def intake(event: Event, meta: Meta) -> None:
                       partition=home)
     if first is None:
         first_seen_ms = int(runtime.now().timestamp() * 1000)
-        seen_event_ids[event_id] = [meta.partition, meta.offset, first_seen_ms]
+        seen_event_ids[seen_key] = [meta.partition, meta.offset, first_seen_ms]
     member_id = event.envelope.member_id
     metrics.MEMBER_LAST_SEEN.labels(member_id).set(runtime.now().timestamp())
     metrics.INTAKE_PLACEMENT.labels(member_id, "in_place" if in_place else "forwarded").inc()

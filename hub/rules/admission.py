@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from hub.rules.plausibility import check_plausible
 from hub.rules.privacy import Sealer, pseudonymous
 from hub.rules.rejections import Reason, Rejection
 from schemas.models import (
@@ -19,6 +22,11 @@ from schemas.models.common import Patient
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.reference.registry import Registry
 from schemas.topics import INTERNAL_ROUTES, TopicSpec
+
+# 8-4-4-4-12 hex digits, either case: what every UUID library writes
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_PLACEHOLDER_UUIDS = frozenset({"00000000-0000-0000-0000-000000000000",
+                                "ffffffff-ffff-ffff-ffff-ffffffffffff"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,24 @@ def check_origin(event: Event, topic_member: str | None, registry: Registry) -> 
         )
 
 
+def check_event_id(event: Event) -> None:
+    """The event id must be a UUID of the sender's own: an empty or made-up id (or the
+    all-zero placeholder) would be accepted once and make every later event with it a
+    duplicate."""
+    event_id = event.envelope.event_id
+    if not _UUID.fullmatch(event_id):
+        raise Rejection(Reason.INVALID_EVENT_ID, "rejection.event_id_not_uuid",
+                        event_id=event_id[:64])
+    if event_id.lower() in _PLACEHOLDER_UUIDS:
+        raise Rejection(Reason.INVALID_EVENT_ID, "rejection.event_id_nil")
+
+
+def dedup_key(event: Event) -> str:
+    """What intake remembers an accepted event by: event ids are each sender's own, so
+    the sender is part of the key (no member can make another's event a duplicate)."""
+    return f"{event.envelope.member_id}/{event.envelope.event_id.lower()}"
+
+
 def _protect(patient: Patient, issuer: str, secret: bytes, sealer: Sealer) -> Patient:
     if patient.key is not None or patient.sealed is not None:
         raise Rejection(Reason.PSEUDONYM_FROM_MEMBER, "rejection.pseudonym_from_member")
@@ -61,10 +87,14 @@ def _protect(patient: Patient, issuer: str, secret: bytes, sealer: Sealer) -> Pa
 
 
 def admit(
-    event: Event, topic_member: str | None, registry: Registry, secret: bytes, sealer: Sealer
+    event: Event, topic_member: str | None, registry: Registry, secret: bytes, sealer: Sealer,
+    *, now: datetime, clock_skew: timedelta,
 ) -> Admitted:
-    """Check an ingress event and turn it into what travels on the internal topics."""
+    """Check an ingress event and turn it into what travels on the internal topics: who
+    sent it first, then its id, then whether its times can be true."""
     check_origin(event, topic_member, registry)
+    check_event_id(event)
+    check_plausible(event, now, clock_skew)
     route = INTERNAL_ROUTES[type(event)]
     if isinstance(event, StockEvent | ShortageRegistration):
         return Admitted(event, route, event.drug_code)

@@ -10,6 +10,7 @@ from faust.exceptions import NotReady
 from faust.types import TopicT
 
 from hub import metrics
+from hub.rules.rejections import Reason, Rejection
 from hub.runtime import channels
 from hub.runtime.app import app
 from hub.runtime.changelog_gate import Delivery
@@ -34,6 +35,28 @@ def forget_unacknowledged() -> None:
     task = asyncio.current_task()
     if task is not None:
         _unacknowledged.pop(task, None)
+
+
+# Room left under the producer's request limit for the key, headers and batch framing.
+_FRAMING_BYTES = 1024
+# The reason a letter or feedback carries is cut to this many characters.
+REASON_MAX_CHARS = 2_000
+
+
+def output_limit() -> int:
+    """The most bytes an output's value and key may take: under the producer's request
+    limit (Faust's producer_max_request_size, within the broker's message.max.bytes)."""
+    return int(app.conf.producer_max_request_size) - _FRAMING_BYTES
+
+
+def _check_size(event: Event, value: bytes, key: bytes | None) -> None:
+    """An output too large for the broker is refused here, as a Rejection of the input
+    that made it (dead-lettered with the reason), instead of failing in the producer
+    (MessageSizeTooLargeError) past the agent's answer."""
+    size = len(value) + len(key or b"")
+    if size > output_limit():
+        raise Rejection(Reason.OUTPUT_TOO_LARGE, "rejection.output_too_large",
+                        schema=event.avro_name(), size=size, limit=output_limit())
 
 
 def kafka_producer() -> AIOKafkaProducer | None:
@@ -65,8 +88,10 @@ async def publish(
         await channel.send(key=key_bytes, value=event, partition=partition,
                            key_serializer="raw", value_serializer=CODEC_NAME)
     else:
-        delivery = await producer.send(channel.get_topic_name(), runtime.codec.encode(event),
-                                       key=key_bytes, partition=partition)
+        value = runtime.codec.encode(event)
+        _check_size(event, value, key_bytes)
+        delivery = await producer.send(channel.get_topic_name(), value, key=key_bytes,
+                                       partition=partition)
         task = asyncio.current_task()
         if task is not None:
             _unacknowledged.setdefault(task, []).append(delivery)
@@ -83,6 +108,8 @@ def feedback(
 ) -> Feedback:
     """A feedback whose id derives from what it answers, so a redelivery repeats it exactly."""
     event_id = deterministic_id("feedback", in_reply_to or "", status.value, *id_parts)
+    if isinstance(reason := fields.get("reason"), str):
+        fields["reason"] = reason[:REASON_MAX_CHARS]
     envelope = Feedback.new_envelope(
         member_id, event_id=event_id, occurred_at=runtime.now(), correlation_id=in_reply_to
     )
@@ -110,7 +137,10 @@ async def dead_letter(
     replay_of: str | None = None,
 ) -> DeadLetter:
     """Record a rejected input for operators; its original bytes are sealed. The letter's
-    id derives from `id_parts` (default: the input's position and the agent)."""
+    id derives from `id_parts` (default: the input's position and the agent). An original
+    whose sealed copy would not fit in a message is left out (original_sealed empty,
+    original_size its length): it stays at its source topic and offset."""
+    fits = len(raw) * 4 // 3 + 8 * _FRAMING_BYTES + 4 * REASON_MAX_CHARS < output_limit()
     parts = id_parts or (topic, str(partition), str(offset), agent)
     letter_id = deterministic_id("dead-letter", *parts)
     letter = DeadLetter(
@@ -128,9 +158,9 @@ async def dead_letter(
         original_event_id=event.envelope.event_id if event else None,
         schema_name=event.avro_name() if event else None,
         reason_code=reason_code,
-        reason=reason,
+        reason=reason[:REASON_MAX_CHARS],
         agent=agent,
-        original_sealed=runtime.sealer.seal(raw),
+        original_sealed=runtime.sealer.seal(raw) if fits else b"",
         original_size=len(raw),
         replay_of=replay_of,
     )

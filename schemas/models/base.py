@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 
 def _millisecond_utc(value: datetime) -> datetime:
@@ -19,6 +19,16 @@ def _millisecond_utc(value: datetime) -> datetime:
 # Every timestamp field has this type. (A validator on every field of every record cost a
 # Python call per field: validating a mix event took 10.5 us with it, 7.7 us without.)
 UtcMillis = Annotated[datetime, AfterValidator(_millisecond_utc)]
+
+
+# Every text field a member writes has a bound, checked while decoding (Avro strings have
+# no length): a 950 KB patient name must be refused as such, not grow past the broker's
+# message limit once sealed and forwarded. Lengths in characters.
+Code = Annotated[str, StringConstraints(max_length=128)]  # codes, identifiers, references
+PersonName = Annotated[str, StringConstraints(max_length=100)]
+ShortText = Annotated[str, StringConstraints(max_length=256)]  # item names, units, places
+Note = Annotated[str, StringConstraints(max_length=4_000)]  # remarks, reasons, text values
+ReportText = Annotated[str, StringConstraints(max_length=20_000)]  # findings, conclusions
 
 
 class Record(BaseModel):
@@ -35,12 +45,12 @@ class Record(BaseModel):
 class Envelope(Record):
     """Common header of every event, whoever wrote it."""
 
-    event_id: str = Field(description="UUID, unique per event; a resend keeps the same id")
-    member_id: str = Field(description="The member that published (or is addressed by) it")
+    event_id: Code = Field(description="UUID, unique per event; a resend keeps the same id")
+    member_id: Code = Field(description="The member that published (or is addressed by) it")
     occurred_at: UtcMillis = Field(description="When it happened at the source (UTC)")
-    schema_name: str = Field(description="Full Avro name of the event's schema")
+    schema_name: ShortText = Field(description="Full Avro name of the event's schema")
     schema_version: int = Field(description="Version of that schema")
-    correlation_id: str | None = Field(
+    correlation_id: Code | None = Field(
         default=None, description="Event id of the input that caused this event, if any"
     )
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.models.base import Event, UtcMillis
+from schemas.models.base import Code, Event, Note, PersonName, ReportText, ShortText, UtcMillis
 from schemas.models.common import Patient
 
 
@@ -84,18 +84,20 @@ class Decision(StrEnum):
 class LabResult(Event):
     NAMESPACE: ClassVar[str] = "consortium.clinical"
     patient: Patient
-    item_code: str | None = Field(default=None, description="Consortium item code, if mapped")
-    local_code: str = Field(description="The member's own code for the item")
-    loinc: str | None = None
-    item_name: str | None = None
-    order_ref: str | None = Field(default=None, description="Accession or order number")
+    item_code: Code | None = Field(default=None, description="Consortium item code, if mapped")
+    local_code: Code = Field(description="The member's own code for the item")
+    loinc: Code | None = None
+    item_name: ShortText | None = None
+    order_ref: Code | None = Field(default=None, description="Accession or order number")
     value_numeric: float | None = None
-    value_text: str | None = None
-    unit: str | None = None
-    reference_range: str | None = None
+    value_text: Note | None = None
+    unit: Code | None = None
+    reference_range: ShortText | None = None
     abnormal_flag: AbnormalFlag | None = None
-    specimen: str | None = None
-    method: str | None = Field(default=None, description="e.g. CULTURE, SMEAR, PCR, WESTERN_BLOT")
+    specimen: ShortText | None = None
+    method: ShortText | None = Field(
+        default=None, description="e.g. CULTURE, SMEAR, PCR, WESTERN_BLOT"
+    )
     status: ResultStatus = ResultStatus.FINAL
     reported_at: UtcMillis
 
@@ -103,15 +105,19 @@ class LabResult(Event):
 class ImagingReport(Event):
     NAMESPACE: ClassVar[str] = "consortium.clinical"
     patient: Patient
-    item_code: str | None = None
-    local_code: str
-    item_name: str | None = None
+    item_code: Code | None = None
+    local_code: Code
+    item_name: ShortText | None = None
     modality: Modality
-    body_site: str | None = None
-    order_ref: str | None = None
-    report_ref: str = Field(description="Where the report and images are (accession, study UID)")
-    findings: str | None = None
-    conclusion: str | None = Field(default=None, description="Impression; not recognised itself")
+    body_site: ShortText | None = None
+    order_ref: Code | None = None
+    report_ref: ShortText = Field(
+        description="Where the report and images are (accession, study UID)"
+    )
+    findings: ReportText | None = None
+    conclusion: ReportText | None = Field(
+        default=None, description="Impression; not recognised itself"
+    )
     status: ResultStatus = ResultStatus.FINAL
     reported_at: UtcMillis
 
@@ -119,9 +125,9 @@ class ImagingReport(Event):
 class Diagnosis(Event):
     NAMESPACE: ClassVar[str] = "consortium.clinical"
     patient: Patient
-    icd10: str = Field(description="ICD-10 code, national clinical version 2.0 (e.g. A22.101)")
-    diagnosis_name: str
-    encounter_ref: str | None = None
+    icd10: Code = Field(description="ICD-10 code, national clinical version 2.0 (e.g. A22.101)")
+    diagnosis_name: ShortText
+    encounter_ref: Code | None = None
     case_classification: CaseClassification | None = None
     chronicity: Chronicity | None = None
     visit_kind: VisitKind = VisitKind.INITIAL
@@ -130,22 +136,22 @@ class Diagnosis(Event):
     death_date: date | None = None
     died_of_disease: bool = False
     is_treating_unit: bool = True
-    doctor: str | None = None
-    remarks: str | None = None
+    doctor: PersonName | None = None
+    remarks: Note | None = None
 
 
 class TestOrder(Event):
     NAMESPACE: ClassVar[str] = "consortium.clinical"
     __test__: ClassVar[bool] = False  # not a pytest test class
     patient: Patient
-    order_id: str
-    item_code: str | None = None
-    local_code: str
+    order_id: Code
+    item_code: Code | None = None
+    local_code: Code
     ordered_at: UtcMillis
     priority: OrderPriority = OrderPriority.ROUTINE
     retest_reason: RetestReason | None = None
-    ordering_doctor: str | None = None
-    department: str | None = None
+    ordering_doctor: PersonName | None = None
+    department: ShortText | None = None
 
 
 class RecognitionDecision(Event):
@@ -153,11 +159,11 @@ class RecognitionDecision(Event):
 
     NAMESPACE: ClassVar[str] = "consortium.clinical"
     patient: Patient
-    order_id: str
-    item_code: str
+    order_id: Code
+    item_code: Code
     decision: Decision
-    recognised_result_id: str | None = Field(
+    recognised_result_id: Code | None = Field(
         default=None, description="Event id of the result that was recognised"
     )
     retest_reason: RetestReason | None = None
-    note: str | None = None
+    note: Note | None = None

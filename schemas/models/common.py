@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.models.base import Record
+from schemas.models.base import Code, PersonName, Record, ShortText
 
 
 class IdType(StrEnum):
@@ -95,12 +95,12 @@ class Occupation(StrEnum):
 class Address(Record):
     """Current address: where the patient lives at onset."""
 
-    province: str | None = None
-    city: str | None = None
-    county: str | None = None
-    township: str | None = None
-    village: str | None = None
-    house_number: str | None = None
+    province: ShortText | None = None
+    city: ShortText | None = None
+    county: ShortText | None = None
+    township: ShortText | None = None
+    village: ShortText | None = None
+    house_number: ShortText | None = None
 
 
 class Patient(Record):
@@ -113,17 +113,20 @@ class Patient(Record):
     """
 
     id_type: IdType | None = None
-    id_number: str | None = None
-    key: str | None = Field(default=None, description="Keyed pseudonym; set by the hub only")
-    sealed: bytes | None = Field(default=None, description="Encrypted patient block; hub only")
-    name: str | None = None
-    parent_name: str | None = Field(default=None, description="For children aged 14 or under")
+    id_number: Code | None = None
+    key: Code | None = Field(default=None, description="Keyed pseudonym; set by the hub only")
+    sealed: bytes | None = Field(default=None, max_length=65_536,
+                                 description="Encrypted patient block; hub only")
+    name: PersonName | None = None
+    parent_name: PersonName | None = Field(
+        default=None, description="For children aged 14 or under"
+    )
     sex: Sex | None = None
     birth_date: date | None = None
     age_value: int | None = None
     age_unit: AgeUnit | None = None
-    employer: str | None = Field(default=None, description="Employer or school")
-    phone: str | None = None
+    employer: ShortText | None = Field(default=None, description="Employer or school")
+    phone: Code | None = None
     belonging: Belonging | None = None
     address: Address | None = None
     occupation: Occupation | None = None

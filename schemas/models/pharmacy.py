@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.models.base import Event, UtcMillis
+from schemas.models.base import Code, Event, Note, ShortText, UtcMillis
 
 
 class StockEventKind(StrEnum):
@@ -23,18 +23,19 @@ class StockEventKind(StrEnum):
 class StockEvent(Event):
     NAMESPACE: ClassVar[str] = "consortium.pharmacy"
     kind: StockEventKind
-    drug_code: str = Field(description="National insurance drug code, 23 characters")
-    local_drug_code: str | None = None
+    drug_code: Code = Field(description="National insurance drug code, 23 characters")
+    local_drug_code: Code | None = None
     quantity: float = Field(
         description="Units moved; for COUNT the counted balance; for ADJUSTMENT signed"
     )
-    reason: str | None = Field(default=None, description="Required for ADJUSTMENT")
-    trace_codes: list[str] = Field(
-        default_factory=list, description="20-digit traceability codes of the packs dispensed"
+    reason: Note | None = Field(default=None, description="Required for ADJUSTMENT")
+    trace_codes: list[Code] = Field(
+        default_factory=list, max_length=10_000,
+        description="20-digit traceability codes of the packs dispensed",
     )
-    counterpart_member: str | None = Field(default=None, description="Other side of a transfer")
-    transfer_ref: str | None = None
-    batch_no: str | None = None
+    counterpart_member: Code | None = Field(default=None, description="Other side of a transfer")
+    transfer_ref: Code | None = None
+    batch_no: Code | None = None
     expiry_date: date | None = None
     at: UtcMillis
 
@@ -43,9 +44,9 @@ class ShortageRegistration(Event):
     """A shortage registered by hand (缺药登记)."""
 
     NAMESPACE: ClassVar[str] = "consortium.pharmacy"
-    drug_code: str
-    specification: str | None = None
-    dosage_form: str | None = None
+    drug_code: Code
+    specification: ShortText | None = None
+    dosage_form: ShortText | None = None
     quantity_short: float
-    reason: str
+    reason: Note
     expected_recovery: date | None = None

@@ -39,6 +39,9 @@ NEVER_REPLAYED: dict[str, str] = {
     Reason.MISSING_PATIENT_IDENTITY: "缺少患者身份：由成员补全后重发，不重放",
     Reason.PSEUDONYM_FROM_MEMBER: "成员不得发送假名：由成员修正后重发，不重放",
     Reason.DUPLICATE_EVENT: "重复的事件 id：原事件已被接受，重放只会再次被拒",
+    Reason.INVALID_EVENT_ID: "事件 id 不是 UUID：由成员修正后重发，不重放",
+    Reason.IMPLAUSIBLE_DATE: "日期不可能为真：由成员修正后重发，不重放",
+    Reason.FIELD_TOO_LONG: "字段超过长度上限：由成员修正后重发，不重放",
 }
 
 
@@ -74,6 +77,9 @@ def never_replayed(letter: DeadLetter) -> str | None:
     if letter.replay_of:
         return (f"这是重放 {letter.replay_of} 后再次被拒的结果：修复原因后用 "
                 f"--force --id {letter.replay_of} 重放那一封")
+    if not letter.original_sealed:
+        return (f"原件（{letter.original_size} 字节）过大，未随信件封存：见 "
+                f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}")
     return NEVER_REPLAYED.get(letter.reason_code)
 
 
