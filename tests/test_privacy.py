@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -55,8 +57,11 @@ def test_a_record_number_matches_only_at_the_member_that_issued_it() -> None:
 def test_intake_pseudonymises_a_record_number_with_the_member_that_sent_it() -> None:
     mrn = patient("555-44-4444", id_type=IdType.MEDICAL_RECORD_NUMBER)
     registry = load_registry()
-    at_lead = admit(lab_result("lead", patient=mrn), "lead", registry, SECRET, SEALER)
-    at_east = admit(lab_result("chc-east", patient=mrn), "chc-east", registry, SECRET, SEALER)
+    now, skew = datetime.now(UTC), timedelta(minutes=5)
+    at_lead = admit(lab_result("lead", patient=mrn), "lead", registry, SECRET, SEALER,
+                    now=now, clock_skew=skew)
+    at_east = admit(lab_result("chc-east", patient=mrn), "chc-east", registry, SECRET, SEALER,
+                    now=now, clock_skew=skew)
     assert at_lead.key == patient_key(mrn, SECRET, issuer="lead") != at_east.key
     assert at_east.key == patient_key(mrn, SECRET, issuer="chc-east")
 

@@ -249,7 +249,8 @@ def test_index_entries_snapshot_qc_and_what_recognition_shows() -> None:
 
 def _admitted(event: Event) -> Any:
     """What intake hands the flows: the patient pseudonymised by the member that sent it."""
-    return admit(event, event.envelope.member_id, REGISTRY, SECRET, SEALER).event
+    return admit(event, event.envelope.member_id, REGISTRY, SECRET, SEALER,
+                 now=event.envelope.occurred_at, clock_skew=timedelta(minutes=5)).event
 
 
 def _glucose_advice(index: dict[str, Any], member_id: str, who: Patient) -> Verdict:
