@@ -28,7 +28,8 @@ from connectors.hl7.message import CHARSETS
 from schemas.models import Event, Feedback, RecognitionAdvice
 from schemas.models.outputs import FeedbackStatus
 
-ACCEPTING = frozenset({FeedbackStatus.ACCEPTED, FeedbackStatus.REPORTED, FeedbackStatus.REVISED})
+ACCEPTING = frozenset({FeedbackStatus.ACCEPTED, FeedbackStatus.REPORTED, FeedbackStatus.REVISED,
+                       FeedbackStatus.WITHDRAWN})
 
 
 def _ts(at: datetime | None, zone: ZoneInfo) -> str:
