@@ -107,6 +107,21 @@ def test_a_result_posted_as_wrong_is_a_retraction_of_the_original(
     assert refused(ctx, no_order).code is RejectReason.MISSING_FIELD
 
 
+def test_an_imaging_report_whose_observations_are_all_wrong_is_retracted(
+    ctx: MappingContext,
+) -> None:
+    original = mapped(ctx, imaging_oru())[0]
+    # OBX-11 W on each text OBX (OBR-25 C: the report changed)
+    withdrawn = imaging_oru(control="RIS20250301031").replace("|F\r", "|W\r") \
+        .replace("|CT|W\r", "|CT|C\r")
+    [retraction] = mapped(ctx, withdrawn)
+    assert isinstance(original, ImagingReport) and isinstance(retraction, ImagingReport)
+    assert original.status is ResultStatus.FINAL
+    assert retraction.status is ResultStatus.RETRACTED
+    assert (retraction.report_ref, retraction.order_ref) == (original.report_ref,
+                                                             original.order_ref)
+
+
 def test_imaging_oru_gives_an_imaging_report(ctx: MappingContext) -> None:
     [report] = mapped(ctx, imaging_oru())
     assert isinstance(report, ImagingReport)

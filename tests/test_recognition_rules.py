@@ -282,6 +282,19 @@ def test_a_retraction_before_its_original_still_wins() -> None:
     assert [t["o"] for t in later[TOMBSTONES]] == ["ACC-2"]
 
 
+def test_an_imaging_report_is_retracted_by_its_report_reference() -> None:
+    def report(status: ResultStatus, at: datetime) -> ImagingReport:
+        return ImagingReport(
+            envelope=ImagingReport.new_envelope("lead"), patient=patient(), local_code="CT005",
+            modality=Modality.CT, report_ref="1.2.840.1", reported_at=at, status=status)
+    entry = index_entry(report(ResultStatus.FINAL, T0), item("CT-CHEST"), REGISTRY)
+    index = add_result({}, entry, keep=3, reported_after=T0 - timedelta(days=1))
+    retraction = retraction_of(report(ResultStatus.RETRACTED, T0 + timedelta(hours=1)),
+                               item("CT-CHEST"), keep_days=200)
+    updated, removed = retract(index, retraction, T0 + timedelta(hours=1))
+    assert removed == [entry] and results_for(updated, "CT-CHEST") == []
+
+
 def test_retracted_results_are_never_indexed_and_need_an_order_number() -> None:
     retraction = lab_result("chc-east", status=ResultStatus.RETRACTED, order_ref="ACC-1")
     assert not should_index(retraction, item("K"))

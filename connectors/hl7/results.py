@@ -160,7 +160,10 @@ def imaging_report(ctx: MappingContext, message: Hl7Message, patient: Patient,
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.hl7_no_report_ref"),
                        f"OBR[{obr_index}]-3")
     findings, conclusion = _report_text(observations)
-    if status_code is None:
+    withdrawn = {"W", "D"}
+    if observations and all(get(o, 11).upper() in withdrawn for o in observations):
+        status = ResultStatus.RETRACTED  # every OBX of the report posted as wrong or deleted
+    elif status_code is None:
         status = _status(get(obr, 25), RESULT_STATUSES, f"OBR[{obr_index}]-25")
     else:
         status = _status(status_code, DOCUMENT_STATUSES, "TXA-17")
