@@ -51,7 +51,8 @@ SEPARATOR = "|"
 
 LABELS: dict[str, str] = {
     # kind, sex, age unit, chronicity
-    "INITIAL": "初次报告", "REVISION": "订正报告", "MALE": "男", "FEMALE": "女",
+    "INITIAL": "初次报告", "REVISION": "订正报告", "DELETION": "删除报告", "MALE": "男",
+    "FEMALE": "女",
     "UNKNOWN": "不详", "YEAR": "岁", "MONTH": "月", "DAY": "天", "ACUTE": "急性",
     "CHRONIC": "慢性",
     # ID documents
@@ -70,7 +71,8 @@ LABELS: dict[str, str] = {
     "CADRE_CLERK": "干部职员", "RETIRED": "离退人员", "HOUSEWORK_UNEMPLOYED": "家务及待业",
     # case classification, disease class
     "SUSPECTED": "疑似病例", "CLINICAL": "临床诊断病例", "CONFIRMED": "确诊病例",
-    "CARRIER": "病原携带者", "A": "甲类", "B_AS_A": "乙类(按甲类管理)", "B": "乙类", "C": "丙类",
+    "CARRIER": "病原携带者", "EXCLUDED": "排除病例", "A": "甲类", "B_AS_A": "乙类(按甲类管理)",
+    "B": "乙类", "C": "丙类",
     "FOODBORNE": "食源性疾病",
 }
 
@@ -174,7 +176,7 @@ class CardFolder:
             path = self.root / f"{stem}.json"
             _write_whole(path, _json(event))
             self.card_ids.add(event.card_id)
-            if event.kind is CardKind.REVISION:
+            if event.kind is not CardKind.INITIAL:  # a revision or a deletion
                 self.filed.revisions += 1
             else:
                 self.filed.initial += 1

@@ -74,6 +74,12 @@ RECOGNITION = Counter(
     "Recognition outcomes: orders, recognisable, recognised, retested (by reason)",
     ["member", "item", "outcome", "reason"], registry=REGISTRY,
 )
+RECOGNITION_RETRACTED = Counter(
+    "hub_recognition_retractions_total",
+    "Retracted results: removed from the index, kept as a tombstone (the original not yet "
+    "seen), a late original refused, an ordering member's advice withdrawn",
+    ["member", "outcome"], registry=REGISTRY,
+)
 RECOGNITION_INDEXED = Counter(
     "hub_recognition_results_indexed_total",
     "Results added to the recognition index, by producing member and item kind",

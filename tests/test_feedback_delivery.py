@@ -25,6 +25,7 @@ from connectors.feedback_delivery import (
     MllpTarget,
     deliver_from,
 )
+from connectors.hl7.feedback import advice_segments
 from connectors.mllp.server import start_mllp_server
 from connectors.sdk import FeedbackReader
 from hub.brokers import BaseBroker, free_port
@@ -104,6 +105,15 @@ def test_advice_and_feedback_as_hl7() -> None:
     assert str(ack.segment("MSH")[9]) == "ACK^Z01^ACK" and str(ack["MSA.F1"]) == "AE"
     assert str(ack["MSA.F2"]) == "e-1" and str(ack["ZFB.F1"]) == "REJECTED"
     assert str(ack["ZFB.F4"]) == "onset_date"
+
+
+def test_an_advice_withdrawn_names_the_retracted_result_in_zra_7() -> None:
+    withdrawn = advice().model_copy(update={"verdict": Verdict.NONE_VALID, "results": [],
+                                            "withdrawn_result_id": "r-retracted"})
+    zra = next(s for s in advice_segments(withdrawn, ZONE) if s.startswith("ZRA|"))
+    assert zra.split("|")[7] == "r-retracted"
+    kept = next(s for s in advice_segments(advice(), ZONE) if s.startswith("ZRA|"))
+    assert kept.split("|")[7] == ""
 
 
 def test_gb18030_delivery_and_retry_until_the_his_takes_it() -> None:

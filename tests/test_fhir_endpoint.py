@@ -28,7 +28,13 @@ from schemas.models import (
     StockEvent,
     TestOrder,
 )
-from schemas.models.clinical import CaseClassification, Modality, OrderPriority
+from schemas.models.clinical import (
+    CaseClassification,
+    DiagnosisVerification,
+    Modality,
+    OrderPriority,
+    ResultStatus,
+)
 from schemas.models.common import IdType
 from tests.test_fhir_resources import (
     LOCAL_LAB,
@@ -269,3 +275,71 @@ def test_metrics_and_capability_statement(tmp_path: Path) -> None:
     types = {r["type"] for r in capability["rest"][0]["resource"]}
     assert {"Observation", "MedicationDispense", "Condition"} <= types
     assert copy.deepcopy(capability)["fhirVersion"].startswith("4.")
+
+
+def test_an_observation_entered_in_error_retracts_the_one_sent_before(tmp_path: Path) -> None:
+    """The specification's Observation f001 sent final, then again with status
+    entered-in-error (same identifier, no value): the second is a retraction naming the
+    first by its identifier, under a new event id (not dropped as a resend)."""
+    sink = MemorySink()
+    withdrawn = observation(status="entered-in-error")
+    del withdrawn["valueQuantity"], withdrawn["interpretation"]
+    replies = exchange(tmp_path, sink, [("/fhir/Observation", observation()),
+                                        ("/fhir/Observation", withdrawn)])
+    assert [status for status, _, _ in replies] == [201, 201]
+    original, retraction = sink.events
+    assert isinstance(original, LabResult) and isinstance(retraction, LabResult)
+    assert retraction.status is ResultStatus.RETRACTED and original.status is ResultStatus.FINAL
+    assert retraction.order_ref == original.order_ref == "6323"
+    assert retraction.item_code == original.item_code == "K"
+    assert retraction.envelope.event_id != original.envelope.event_id
+    assert retraction.value_numeric is None
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled"])
+def test_a_lab_report_withdrawn_retracts_each_of_its_results(tmp_path: Path,
+                                                             status: str) -> None:
+    sink = MemorySink()
+    report = {**lipid_report(), "status": status}
+    replies = exchange(tmp_path, sink, [("/fhir/DiagnosticReport", lipid_report()),
+                                        ("/fhir/DiagnosticReport", report)])
+    assert [got for got, _, _ in replies] == [201, 201]
+    originals, retractions = sink.events[:4], sink.events[4:]
+    assert all(isinstance(e, LabResult) and e.status is ResultStatus.RETRACTED
+               and e.order_ref == "LIPID-5234342" for e in retractions)
+    assert {e.envelope.event_id for e in originals}.isdisjoint(
+        e.envelope.event_id for e in retractions)
+
+
+@pytest.mark.parametrize(("code", "verification"), [
+    ("refuted", DiagnosisVerification.REFUTED),
+    ("entered-in-error", DiagnosisVerification.ENTERED_IN_ERROR),
+])
+def test_a_refuted_condition_takes_back_the_diagnosis(
+    tmp_path: Path, code: str, verification: DiagnosisVerification
+) -> None:
+    """A suspected measles Condition (provisional), then the same Condition (same
+    identifier) with verificationStatus refuted after a negative IgM, as the
+    specification's condition-ver-status codes have it."""
+    sink = MemorySink()
+    measles = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "B05.900",
+                           "display": "麻疹"}]}
+
+    def status(value: str) -> dict[str, Any]:
+        return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                      "condition-ver-status", "code": value}]}
+
+    suspected = condition(code=measles, verificationStatus=status("provisional"))
+    ruled_out = condition(code=measles, verificationStatus=status(code),
+                          meta={"lastUpdated": "2025-03-02T15:00:00+08:00"})
+    replies = exchange(tmp_path, sink, [("/fhir/Condition", suspected),
+                                        ("/fhir/Condition", ruled_out)])
+    assert [got for got, _, _ in replies] == [201, 201]
+    first, taken_back = sink.events
+    assert isinstance(first, Diagnosis) and isinstance(taken_back, Diagnosis)
+    assert first.verification is DiagnosisVerification.ASSERTED
+    assert first.case_classification is CaseClassification.SUSPECTED
+    assert taken_back.verification is verification
+    assert taken_back.icd10 == first.icd10 == "B05.900"
+    assert taken_back.envelope.event_id != first.envelope.event_id
+    assert taken_back.diagnosed_at.isoformat() == "2025-03-02T07:00:00+00:00"

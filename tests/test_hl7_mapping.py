@@ -38,6 +38,7 @@ from tests.test_hl7_messages import (
     order_oml,
     order_orm,
     seg,
+    wrong_patient_oru,
 )
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -88,6 +89,37 @@ def test_event_ids_are_deterministic_from_the_message(ctx: MappingContext) -> No
     other = [e.envelope.event_id for e in mapped(ctx, lab_oru(control="LAB20250301002"))]
     assert first == resent
     assert not set(first) & set(other)
+
+
+@pytest.mark.parametrize(("status", "value"), [("W", ""), ("D", ""), ("W", "4.1")])
+def test_a_result_posted_as_wrong_is_a_retraction_of_the_original(
+    ctx: MappingContext, status: str, value: str
+) -> None:
+    original = mapped(ctx, lab_oru())[0]
+    [retraction] = mapped(ctx, wrong_patient_oru(status=status, value=value))
+    assert isinstance(original, LabResult) and isinstance(retraction, LabResult)
+    assert retraction.status is ResultStatus.RETRACTED
+    assert (retraction.order_ref, retraction.item_code, retraction.patient.id_number) == (
+        original.order_ref, original.item_code, original.patient.id_number)
+    assert retraction.envelope.event_id != original.envelope.event_id
+    assert retraction.reported_at > original.reported_at  # OBR-22: when it was taken back
+    no_order = wrong_patient_oru().replace("|ORD7781|ACC20250301-17|", "|||")
+    assert refused(ctx, no_order).code is RejectReason.MISSING_FIELD
+
+
+def test_an_imaging_report_whose_observations_are_all_wrong_is_retracted(
+    ctx: MappingContext,
+) -> None:
+    original = mapped(ctx, imaging_oru())[0]
+    # OBX-11 W on each text OBX (OBR-25 C: the report changed)
+    withdrawn = imaging_oru(control="RIS20250301031").replace("|F\r", "|W\r") \
+        .replace("|CT|W\r", "|CT|C\r")
+    [retraction] = mapped(ctx, withdrawn)
+    assert isinstance(original, ImagingReport) and isinstance(retraction, ImagingReport)
+    assert original.status is ResultStatus.FINAL
+    assert retraction.status is ResultStatus.RETRACTED
+    assert (retraction.report_ref, retraction.order_ref) == (original.report_ref,
+                                                             original.order_ref)
 
 
 def test_imaging_oru_gives_an_imaging_report(ctx: MappingContext) -> None:

@@ -58,6 +58,22 @@ def lab_oru(control: str = "LAB20250301001", potassium_code: str = "L0001",
     )
 
 
+def wrong_patient_oru(control: str = "LAB20250301051", status: str = "W",
+                      value: str = "") -> str:
+    """The lab takes back lab_oru()'s potassium: same OBR-3 and OBX-3, OBX-11 W ("post
+    original as wrong, e.g. transmitted for wrong patient", HL7 table 0085) or D, sent to
+    the patient it was wrongly posted to; OBR-25 C, OBR-22 the time of the change."""
+    return message(
+        PID,
+        seg("ORC", {1: "RE", 2: "ORD7781", 3: "ACC20250301-17"}),
+        seg("OBR", {1: "1", 2: "ORD7781", 3: "ACC20250301-17", 4: "BMP^基础代谢组合^L",
+                    7: "20250301071500+0800", 22: "20250301113000+0800", 24: "CH", 25: "C"}),
+        seg("OBX", {1: "1", 2: "NM", 3: "L0001^钾^L", 5: value, 6: "mmol/L", 11: status,
+                    14: "20250301080000+0800"}),
+        control=control,
+    )
+
+
 def imaging_oru(control: str = "RIS20250301007") -> str:
     return message(
         PID,

@@ -15,7 +15,22 @@ from hub.rules.privacy import Sealer
 from hub.rules.recognition.advice import RETEST_EXPLANATIONS, advise, answer
 from hub.rules.recognition.cds import card, patient_identity, resolve_item, selected_orders
 from hub.rules.recognition.eligibility import NotRecognisable, map_item, why_not
-from hub.rules.recognition.index import IndexedResult, add_result, index_entry, results_for
+from hub.rules.recognition.index import (
+    IndexedResult,
+    add_result,
+    index_entry,
+    results_for,
+    should_index,
+)
+from hub.rules.recognition.retraction import (
+    TOMBSTONES,
+    advised_on,
+    forget_advised,
+    is_retracted,
+    retract,
+    retraction_of,
+    withdrawn_advice,
+)
 from hub.rules.recognition.stats import (
     OrderRecord,
     apply_delta,
@@ -228,6 +243,96 @@ def test_a_correction_replaces_the_result_of_the_same_order() -> None:
     corrected = result(event_id="b", at=T0 + timedelta(hours=1), order_ref="ACC-1")
     index = add_result(index, corrected, keep=3, reported_after=T0 - timedelta(days=1))
     assert [r.event_id for r in results_for(index, "K")] == ["b"]
+
+
+# --- retractions -----------------------------------------------------------------------
+
+def _retraction(order_ref: str | None = "ACC-1", at: datetime = T0 + timedelta(hours=2),
+                producer: str = "chc-east") -> Any:
+    event = lab_result(producer, reported_at=at, order_ref=order_ref,
+                       status=ResultStatus.RETRACTED)
+    return retraction_of(event, item("K"), keep_days=9)
+
+
+def test_a_retracted_result_leaves_the_index_and_leaves_a_tombstone() -> None:
+    horizon = T0 - timedelta(days=1)
+    index = add_result({}, result(event_id="a", order_ref="ACC-1"), keep=3,
+                       reported_after=horizon)
+    index = add_result(index, result(event_id="other", order_ref="ACC-2"), keep=3,
+                       reported_after=horizon)
+    updated, removed = retract(index, _retraction(), T0 + timedelta(hours=2))
+    assert [r.event_id for r in removed] == ["a"]
+    assert [r.event_id for r in results_for(updated, "K")] == ["other"]
+    assert results_for(index, "K")[0].event_id in ("a", "other")  # input untouched
+    json.dumps(updated)  # a Faust table value
+    again, removed_again = retract(updated, _retraction(), T0 + timedelta(hours=3))
+    assert again is updated and removed_again == []  # a redelivery changes nothing
+    # another member's result of the same order number is not this member's to retract
+    lead = add_result({}, result("lead", event_id="l", order_ref="ACC-1"), keep=3,
+                      reported_after=horizon)
+    assert retract(lead, _retraction(), T0)[1] == []
+
+
+def test_a_retraction_before_its_original_still_wins() -> None:
+    index, removed = retract({}, _retraction(), T0 + timedelta(hours=2))
+    assert removed == [] and len(index[TOMBSTONES]) == 1
+    late_original = result(event_id="a", order_ref="ACC-1")
+    assert is_retracted(index, late_original)
+    # a report of the same order made after the retraction is a new result
+    assert not is_retracted(index, result(event_id="b", order_ref="ACC-1",
+                                          at=T0 + timedelta(hours=5)))
+    assert not is_retracted(index, result(event_id="c", order_ref="ACC-9"))
+    # the tombstone is dropped once no result of the item could be recognised any more
+    later, _ = retract(index, _retraction("ACC-2"), T0 + timedelta(days=30))
+    assert [t["o"] for t in later[TOMBSTONES]] == ["ACC-2"]
+
+
+def test_an_imaging_report_is_retracted_by_its_report_reference() -> None:
+    def report(status: ResultStatus, at: datetime) -> ImagingReport:
+        return ImagingReport(
+            envelope=ImagingReport.new_envelope("lead"), patient=patient(), local_code="CT005",
+            modality=Modality.CT, report_ref="1.2.840.1", reported_at=at, status=status)
+    entry = index_entry(report(ResultStatus.FINAL, T0), item("CT-CHEST"), REGISTRY)
+    index = add_result({}, entry, keep=3, reported_after=T0 - timedelta(days=1))
+    retraction = retraction_of(report(ResultStatus.RETRACTED, T0 + timedelta(hours=1)),
+                               item("CT-CHEST"), keep_days=200)
+    updated, removed = retract(index, retraction, T0 + timedelta(hours=1))
+    assert removed == [entry] and results_for(updated, "CT-CHEST") == []
+
+
+def test_retracted_results_are_never_indexed_and_need_an_order_number() -> None:
+    retraction = lab_result("chc-east", status=ResultStatus.RETRACTED, order_ref="ACC-1")
+    assert not should_index(retraction, item("K"))
+    assert should_index(lab_result("chc-east", status=ResultStatus.CORRECTED), item("K"))
+    with pytest.raises(ValueError, match="order_ref"):
+        retraction_of(lab_result("chc-east", status=ResultStatus.RETRACTED), item("K"), 9)
+
+
+def test_orders_advised_on_a_retracted_result_get_a_withdrawn_advice() -> None:
+    order = make_order("chc-west", ordered_at=T0 + timedelta(hours=1))
+    cited = result(event_id="a", order_ref="ACC-1")
+    advice = advise(order, item("K"), [cited], member("chc-west"), REGISTRY, T0)
+    record = OrderRecord("chc-west", "K", order.ordered_at, recognisable=True,
+                         order_event_id=order.envelope.event_id,
+                         advised=tuple(r.result_event_id for r in advice.results))
+    ledger, _ = record_order({}, order.order_id, record, T0 - timedelta(days=1))
+    assert OrderRecord.from_json(json.loads(json.dumps(ledger))[f"chc-west|{order.order_id}"]) \
+        == record
+    assert OrderRecord.from_json(["lead", "K", 0, 1, None, None]).advised == ()  # old record
+    [(_, found)] = advised_on(ledger, "a")
+    withdrawn = withdrawn_advice(order.order_id, found, item("K"), cited, [], REGISTRY,
+                                 T0 + timedelta(hours=3), "retraction-1")
+    assert withdrawn is not None
+    assert withdrawn.envelope.member_id == "chc-west"
+    assert withdrawn.order_event_id == order.envelope.event_id
+    assert withdrawn.withdrawn_result_id == "a" and withdrawn.results == []
+    assert withdrawn.verdict is Verdict.NONE_VALID
+    assert withdrawn.envelope.event_id != advice.envelope.event_id
+    assert "撤回" in withdrawn.message and "城东社区卫生服务中心" in withdrawn.message
+    assert withdrawn == withdrawn_advice(order.order_id, found, item("K"), cited, [],
+                                         REGISTRY, T0 + timedelta(hours=3), "retraction-1")
+    assert advised_on(forget_advised(ledger, "a"), "a") == []
+    assert advised_on(ledger, "other") == []
 
 
 def test_index_entries_snapshot_qc_and_what_recognition_shows() -> None:

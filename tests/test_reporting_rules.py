@@ -19,10 +19,17 @@ from hub.rules.reporting import (
     detect_diagnosis,
     detect_lab,
     on_detection,
+    on_withdrawal,
     timeliness,
 )
 from schemas.models import Diagnosis, DiseaseReportCard, Event, Feedback, LabResult, LateReport
-from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity, ResultStatus
+from schemas.models.clinical import (
+    AbnormalFlag,
+    CaseClassification,
+    Chronicity,
+    DiagnosisVerification,
+    ResultStatus,
+)
 from schemas.models.clinical import VisitKind as Visit
 from schemas.models.common import Address, AgeUnit, IdType, Occupation, Patient, Sex
 from schemas.models.outputs import CardKind, DiseaseClass, FeedbackStatus
@@ -89,7 +96,8 @@ class Hub:
         assert found is not None, "not reportable"
         key = event.patient.key
         assert key is not None
-        return self._record(on_detection(self.states.get(key), key, found, self.ctx, now, 0))
+        apply = on_withdrawal if found.takes_back else on_detection
+        return self._record(apply(self.states.get(key), key, found, self.ctx, now, 0))
 
     def tick(self, now: datetime) -> list[Outcome]:
         return [self._record(check_deadlines(s, CTX.catalogue, now, self.ctx.locale))
@@ -182,6 +190,70 @@ def test_suspected_then_confirmed_is_a_revision_of_the_original_card() -> None:
     assert hub.statuses()[-1] == ("thc-river", S.DUPLICATE)
     assert hub.feedback[-1].card_id == revision.card_id
     assert len(hub.cards) == 2
+
+
+V = DiagnosisVerification
+
+
+def test_a_refuted_suspected_measles_is_revised_to_an_excluded_case() -> None:
+    hub = Hub()
+    first = hub.send(dx("thc-river", "B05.900", C.SUSPECTED)).cards[0][1]
+    refuted = dx("thc-river", "B05.900", None, at=T0 + 2 * D, verification=V.REFUTED,
+                 doctor="王医生")
+    out = hub.send(refuted, now=T0 + 2 * D + H)
+    [(case_id, revision)] = out.cards
+    assert case_id == hub.feedback[0].details["case_id"]
+    assert revision.kind is CardKind.REVISION and revision.revision_of == first.card_id
+    assert revision.card_number == first.card_number and revision.card_id != first.card_id
+    assert revision.case_classification is C.EXCLUDED
+    assert revision.diagnosed_at == T0 + 2 * D and revision.filled_at == T0 + 2 * D + H
+    assert revision.deadline == T0 + 2 * D + 24 * H  # the measles limit, from the new date
+    assert revision.reporting_doctor == "王医生" and revision.patient_name == "张三"
+    assert revision.revision_reason == "诊断已排除（王医生），麻疹报告卡订正为排除病例"
+    assert revision.envelope.correlation_id == refuted.envelope.event_id
+    [reply] = out.feedback
+    assert (reply.status, reply.reason_code, reply.card_id) == (S.REVISED, "REFUTED",
+                                                                revision.card_id)
+    # a redelivery changes nothing; the case takes no more reports, a new diagnosis opens
+    # a new case and card
+    assert not hub.send(refuted).changed
+    later = hub.send(dx("thc-river", "B05.900", C.CONFIRMED, at=T0 + 5 * D))
+    [(new_case, new_card)] = later.cards
+    assert new_case != case_id and new_card.kind is CardKind.INITIAL
+    # a HIS that says 排除 as the case class means the same
+    hub.send(dx("thc-river", "B05.900", C.EXCLUDED, at=T0 + 6 * D))
+    assert hub.cards[-1].case_classification is C.EXCLUDED
+    assert hub.cards[-1].revision_of == new_card.card_id
+
+
+def test_a_diagnosis_entered_in_error_withdraws_its_card() -> None:
+    hub = Hub()
+    first = hub.send(dx("lead", "A00.000")).cards[0][1]
+    wrong = dx("lead", "A00.000", None, at=T0 + 3 * H, verification=V.ENTERED_IN_ERROR)
+    [(_, deletion)] = hub.send(wrong).cards
+    assert deletion.kind is CardKind.DELETION and deletion.revision_of == first.card_id
+    assert deletion.case_classification is C.CONFIRMED  # the card as it was, withdrawn
+    assert deletion.revision_reason == "诊断系误录（李医生），霍乱报告卡予以删除"
+    assert hub.statuses()[-1] == ("lead", S.REVISED)
+    assert hub.feedback[-1].reason_code == "ENTERED_IN_ERROR"
+
+
+def test_a_diagnosis_taken_back_before_its_card_closes_the_case() -> None:
+    hub = Hub()
+    opened = hub.send(dx("lead", "B05.900", onset_date=None))
+    assert opened.feedback[0].status is S.INCOMPLETE
+    out = hub.send(dx("lead", "B05.900", None, at=T0 + 2 * H, verification=V.REFUTED))
+    assert out.cards == []
+    [reply] = out.feedback
+    assert (reply.status, reply.reason_code) == (S.WITHDRAWN, "REFUTED")
+    assert reply.reason == "诊断已撤回，麻疹病例尚未报卡，已关闭，无需再报"
+    [case] = hub.states[out.state.key].cases
+    assert not case.is_open and case.withdrawn is V.REFUTED
+    assert not any(o.changed for o in hub.tick(T0 + 30 * H))  # no warning, no late report
+    assert not hub.late and timeliness(c for s in hub.states.values() for c in s.cases) == []
+    # nothing to take back: remembered as seen, nothing sent
+    nothing = hub.send(dx("lead", "A00.000", None, verification=V.REFUTED))
+    assert nothing.changed and not nothing.cards and not nothing.feedback
 
 
 def test_a_new_subtype_is_a_revision_an_untyped_one_is_not() -> None:

@@ -3,7 +3,8 @@
 Condition: ICD-10 codings (system http://hl7.org/fhir/sid/icd-10 or icd-10-cn) are taken
 as sent; another system is the member's local diagnosis code, mapped through the local
 diagnosis code map. verificationStatus unconfirmed/provisional/differential is a SUSPECTED
-case, confirmed a CONFIRMED one; refuted and entered-in-error are refused.
+case, confirmed a CONFIRMED one; refuted and entered-in-error take back the member's
+earlier diagnosis of the same code for the same patient (Diagnosis.verification).
 
 MedicationDispense: the drug is the first coding of medicationCodeableConcept (or of the
 referenced Medication) that is a local drug code of the member or a national insurance
@@ -25,10 +26,11 @@ from connectors.fhir.resources import (
     concept_text,
     local_and_loinc,
     to_date,
+    to_datetime,
 )
 from connectors.mapping import Rejected, RejectReason
 from schemas.models import Diagnosis, Event, StockEvent, TestOrder
-from schemas.models.clinical import CaseClassification, OrderPriority
+from schemas.models.clinical import CaseClassification, DiagnosisVerification, OrderPriority
 from schemas.models.pharmacy import StockEventKind
 from schemas.reference.messages import text as msg
 
@@ -38,6 +40,10 @@ VERIFICATION: dict[str, CaseClassification | None] = {
     "unconfirmed": CaseClassification.SUSPECTED, "provisional": CaseClassification.SUSPECTED,
     "differential": CaseClassification.SUSPECTED, "confirmed": CaseClassification.CONFIRMED,
     "": None,
+}
+RETRACTING: dict[str, DiagnosisVerification] = {
+    "refuted": DiagnosisVerification.REFUTED,
+    "entered-in-error": DiagnosisVerification.ENTERED_IN_ERROR,
 }
 ORDER_STATUSES: dict[str, str] = {"active": "active"}
 ORDER_INTENTS = frozenset({"order", "original-order", "reflex-order", "filler-order",
@@ -51,7 +57,8 @@ DISPENSE_STATUSES: dict[str, str] = {"completed": "completed"}
 
 def condition(ctx: FhirContext, resource: Resource, refs: References) -> list[Event]:
     verification = next((c for _, c, _ in codings(resource.verificationStatus)), "")
-    if verification not in VERIFICATION:
+    taken_back = RETRACTING.get(verification)
+    if verification not in VERIFICATION and taken_back is None:
         raise Rejected(RejectReason.UNSUPPORTED,
                        msg("connector.verification", status=verification),
                        "Condition.verificationStatus")
@@ -67,18 +74,26 @@ def condition(ctx: FhirContext, resource: Resource, refs: References) -> list[Ev
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_no_diagnosis_name"),
                        "Condition.code")
     diagnosed_at = ctx.first_time(resource, "recordedDate", "onsetDateTime", "onsetPeriod")
+    if taken_back and resource.meta is not None and resource.meta.lastUpdated is not None:
+        # when it was ruled out: the revision card's new diagnosis date
+        diagnosed_at = to_datetime(resource.meta.lastUpdated, ctx.zone,
+                                   "Condition.meta.lastUpdated") or diagnosed_at
     onset = resource.onsetDateTime or (resource.onsetPeriod.start if resource.onsetPeriod else None)
     encounter = resource.encounter
     doctor = next((p.display for p in (resource.asserter, resource.recorder)
                    if p is not None and p.display), None)
+    # a refuted Condition keeps its identifier: its event is a new one
+    suffix = (taken_back.value,) if taken_back else ()
     return [Diagnosis(
-        envelope=Diagnosis.new_envelope(ctx.member_id, event_id=ctx.event_id(resource),
+        envelope=Diagnosis.new_envelope(ctx.member_id,
+                                        event_id=ctx.event_id(resource, *suffix),
                                         occurred_at=diagnosed_at),
         patient=ctx.patients.complete(subject_patient(resource, refs, ctx.zone)),
         icd10=mapped.icd10, diagnosis_name=name,
         encounter_ref=(encounter.identifier.value if encounter.identifier is not None
                        else encounter.reference) if encounter is not None else None,
-        case_classification=VERIFICATION[verification],
+        case_classification=VERIFICATION.get(verification),
+        verification=taken_back or DiagnosisVerification.ASSERTED,
         onset_date=to_date(onset, ctx.zone, "Condition.onsetDateTime"),
         diagnosed_at=diagnosed_at, doctor=doctor,
         remarks=next((n.text for n in resource.note or [] if n.text), None),

@@ -22,18 +22,24 @@ from schemas.models import Event, ImagingReport, LabResult
 from schemas.models.clinical import Modality, ResultStatus
 from schemas.reference.messages import text as msg
 
+# entered-in-error retracts the result sent before with the same identifier (else basedOn,
+# else id) and code for the same patient. A report (DiagnosticReport) sent before and now
+# cancelled is withdrawn too; an Observation cancelled was never done, and is refused.
 OBSERVATION_STATUSES: dict[str, ResultStatus] = {
     "final": ResultStatus.FINAL, "amended": ResultStatus.CORRECTED,
     "corrected": ResultStatus.CORRECTED, "preliminary": ResultStatus.PRELIMINARY,
+    "entered-in-error": ResultStatus.RETRACTED,
 }
 REPORT_STATUSES: dict[str, ResultStatus] = {
     **OBSERVATION_STATUSES, "appended": ResultStatus.CORRECTED,
-    "partial": ResultStatus.PRELIMINARY,
+    "partial": ResultStatus.PRELIMINARY, "cancelled": ResultStatus.RETRACTED,
 }
 STUDY_STATUSES: dict[str, ResultStatus] = {
     "available": ResultStatus.FINAL, "registered": ResultStatus.PRELIMINARY,
 }
 RADIOLOGY_CLASS = "LP29684-5"
+VALUE_FIELDS = ("valueQuantity", "valueInteger", "valueString", "valueCodeableConcept",
+                "valueBoolean")
 TIMES = ("issued", "effectiveDateTime", "effectivePeriod")
 
 
@@ -68,11 +74,22 @@ def _reference_range(obs: Resource) -> str | None:
     return None
 
 
+def _own_ref(resource: Resource) -> str | None:
+    """The resource's own business identifier, else its id (what a retraction names)."""
+    return next((str(i.value) for i in resource.identifier or [] if i.value),
+                None) or resource.id or None
+
+
 def lab_result(ctx: FhirContext, obs: Resource, refs: References,
-               order_ref: str | None = None, event_id: str | None = None) -> LabResult:
+               order_ref: str | None = None, event_id: str | None = None,
+               status: ResultStatus | None = None) -> LabResult:
     local, loinc = local_and_loinc(obs.code)
     item = ctx.codes.item(local, loinc, "Observation.code")
-    value_numeric, value_text, unit = _value(obs)
+    status = status or status_of(obs, OBSERVATION_STATUSES)
+    retracted = status is ResultStatus.RETRACTED
+    has_value = any(getattr(obs, f) is not None for f in VALUE_FIELDS)
+    value_numeric, value_text, unit = _value(obs) if has_value or not retracted \
+        else (None, None, None)
     flag = None
     for interpretation in obs.interpretation or []:
         for _, code, _ in codings(interpretation):
@@ -84,16 +101,23 @@ def lab_result(ctx: FhirContext, obs: Resource, refs: References,
     reported_at = ctx.first_time(obs, *TIMES)
     based_on = next((b.identifier.value if b.identifier is not None else b.reference
                      for b in obs.basedOn or []), None)
+    order_ref = order_ref or based_on or _own_ref(obs)
+    if retracted and order_ref is None:
+        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.retraction_no_order"),
+                       "Observation.identifier")
+    # the retraction of a resource keeps its identifier: its event is a new one
+    suffix = ("retracted",) if retracted else ()
     return LabResult(
-        envelope=LabResult.new_envelope(ctx.member_id, event_id=event_id or ctx.event_id(obs),
+        envelope=LabResult.new_envelope(ctx.member_id,
+                                        event_id=event_id or ctx.event_id(obs, *suffix),
                                         occurred_at=reported_at),
         patient=subject_patient(obs, refs, ctx.zone), item_code=item.code,
         local_code=local or loinc or item.code, loinc=loinc or item.loinc,
-        item_name=concept_text(obs.code) or item.name, order_ref=order_ref or based_on,
+        item_name=concept_text(obs.code) or item.name, order_ref=order_ref,
         value_numeric=value_numeric, value_text=value_text, unit=unit,
         reference_range=_reference_range(obs), abnormal_flag=flag,
         specimen=obs.specimen.display if obs.specimen is not None else None,
-        method=concept_text(obs.method), status=status_of(obs, OBSERVATION_STATUSES),
+        method=concept_text(obs.method), status=status,
         reported_at=reported_at,
     )
 
@@ -120,8 +144,10 @@ def _imaging_event(ctx: FhirContext, resource: Resource, refs: References, conce
         raise Rejected(RejectReason.UNMAPPED_CODE, msg("connector.lab_not_exam", code=item.code),
                        location)
     reported_at = ctx.first_time(resource, *fields)
+    suffix = ("retracted",) if status is ResultStatus.RETRACTED else ()
     return ImagingReport(
-        envelope=ImagingReport.new_envelope(ctx.member_id, event_id=ctx.event_id(resource),
+        envelope=ImagingReport.new_envelope(ctx.member_id,
+                                            event_id=ctx.event_id(resource, *suffix),
                                             occurred_at=reported_at),
         patient=subject_patient(resource, refs, ctx.zone), item_code=item.code,
         local_code=local or loinc or item.code, item_name=concept_text(concept) or item.name,
@@ -155,11 +181,14 @@ def diagnostic_report(ctx: FhirContext, report: Resource, refs: References) -> l
                 "connector.not_an_observation", reference=reference.reference or "-"),
                 f"DiagnosticReport.result[{index}]")
         obs = _inherit(obs, report)
+        # A report entered in error retracts every result in it.
+        retracted = status is ResultStatus.RETRACTED
         # A contained Observation's id is only unique inside its report.
         contained = (reference.reference or "").startswith("#")
-        event_id = ctx.event_id(report, "result", str(obs.id)) if contained else None
+        suffix = ("retracted",) if retracted else ()
+        event_id = ctx.event_id(report, "result", str(obs.id), *suffix) if contained else None
         events.append(lab_result(ctx, obs, refs.including_contained(report), identifier,
-                                 event_id))
+                                 event_id, status if retracted else None))
     return events
 
 

@@ -5,7 +5,8 @@ RecognitionAdvice → ORR^O02:
     MSA|AA|<placer order number>|<advice text>      (MSA-2 carries the order number: the hub
                                                      does not know the order's MSH-10)
     ORC|OK|<placer order number>
-    ZRA|1|<verdict>|<item code>^<item name>|<retest reason>|<advice text>|<order event id>
+    ZRA|1|<verdict>|<item code>^<item name>|<retest reason>|<advice text>|<order event id>|
+        <withdrawn result event id: set when this advice replaces one citing a retracted result>
     ZRR|<n>|<result event id>|<member id>^<member name>|<value>|<unit>|<reference range>|
         <abnormal flag>|<reported at>|<valid until>|<mark>|<report ref>|<conclusion>
     (one ZRR per recognisable result)
@@ -28,7 +29,8 @@ from connectors.hl7.message import CHARSETS
 from schemas.models import Event, Feedback, RecognitionAdvice
 from schemas.models.outputs import FeedbackStatus
 
-ACCEPTING = frozenset({FeedbackStatus.ACCEPTED, FeedbackStatus.REPORTED, FeedbackStatus.REVISED})
+ACCEPTING = frozenset({FeedbackStatus.ACCEPTED, FeedbackStatus.REPORTED, FeedbackStatus.REVISED,
+                       FeedbackStatus.WITHDRAWN})
 
 
 def _ts(at: datetime | None, zone: ZoneInfo) -> str:
@@ -57,7 +59,8 @@ def advice_segments(advice: RecognitionAdvice, zone: ZoneInfo) -> list[str]:
         "|".join(("ZRA", "1", advice.verdict.value,
                   f"{escape(advice.item_code)}^{escape(advice.item_name)}",
                   advice.retest_reason.value if advice.retest_reason else "",
-                  escape(advice.message), advice.order_event_id)),
+                  escape(advice.message), advice.order_event_id,
+                  advice.withdrawn_result_id or "")),
     ]
     for index, result in enumerate(advice.results, start=1):
         value = _number(result.value_numeric) or escape(result.value_text or "")

@@ -33,6 +33,12 @@ RESULT_STATUSES: dict[str, ResultStatus] = {
     "F": ResultStatus.FINAL, "C": ResultStatus.CORRECTED, "P": ResultStatus.PRELIMINARY,
     "R": ResultStatus.PRELIMINARY, "": ResultStatus.FINAL,
 }
+# OBX-11 only (HL7 table 0085): W "post original as wrong, e.g. transmitted for wrong
+# patient", D "delete the OBX record". Either retracts the result of the same OBR-3 (else
+# OBR-2) and OBX-3 sent earlier for the same patient; OBX-5 may be empty.
+OBSERVATION_STATUSES: dict[str, ResultStatus] = {
+    **RESULT_STATUSES, "W": ResultStatus.RETRACTED, "D": ResultStatus.RETRACTED,
+}
 DOCUMENT_STATUSES: dict[str, ResultStatus] = {
     "AU": ResultStatus.FINAL, "LA": ResultStatus.FINAL, "": ResultStatus.FINAL,
     "DO": ResultStatus.PRELIMINARY, "IP": ResultStatus.PRELIMINARY,
@@ -87,7 +93,15 @@ def _lab_result(ctx: MappingContext, message: Hl7Message, patient: Patient,
                 obr: hl7.Segment, obx: hl7.Segment, index: int) -> LabResult:
     code = coded(obx, 3)
     item = ctx.codes.item(code.local, code.loinc, f"OBX[{index}]-3")
-    value_numeric, value_text = _lab_value(obx, index)
+    status = _status(get(obx, 11), OBSERVATION_STATUSES, f"OBX[{index}]-11")
+    order_ref = get(obr, 3) or get(obr, 2) or None
+    if status is ResultStatus.RETRACTED:
+        if order_ref is None:
+            raise Rejected(RejectReason.MISSING_FIELD, msg("connector.retraction_no_order"),
+                           "OBR-3")
+        value_numeric, value_text = (_lab_value(obx, index) if get(obx, 5) else (None, None))
+    else:
+        value_numeric, value_text = _lab_value(obx, index)
     flag_code = get(obx, 8).upper()
     if flag_code and flag_code not in ABNORMAL_FLAGS:
         raise Rejected(RejectReason.UNMAPPED_CODE,
@@ -101,14 +115,12 @@ def _lab_result(ctx: MappingContext, message: Hl7Message, patient: Patient,
             occurred_at=reported_at),
         patient=patient, item_code=item.code, local_code=code.local or code.loinc,
         loinc=code.loinc or item.loinc, item_name=code.text or item.name,
-        order_ref=get(obr, 3) or get(obr, 2) or None,
-        value_numeric=value_numeric, value_text=value_text,
+        order_ref=order_ref, value_numeric=value_numeric, value_text=value_text,
         unit=get(obx, 6, 1) or get(obx, 6, 2) or None,
         reference_range=get(obx, 7) or None, abnormal_flag=ABNORMAL_FLAGS.get(flag_code),
         specimen=specimen or get(obr, 15, 1) or None,
         method=get(obx, 17, 2) or get(obx, 17, 1) or None,
-        status=_status(get(obx, 11), RESULT_STATUSES, f"OBX[{index}]-11"),
-        reported_at=reported_at,
+        status=status, reported_at=reported_at,
     )
 
 
@@ -148,7 +160,10 @@ def imaging_report(ctx: MappingContext, message: Hl7Message, patient: Patient,
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.hl7_no_report_ref"),
                        f"OBR[{obr_index}]-3")
     findings, conclusion = _report_text(observations)
-    if status_code is None:
+    withdrawn = {"W", "D"}
+    if observations and all(get(o, 11).upper() in withdrawn for o in observations):
+        status = ResultStatus.RETRACTED  # every OBX of the report posted as wrong or deleted
+    elif status_code is None:
         status = _status(get(obr, 25), RESULT_STATUSES, f"OBR[{obr_index}]-25")
     else:
         status = _status(status_code, DOCUMENT_STATUSES, "TXA-17")

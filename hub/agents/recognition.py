@@ -30,6 +30,15 @@ from hub.rules.recognition.index import (
     results_for,
     should_index,
 )
+from hub.rules.recognition.retraction import (
+    advised_on,
+    forget_advised,
+    is_retracted,
+    is_retraction,
+    retract,
+    retraction_of,
+    withdrawn_advice,
+)
 from hub.rules.recognition.stats import (
     OrderLedger,
     OrderRecord,
@@ -49,7 +58,7 @@ from schemas import topics
 from schemas.models import Event, ImagingReport, LabResult, RecognitionDecision, TestOrder
 from schemas.models.common import Patient
 from schemas.models.outputs import Verdict
-from schemas.reference.items import ItemCatalogue, load_item_catalogue
+from schemas.reference.items import Item, ItemCatalogue, load_item_catalogue
 from schemas.reference.registry import Member
 
 RESULTS_AGENT = "recognition-results"
@@ -154,6 +163,9 @@ async def index_result(event: Event, meta: Meta) -> None:
     member_id = event.envelope.member_id
     loinc = event.loinc if isinstance(event, LabResult) else None
     item = map_item(catalogue, member_id, event.item_code, event.local_code, loinc)
+    if is_retraction(event) and item.recognisable:
+        await _retract(event, item, meta)
+        return
     if not should_index(event, item):
         return
     key = _patient_key(event.patient)
@@ -162,11 +174,48 @@ async def index_result(event: Event, meta: Meta) -> None:
         days=item.window_days + settings.recognition_late_order_days
     )
     current = patient_index(key)
-    updated = add_result(current, index_entry(event, item, runtime.registry),
+    entry = index_entry(event, item, runtime.registry)
+    if is_retracted(current, entry):
+        metrics.RECOGNITION_RETRACTED.labels(member_id, "late_original").inc()
+        return
+    updated = add_result(current, entry,
                          keep=settings.recognition_keep_per_item, reported_after=horizon)
     if updated is not current:
         await table_writes.put(result_index, meta.partition, key, updated)
         metrics.RECOGNITION_INDEXED.labels(member_id, item.kind.value).inc()
+
+
+async def _retract(event: LabResult | ImagingReport, item: Item, meta: Meta) -> None:
+    """Take the named result out of the index and tell every member advised on it; the
+    advice goes out before the state that remembers it (a crash repeats the same ids)."""
+    key = _patient_key(event.patient)
+    keep_days = item.window_days + runtime.settings.recognition_late_order_days
+    try:
+        retraction = retraction_of(event, item, keep_days)
+    except ValueError:
+        raise Rejection(Reason.INVALID_EVENT, "rejection.retraction_without_ref") from None
+    now = runtime.now()
+    current = patient_index(key)
+    updated, removed = retract(current, retraction, now)
+    if updated is current:
+        return  # a repeat
+    before: OrderLedger = order_ledger.get(key) or {}
+    ledger = before
+    for result in removed:
+        for ledger_key, record in advised_on(ledger, result.event_id):
+            order_id = ledger_key.split("|", 1)[1]
+            advice = withdrawn_advice(
+                order_id, record, item, result, results_for(updated, item.code),
+                runtime.registry, now, event.envelope.event_id, runtime.locale)
+            if advice is not None:
+                await publish(channels.out(record.member_id), advice.order_event_id, advice)
+                metrics.RECOGNITION_RETRACTED.labels(record.member_id, "advice_withdrawn").inc()
+        ledger = forget_advised(ledger, result.event_id)
+    if ledger != before:
+        await table_writes.put(order_ledger, meta.partition, key, ledger)
+    await table_writes.put(result_index, meta.partition, key, updated)
+    metrics.RECOGNITION_RETRACTED.labels(event.envelope.member_id,
+                                         "removed" if removed else "tombstone").inc()
 
 
 async def _advise(order: TestOrder, meta: Meta) -> None:
@@ -179,7 +228,9 @@ async def _advise(order: TestOrder, meta: Meta) -> None:
                     runtime.registry, now, runtime.locale)
     await publish(channels.out(member_id), order.envelope.event_id, advice)
     record = OrderRecord(member_id, item.code, order.ordered_at,
-                         recognisable=advice.verdict is not Verdict.NONE_VALID)
+                         recognisable=advice.verdict is not Verdict.NONE_VALID,
+                         order_event_id=order.envelope.event_id,
+                         advised=tuple(r.result_event_id for r in advice.results))
     kept_after = now - timedelta(days=runtime.settings.recognition_ledger_days)
     ledger, delta = record_order(order_ledger.get(key) or {}, order.order_id, record, kept_after)
     await _count(member_id, item.code, meta, order.envelope.event_id, delta)

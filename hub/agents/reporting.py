@@ -36,6 +36,7 @@ from hub.rules.reporting import (
     detect_lab,
     lacks,
     on_detection,
+    on_withdrawal,
     timeliness,
 )
 from hub.runtime import channels, table_writes
@@ -80,7 +81,7 @@ async def _send(out: Outcome) -> None:
     for case_id, card in out.cards:
         await publish(channels.cdc_reports, case_id, card)
         timely = "yes" if card.late_by_seconds is None else "no"
-        if card.kind is CardKind.REVISION:
+        if card.kind is not CardKind.INITIAL:
             timely = "n/a"
         metrics.CARDS.labels(card.kind.value, timely).inc()
     for late in out.late_reports:
@@ -101,7 +102,8 @@ def _pseudonym(patient: Patient) -> str:
 
 async def _apply(detection: Detection, key: str, meta: Meta) -> None:
     async with _writing:
-        out = on_detection(_load(key), key, detection, _context(), runtime.now(), meta.partition)
+        apply = on_withdrawal if detection.takes_back else on_detection
+        out = apply(_load(key), key, detection, _context(), runtime.now(), meta.partition)
         if not out.changed:
             return
         await _send(out)
@@ -145,7 +147,7 @@ def _ready() -> bool:
 
 def _may_be_open(value: dict[str, Any]) -> bool:
     return any(not c["cards"] and not c["reported_elsewhere"] and not c["late_reported_at"]
-               for c in value.get("cases", ()))
+               and not c.get("withdrawn") for c in value.get("cases", ()))
 
 
 async def _write_back(key: str, patient: PatientCases) -> None:

@@ -24,9 +24,15 @@ class AbnormalFlag(StrEnum):
 
 
 class ResultStatus(StrEnum):
+    """RETRACTED: the producer takes back the result it sent earlier (HL7 OBX-11 W or D,
+    FHIR entered-in-error or cancelled). It names that result by the same member, patient,
+    item and order_ref (an imaging report: order_ref or report_ref); see
+    docs/member-integration.md."""
+
     PRELIMINARY = "PRELIMINARY"
     FINAL = "FINAL"
     CORRECTED = "CORRECTED"
+    RETRACTED = "RETRACTED"
 
 
 class Modality(StrEnum):
@@ -39,10 +45,23 @@ class Modality(StrEnum):
 
 
 class CaseClassification(StrEnum):
+    """EXCLUDED (排除病例): the disease was ruled out; a revision card carries it."""
+
     SUSPECTED = "SUSPECTED"
     CLINICAL = "CLINICAL"
     CONFIRMED = "CONFIRMED"
     CARRIER = "CARRIER"
+    EXCLUDED = "EXCLUDED"
+
+
+class DiagnosisVerification(StrEnum):
+    """Whether the doctor still holds the diagnosis: REFUTED (ruled out, FHIR refuted) or
+    ENTERED_IN_ERROR (it should never have been recorded) take back the member's earlier
+    diagnosis of the same disease for the same patient."""
+
+    ASSERTED = "ASSERTED"
+    REFUTED = "REFUTED"
+    ENTERED_IN_ERROR = "ENTERED_IN_ERROR"
 
 
 class Chronicity(StrEnum):
@@ -138,6 +157,7 @@ class Diagnosis(Event):
     is_treating_unit: bool = True
     doctor: PersonName | None = None
     remarks: Note | None = None
+    verification: DiagnosisVerification = DiagnosisVerification.ASSERTED
 
 
 class TestOrder(Event):

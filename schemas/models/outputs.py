@@ -49,11 +49,18 @@ class RecognitionAdvice(Event):
     retest_reason: RetestReason | None = None
     message: str
     results: list[RecognisableResult] = Field(default_factory=list)
+    withdrawn_result_id: str | None = Field(
+        default=None, description="Set when this advice replaces an earlier one on the same "
+        "order because the result it cited (this event id) was retracted by its producer",
+    )
 
 
 class CardKind(StrEnum):
+    """DELETION (删除): the card was entered in error and is withdrawn at the CDC."""
+
     INITIAL = "INITIAL"
     REVISION = "REVISION"
+    DELETION = "DELETION"
 
 
 class DiseaseClass(StrEnum):
@@ -144,6 +151,7 @@ class FeedbackStatus(StrEnum):
     LATE = "LATE"
     TRANSFER_REQUESTED = "TRANSFER_REQUESTED"
     TRACE_DUPLICATE = "TRACE_DUPLICATE"
+    WITHDRAWN = "WITHDRAWN"
 
 
 class Feedback(Event):

@@ -75,9 +75,13 @@ class IndexedResult:
         )
 
 
+INDEXED_STATUSES = frozenset({ResultStatus.FINAL, ResultStatus.CORRECTED})
+
+
 def should_index(event: LabResult | ImagingReport, item: Item) -> bool:
-    """Only final (or corrected) results of recognisable items can ever be recognised."""
-    return item.recognisable and event.status is not ResultStatus.PRELIMINARY
+    """Only final (or corrected) results of recognisable items can ever be recognised; a
+    retraction takes one out (hub.rules.recognition.retraction)."""
+    return item.recognisable and event.status in INDEXED_STATUSES
 
 
 def index_entry(

@@ -35,16 +35,22 @@ class OrderRecord:
     recognisable: bool
     decision: Decision | None = None
     retest_reason: str | None = None
+    order_event_id: str | None = None
+    advised: tuple[str, ...] = ()  # event ids of the results the order's advice cited
 
     def to_json(self) -> list[Any]:
         return [self.member_id, self.item_code, to_ms(self.ordered_at), int(self.recognisable),
-                self.decision.value if self.decision else None, self.retest_reason]
+                self.decision.value if self.decision else None, self.retest_reason,
+                self.order_event_id, list(self.advised)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> OrderRecord:
-        member_id, item_code, at_ms, recognisable, decision, reason = data
+        member_id, item_code, at_ms, recognisable, decision, reason = data[:6]
+        # records written before retractions had six fields
+        order_event_id, advised = data[6:8] if len(data) >= 8 else (None, [])
         return cls(member_id, item_code, from_ms(at_ms), bool(recognisable),
-                   Decision(decision) if decision else None, reason)
+                   Decision(decision) if decision else None, reason, order_event_id,
+                   tuple(advised))
 
     def outcomes(self) -> Counter[str]:
         """The counts this order contributes."""

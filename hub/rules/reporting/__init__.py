@@ -22,6 +22,7 @@ from hub.rules.reporting.timeliness import (
     deadline_state,
     timeliness,
 )
+from hub.rules.reporting.withdrawal import on_withdrawal
 
 __all__ = [
     "CardView",
@@ -45,6 +46,7 @@ __all__ = [
     "lacks",
     "missing_fields",
     "on_detection",
+    "on_withdrawal",
     "timeliness",
     "warning_at",
 ]

@@ -113,7 +113,7 @@ def build_card(
     p, winner, match = view.patient, view.winner, view.match
     assert p.name and p.sex and p.belonging and p.occupation and p.address
     assert view.classification and view.onset_date and winner.icd10
-    revision = kind is CardKind.REVISION
+    revision = kind is not CardKind.INITIAL  # a revision, or a deletion
     unit_id = winner.member_id
     return DiseaseReportCard(
         envelope=DiseaseReportCard.new_envelope(

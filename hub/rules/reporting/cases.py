@@ -99,6 +99,21 @@ def add_report(case: Case, detection: Detection, catalogue: DiseaseCatalogue) ->
             case.lab_classification = higher(case.lab_classification, report.classification)
 
 
+def prepared(
+    state: PatientCases | None, key: str, report: Report, ctx: Context, now: datetime,
+    partition: int | None,
+) -> Outcome:
+    """A copy of the state with the report noted as seen (unchanged if it was seen)."""
+    state = state.model_copy(deep=True) if state else PatientCases(key=key)
+    if report.event_id in state.seen:
+        return Outcome(state, changed=False)
+    if partition is not None:
+        state.partition = partition
+    state.prune(now - timedelta(days=ctx.retention_days))
+    state.seen = [*state.seen, report.event_id][-MAX_SEEN:]
+    return Outcome(state)
+
+
 def on_detection(
     state: PatientCases | None,
     key: str,
@@ -109,15 +124,10 @@ def on_detection(
 ) -> Outcome:
     """Apply one reportable diagnosis or lab result to a patient's cases. `partition`: the
     input's partition, remembered so the watchdog can write this state back."""
-    state = state.model_copy(deep=True) if state else PatientCases(key=key)
-    report = detection.report
-    if report.event_id in state.seen:
-        return Outcome(state, changed=False)
-    if partition is not None:
-        state.partition = partition
-    state.prune(now - timedelta(days=ctx.retention_days))
-    state.seen = [*state.seen, report.event_id][-MAX_SEEN:]
-    out = Outcome(state)
+    out = prepared(state, key, detection.report, ctx, now, partition)
+    if not out.changed:
+        return out
+    state, report = out.state, detection.report
     case = find_case(state, detection, ctx.catalogue)
     if case is not None and report.from_lab and case.cards:
         return out

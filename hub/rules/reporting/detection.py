@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from hub.rules.reporting.state import Report
 from schemas.models import Diagnosis, LabResult
-from schemas.models.clinical import CaseClassification, Chronicity, ResultStatus
+from schemas.models.clinical import (
+    CaseClassification,
+    Chronicity,
+    DiagnosisVerification,
+    ResultStatus,
+)
 from schemas.models.common import Patient
 from schemas.reference.diseases import DiseaseCatalogue, DiseaseMatch, Limit
 from schemas.reference.items import ItemCatalogue
@@ -67,6 +72,13 @@ class Detection:
 
     match: DiseaseMatch
     report: Report
+    verification: DiagnosisVerification = DiagnosisVerification.ASSERTED
+
+    @property
+    def takes_back(self) -> bool:
+        """A refuted or erroneous diagnosis: it withdraws the case (hub.rules.reporting.
+        withdrawal) instead of reporting one."""
+        return self.verification is not DiagnosisVerification.ASSERTED
 
     def deadline(self, catalogue: DiseaseCatalogue) -> datetime:
         return deadline_for(
@@ -120,6 +132,12 @@ def detect_diagnosis(
     chronicity = diagnosis.chronicity
     if chronicity in (None, Chronicity.UNKNOWN):
         chronicity = match.chronicity_of(diagnosis.icd10) or chronicity
+    verification = diagnosis.verification
+    classification = diagnosis.case_classification
+    if classification is CaseClassification.EXCLUDED:  # a HIS that says 排除 as a class
+        verification, classification = DiagnosisVerification.REFUTED, None
+    if verification is not DiagnosisVerification.ASSERTED:
+        classification = None
     death_date = diagnosis.death_date
     if diagnosis.died_of_disease and death_date is None:
         death_date = local_date(diagnosis.diagnosed_at, catalogue)
@@ -129,7 +147,7 @@ def detect_diagnosis(
         from_lab=False,
         icd10=diagnosis.icd10,
         diagnosis_name=diagnosis.diagnosis_name,
-        classification=diagnosis.case_classification,
+        classification=classification,
         chronicity=chronicity,
         visit_kind=diagnosis.visit_kind,
         onset_date=diagnosis.onset_date,
@@ -139,7 +157,7 @@ def detect_diagnosis(
         doctor=diagnosis.doctor,
         remarks=diagnosis.remarks,
     )
-    return Detection(match, report)
+    return Detection(match, report, verification)
 
 
 def lab_item_code(result: LabResult, items: ItemCatalogue | None) -> str:

@@ -12,12 +12,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.models.clinical import CaseClassification, Chronicity, VisitKind
+from schemas.models.clinical import (
+    CaseClassification,
+    Chronicity,
+    DiagnosisVerification,
+    VisitKind,
+)
 from schemas.models.common import Occupation
 from schemas.models.outputs import CardKind
 
 CLASSIFICATION_RANK: dict[CaseClassification | None, int] = {
     None: 0,
+    CaseClassification.EXCLUDED: 0,  # only ever on a card that withdraws the case
     CaseClassification.SUSPECTED: 1,
     CaseClassification.CLINICAL: 2,
     CaseClassification.CARRIER: 3,
@@ -100,6 +106,7 @@ class Case(_State):
     warned_at: datetime | None = None
     late_reported_at: datetime | None = None
     late_by_seconds: int | None = None
+    withdrawn: DiagnosisVerification | None = None  # refuted or entered in error: closed
 
     @property
     def basis(self) -> Report:
@@ -109,7 +116,7 @@ class Case(_State):
     @property
     def is_open(self) -> bool:
         """Still owes the CDC its card (and so is watched against its deadline)."""
-        return not self.cards and not self.reported_elsewhere
+        return not self.cards and not self.reported_elsewhere and self.withdrawn is None
 
     @property
     def original_card(self) -> SentCard | None:
@@ -138,10 +145,11 @@ class PatientCases(_State):
         self.cases = [c for c in self.cases if c.last_seen >= cutoff]
 
     def latest_case(self, report: Report, disease_code: str) -> Case | None:
-        """The patient's latest case of a disease. Without an ID number the pseudonym is
-        name, sex, birth date and address; the card's rule adds the occupation group."""
+        """The patient's latest live (not withdrawn) case of a disease. Without an ID number
+        the pseudonym is name, sex, birth date and address; the card's rule adds the
+        occupation group."""
         same = [
-            c for c in self.cases if c.disease_code == disease_code
+            c for c in self.cases if c.disease_code == disease_code and c.withdrawn is None
             and (report.identified_by_id or c.basis.occupation == report.occupation)
         ]
         return max(same, key=lambda c: c.opened_at) if same else None

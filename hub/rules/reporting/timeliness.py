@@ -116,6 +116,8 @@ def timeliness(cases: Iterable[Case], since: datetime | None = None) -> list[Tim
         if case.reported_elsewhere or (since is not None and case.opened_at < since):
             continue
         first = case.original_card
+        if first is None and case.withdrawn is not None:
+            continue  # taken back before any card was due
         member = first.member_id if first else case.basis.member_id
         row = rows.setdefault((member, case.disease_code), Timeliness(member, case.disease_code))
         row.cases += 1

@@ -70,7 +70,8 @@ def reporting_figures(now: datetime) -> JsonDict:
     for raw in _stored_cases():
         if raw.get("cards"):  # the first card decides whether the case was reported in time
             cards["on_time" if raw["cards"][0].get("late_by_seconds") is None else "late"] += 1
-        is_open = not raw.get("cards") and not raw.get("reported_elsewhere")
+        is_open = not raw.get("cards") and not raw.get("reported_elsewhere") \
+            and not raw.get("withdrawn")
         if is_open or raw.get("late_reported_at"):
             case = Case.model_validate(raw)
             if is_open:
