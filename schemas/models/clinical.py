@@ -98,6 +98,8 @@ class LabResult(Event):
     method: str | None = Field(default=None, description="e.g. CULTURE, SMEAR, PCR, WESTERN_BLOT")
     status: ResultStatus = ResultStatus.FINAL
     reported_at: UtcMillis
+    onset_date: date | None = Field(
+        default=None, description="Illness onset the result's message gave (LOINC 11368-8)")
 
 
 class ImagingReport(Event):

@@ -82,6 +82,8 @@ class Address(Record):
     township: str | None = None
     village: str | None = None
     house_number: str | None = None
+    country: str | None = Field(
+        default=None, description="ISO 3166 code or name; empty for an address in China")
 
 
 class Patient(Record):
