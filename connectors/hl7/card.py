@@ -45,12 +45,16 @@ class CardFields:
     onset_date: date | None = None
     employer: str | None = None
     warnings: tuple[Rejected, ...] = field(default=())
+    observations: frozenset[int] = frozenset()  # OBX (1-based, message order) of card data
 
     def on(self, patient: Patient) -> Patient:
         """The patient with the occupation and employer the message gave (theirs win)."""
         update = {"occupation": self.occupation, "employer": self.employer}
         given = {k: v for k, v in update.items() if v is not None}
         return patient.model_copy(update=given) if given else patient
+
+
+NOTHING = CardFields()
 
 
 def _card_loinc(obx: hl7.Segment, codes: OccupationMap) -> str:
@@ -61,11 +65,6 @@ def _card_loinc(obx: hl7.Segment, codes: OccupationMap) -> str:
     return ""
 
 
-def is_card_observation(obx: hl7.Segment) -> bool:
-    """An OBX that carries card data (occupation, onset) rather than a result."""
-    return bool(_card_loinc(obx, occupations()))
-
-
 class _Reader:
     def __init__(self, codes: OccupationMap) -> None:
         self.codes = codes
@@ -73,6 +72,7 @@ class _Reader:
         self.onset: date | None = None
         self.employer: str | None = None
         self.warnings: list[Rejected] = []
+        self.observations: set[int] = set()
 
     def occupation_from(self, code: str, name: str, system: str, location: str) -> None:
         if self.occupation is not None or not (code or name):
@@ -91,7 +91,8 @@ class _Reader:
     def result(self) -> CardFields:
         # a later source that maps cancels the warning about an earlier one
         warnings = tuple(self.warnings) if self.occupation is None else ()
-        return CardFields(self.occupation, self.onset, self.employer, warnings)
+        return CardFields(self.occupation, self.onset, self.employer, warnings,
+                          frozenset(self.observations))
 
 
 def _note_date(value: str, location: str) -> str:
@@ -105,6 +106,9 @@ def _note_date(value: str, location: str) -> str:
 
 def card_fields(message: Hl7Message) -> CardFields:
     codes = occupations()
+    markers = (*codes.occupation_loinc, *codes.onset_loinc, "\rZCD", "\rNTE")
+    if not any(marker in message.text for marker in markers):
+        return NOTHING  # most results carry no card data: spare reading every OBX
     reader = _Reader(codes)
     zcd = message.first("ZCD")
     if zcd is not None:
@@ -114,6 +118,8 @@ def card_fields(message: Hl7Message) -> CardFields:
     for index, obx in enumerate(message.segments("OBX"), start=1):
         loinc = _card_loinc(obx, codes)
         location = f"OBX[{index}]-5"
+        if loinc:
+            reader.observations.add(index)
         if codes.is_occupation_loinc(loinc):
             if get(obx, 2).upper() in CODED_TYPES:
                 reader.occupation_from(get(obx, 5, 1), get(obx, 5, 2), get(obx, 5, 3), location)

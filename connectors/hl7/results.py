@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hl7
 
-from connectors.hl7.card import card_fields, is_card_observation
+from connectors.hl7.card import card_fields
 from connectors.hl7.context import EventList, MappingContext, coded
 from connectors.hl7.message import Hl7Message, get
 from connectors.hl7.patient import patient_from_pid
@@ -211,7 +211,7 @@ def map_oru(ctx: MappingContext, message: Hl7Message) -> EventList:
                            f"OBR[{obr_index}]")
         for obx in observations:
             obx_index += 1
-            if not is_card_observation(obx):  # occupation and onset: card data
+            if obx_index not in card.observations:  # occupation and onset: card data
                 result = _lab_result(ctx, message, group_patient, obr, obx, obx_index)
                 events.append(result.model_copy(update={"onset_date": card.onset_date}))
     return events
