@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,13 @@ from schemas.models.clinical import (
     OrderPriority,
     ResultStatus,
 )
-from schemas.models.common import IdType
+from schemas.models.common import Address, IdType, Occupation
 from tests.test_fhir_resources import (
+    COVID_ID,
     LOCAL_LAB,
     bundle,
     condition,
+    covid_bundle,
     imaging_study,
     lipid_report,
     medication_dispense,
@@ -343,3 +346,72 @@ def test_a_refuted_condition_takes_back_the_diagnosis(
     assert taken_back.icd10 == first.icd10 == "B05.900"
     assert taken_back.envelope.event_id != first.envelope.event_id
     assert taken_back.diagnosed_at.isoformat() == "2025-03-02T07:00:00+00:00"
+def test_covid_bundle_carries_onset_occupation_and_address(tmp_path: Path) -> None:
+    sink = MemorySink()
+    [(status, _, body)] = exchange(tmp_path, sink, [("/fhir", covid_bundle())])
+    assert status == 200
+    response = Bundle.model_validate(body)
+    assert [e.response.status for e in response.entry] == ["201 Created", "200 OK", "200 OK"]
+    [covid] = sink.events
+    assert isinstance(covid, Diagnosis)
+    assert (covid.icd10, covid.onset_date) == ("U07.1", date(2026, 2, 27))
+    assert covid.patient.occupation is Occupation.FARMER
+    assert (covid.patient.id_number, covid.patient.name) == (COVID_ID, "钱秀英")
+    assert covid.patient.address == Address(province="四川", city="绵阳", county="安县",
+                                            township="河口镇", village="山下村",
+                                            house_number="5组18号")
+
+
+@pytest.mark.parametrize("occupation", [
+    {"text": "散居儿童"},
+    {"coding": [{"system": "urn:consortium-hub:occupation-group", "code": "STUDENT"}]},
+])
+def test_occupation_by_group_name_or_text(tmp_path: Path, occupation: dict[str, Any]) -> None:
+    sink = MemorySink()
+    exchange(tmp_path, sink, [("/fhir", covid_bundle(occupation))])
+    [covid] = sink.events
+    expected = Occupation.SCATTERED_CHILD if "text" in occupation else Occupation.STUDENT
+    assert isinstance(covid, Diagnosis) and covid.patient.occupation is expected
+
+
+def test_an_unknown_occupation_is_a_warning_and_no_group(tmp_path: Path) -> None:
+    sink = MemorySink()
+    unknown = {"coding": [{"system": "urn:oid:2.16.840.1.114222.4.5.327", "code": "0050",
+                           "display": "Marketing managers"}]}
+    [(status, _, body)] = exchange(tmp_path, sink, [("/fhir", covid_bundle(unknown))])
+    assert status == 200
+    [covid] = sink.events
+    assert isinstance(covid, Diagnosis) and covid.patient.occupation is None
+    outcome = Bundle.model_validate(body).entry[2].response.outcome
+    assert outcome is not None
+    [issue] = outcome.issue
+    assert (issue.severity, issue.expression) == ("warning", ["Bundle.entry[2].resource.value[x]"])
+    assert "0050" in issue.diagnostics and "Marketing managers" in issue.diagnostics
+
+
+def test_the_patient_extension_and_the_address_country(tmp_path: Path) -> None:
+    sink = MemorySink()
+    teacher = {**patient(), "extension": [{
+        "url": "urn:consortium-hub:fhir:occupation-group",
+        "valueCodeableConcept": {"text": "教师"}}]}
+    teacher["address"] = [{**teacher["address"][0], "country": "HKG"}]
+    exchange(tmp_path, sink, [("/fhir/Patient", teacher), ("/fhir/Condition", condition())])
+    [diagnosis] = sink.events
+    assert isinstance(diagnosis, Diagnosis)
+    assert diagnosis.patient.occupation is Occupation.TEACHER
+    assert diagnosis.patient.address is not None and diagnosis.patient.address.country == "HKG"
+
+
+@pytest.mark.parametrize(("onset", "expected"), [
+    ({"onsetPeriod": {"start": "2025-02-25T20:00:00+08:00"}}, date(2025, 2, 25)),
+    ({"onsetString": "2025-02-24 夜间"}, date(2025, 2, 24)),
+    ({"onsetAge": {"value": 36, "unit": "a", "system": "http://unitsofmeasure.org",
+                   "code": "a"}}, None),
+])
+def test_condition_onset_forms(tmp_path: Path, onset: dict[str, Any],
+                               expected: date | None) -> None:
+    sink = MemorySink()
+    resource = {k: v for k, v in condition().items() if k != "onsetDateTime"}
+    exchange(tmp_path, sink, [("/fhir/Condition", {**resource, **onset})])
+    [diagnosis] = sink.events
+    assert isinstance(diagnosis, Diagnosis) and diagnosis.onset_date == expected

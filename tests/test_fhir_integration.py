@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,25 @@ from connectors.hl7.patient_cache import PatientCache
 from connectors.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
 from hub.brokers import BaseBroker, free_port
-from schemas.models import Diagnosis, LabResult, StockEvent, TestOrder
-from schemas.topics import ingress_topic
-from tests.conftest import Decoded
-from tests.test_fhir_resources import bundle, medication_dispense, observation
+from schemas.models import (
+    Diagnosis,
+    DiseaseReportCard,
+    Feedback,
+    LabResult,
+    StockEvent,
+    TestOrder,
+)
+from schemas.models.clinical import CaseClassification
+from schemas.models.common import Belonging, Occupation
+from schemas.topics import CDC_REPORTS, feedback_topic, ingress_topic
+from tests.conftest import Decoded, WorkerProcess
+from tests.test_fhir_resources import (
+    COVID_ID,
+    bundle,
+    covid_bundle,
+    medication_dispense,
+    observation,
+)
 
 pytestmark = pytest.mark.integration
 MEMBER = "chc-east"
@@ -131,3 +147,29 @@ def test_fhir_command_serves_resources_and_metrics(broker: BaseBroker, tmp_path:
             process.wait(15)
     assert status == 201 and "/fhir/Observation/" in location
     assert 'connector_fhir_requests_total{resource="Observation",status="201"} 1.0' in text
+
+
+def test_a_covid_bundle_reaches_the_cdc_as_a_complete_card(
+    broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """Patient + Condition U07.1 with onsetDateTime + the ODH occupation Observation
+    (tests/test_fhir_resources.covid_bundle) through the FHIR endpoint and the hub."""
+    start_worker()
+    [(status, body)] = post_all(broker.bootstrap, tmp_path, [("/fhir", covid_bundle())])
+    assert status == 200, body
+
+    def covid(got: list[Decoded]) -> list[DiseaseReportCard]:
+        return [e for _, e in got if isinstance(e, DiseaseReportCard) and e.id_number == COVID_ID]
+
+    cards = covid(read_topic(CDC_REPORTS.name, until=lambda got: bool(covid(got)), timeout=90))
+    if not cards:
+        answers = [(e.status, e.reason) for _, e in read_topic(feedback_topic(MEMBER))
+                   if isinstance(e, Feedback)]
+        pytest.fail(f"no card; the hub answered {answers}")
+    [card] = cards
+    assert (card.disease_code, card.icd10, card.reporting_unit_id) == (
+        "COVID-19", "U07.1", MEMBER)
+    assert card.patient_name == "钱秀英" and card.belonging is Belonging.THIS_COUNTY
+    assert card.occupation is Occupation.FARMER and card.onset_date == date(2026, 2, 27)
+    assert card.case_classification is CaseClassification.CONFIRMED

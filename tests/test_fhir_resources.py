@@ -196,10 +196,82 @@ def bundle() -> dict[str, Any]:
     ]}
 
 
+COVID_ID = "510725198804126023"
+
+
+def covid_bundle(occupation: dict[str, Any] | None = None,
+                 country: str | None = None) -> dict[str, Any]:
+    """A COVID-19 case as a transaction: the specification's Patient "example" (identifier
+    with a v2-0203 type, name, gender, birthDate, address with line/city/district/state)
+    as a resident of a village of the consortium's own county, its Condition "example"
+    (clinicalStatus, verificationStatus, category encounter-diagnosis, onsetDateTime)
+    coded U07.1, and her occupation as the Occupational Data for Health IG's
+    odh-PastOrPresentJob Observation (category social-history, code LOINC 11341-5,
+    effectivePeriod, valueCodeableConcept), coded with GB/T 2261.4. The Condition comes
+    before the Observation: the order of entries must not matter."""
+    patient_url = "urn:uuid:7d5f3c9a-1d2b-4c8e-9f10-2a6b3c4d5e6f"
+    subject = {"reference": patient_url}
+    person = {
+        "resourceType": "Patient", "id": "example",
+        "identifier": [{"use": "official", "type": {"coding": [{"system": V2_0203,
+                                                                 "code": "NNCHN"}]},
+                        "value": COVID_ID}],
+        "name": [{"use": "official", "family": "钱", "given": ["秀英"]}],
+        "gender": "female", "birthDate": "1988-04-12",
+        "telecom": [{"system": "phone", "value": "13990002323", "use": "mobile"}],
+        "address": [{"use": "home", "type": "physical",
+                     "line": ["河口镇", "山下村", "5组18号"], "city": "绵阳", "district": "安县",
+                     "state": "四川", **({"country": country} if country else {})}],
+    }
+    covid = {
+        "resourceType": "Condition", "id": "covid-1",
+        "identifier": [{"system": "urn:lead:his:diagnosis", "value": "DX-20260301-91"}],
+        "clinicalStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+            "code": "active"}]},
+        "verificationStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            "code": "confirmed"}]},
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+            "code": "encounter-diagnosis"}]}],
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "U07.1",
+                             "display": "新型冠状病毒感染"}]},
+        "subject": subject, "onsetDateTime": "2026-02-27",
+        "recordedDate": "2026-03-01T09:40:00+08:00", "asserter": {"display": "周医生"},
+    }
+    job = {
+        "resourceType": "Observation", "id": "odh-job-1",
+        "meta": {"profile": [
+            "http://hl7.org/fhir/us/odh/StructureDefinition/odh-PastOrPresentJob"]},
+        "status": "final",
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "social-history"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "11341-5",
+                             "display": "History of Occupation"}]},
+        "subject": subject, "effectivePeriod": {"start": "2010-03-01"},
+        "valueCodeableConcept": occupation or {
+            "coding": [{"system": "urn:consortium-hub:gbt-2261.4", "code": "27",
+                        "display": "农民"}], "text": "农民"},
+    }
+
+    def entry(resource: dict[str, Any], url: str) -> dict[str, Any]:
+        return {"fullUrl": url, "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]}}
+
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        entry(covid, "urn:uuid:0c3b1f6e-8a4d-4e2b-b7c1-5d9e8f7a6b51"),
+        entry(person, patient_url),
+        entry(job, "urn:uuid:e4a7c2d9-3b5f-4a1e-8c6d-9f2b1a3c5e7d"),
+    ]}
+
+
 EXAMPLES = {"patient": patient, "observation": observation, "lipid_report": lipid_report,
             "ultrasound_report": ultrasound_report, "imaging_study": imaging_study,
             "condition": condition, "service_request": service_request,
-            "medication_dispense": medication_dispense, "bundle": bundle}
+            "medication_dispense": medication_dispense, "bundle": bundle,
+            "covid_bundle": covid_bundle}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

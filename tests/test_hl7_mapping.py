@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.hl7.ack import build_ack
+from connectors.hl7.card import card_fields
 from connectors.hl7.context import MappingContext
 from connectors.hl7.handler import map_message
 from connectors.hl7.message import decode, parse_timestamp
@@ -24,12 +25,13 @@ from schemas.models.clinical import (
     OrderPriority,
     ResultStatus,
 )
-from schemas.models.common import IdType, Sex
+from schemas.models.common import Address, IdType, Occupation, Sex
 from schemas.reference.local_diagnosis_codes import load_local_diagnosis_codes
 from tests.test_hl7_messages import (
     CHILD_ID,
     PATIENT_ID,
     PID,
+    TYPHOID_ID,
     admission_adt,
     imaging_oru,
     lab_oru,
@@ -38,6 +40,7 @@ from tests.test_hl7_messages import (
     order_oml,
     order_orm,
     seg,
+    typhoid_adt,
     wrong_patient_oru,
 )
 
@@ -304,3 +307,69 @@ def test_local_diagnosis_code_file_is_checked(tmp_path: Path) -> None:
     bad.write_text("member,local_code,icd10,name\nmch,FY-2,typhoid,伤寒\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad\.csv line 2"):
         load_local_diagnosis_codes(bad)
+
+
+def test_admission_carries_the_cards_occupation_onset_and_address(ctx: MappingContext) -> None:
+    [typhoid] = mapped(ctx, typhoid_adt())
+    assert isinstance(typhoid, Diagnosis)
+    assert (typhoid.icd10, typhoid.diagnosis_name) == ("A01.0", "伤寒")
+    assert typhoid.onset_date == date(2026, 2, 26)
+    who = typhoid.patient
+    assert (who.id_type, who.id_number, who.name) == (IdType.RESIDENT_ID, TYPHOID_ID, "史威廉")
+    assert who.occupation is Occupation.FARMER
+    assert who.address == Address(province="四川省", city="绵阳市", county="涪城区",
+                                  township="城厢街道", house_number="临园路东段120号",
+                                  country="CHN")
+
+
+@pytest.mark.parametrize(("card", "occupation", "onset"), [
+    # the hub's Z-segment wins over the OBX
+    (seg("ZCD", {1: "^散居儿童", 2: "20260225", 3: "涪城区实验小学"}),
+     Occupation.SCATTERED_CHILD, date(2026, 2, 25)),
+    (seg("ZCD", {1: "STUDENT^^urn:consortium-hub:occupation-group"}), Occupation.STUDENT,
+     date(2026, 2, 26)),
+    (seg("NTE", {1: "1", 2: "L", 3: "职业：学生"}), Occupation.FARMER, date(2026, 2, 26)),
+])
+def test_zcd_and_nte_carry_the_card_fields(ctx: MappingContext, card: str,
+                                           occupation: Occupation, onset: date) -> None:
+    [typhoid] = mapped(ctx, typhoid_adt(extra=(card,)))
+    assert isinstance(typhoid, Diagnosis)
+    assert (typhoid.patient.occupation, typhoid.onset_date) == (occupation, onset)
+
+
+def test_notes_alone_carry_occupation_and_onset(ctx: MappingContext) -> None:
+    notes = (seg("NTE", {1: "1", 3: "人群分类：离退人员"}),
+             seg("NTE", {1: "2", 3: "发病日期：2026-2-24"}))
+    [typhoid] = mapped(ctx, typhoid_adt(occupation="", onset="", extra=notes))
+    assert isinstance(typhoid, Diagnosis)
+    assert typhoid.patient.occupation is Occupation.RETIRED
+    assert typhoid.onset_date == date(2026, 2, 24)
+
+
+def test_an_unknown_occupation_is_taken_without_a_group_and_the_ack_warns(
+    ctx: MappingContext
+) -> None:
+    text = typhoid_adt(occupation="99^宇航员^GB/T 2261.4")
+    [typhoid] = mapped(ctx, text)
+    assert isinstance(typhoid, Diagnosis) and typhoid.patient.occupation is None
+    [warning] = card_fields(decode(text.encode())).warnings
+    assert warning.code is RejectReason.UNMAPPED_CODE and warning.location == "OBX[1]-5"
+    assert "99^宇航员^GB/T 2261.4" in warning.reason
+    ack = build_ack(decode(text.encode()).header, "AA", "published", warnings=(warning,))
+    err = ack.decode().split("\r")[2].split("|")
+    assert (err[0], err[2], err[4]) == ("ERR", "OBX^1^5", "W") and "宇航员" in err[8]
+
+
+def test_an_onset_that_is_no_date_is_refused(ctx: MappingContext) -> None:
+    rejection = refused(ctx, typhoid_adt(onset="2026-02-XX"))
+    assert rejection.code is RejectReason.INVALID_VALUE and rejection.location == "OBX[2]-5"
+
+
+def test_card_observations_in_a_result_are_no_lab_results(ctx: MappingContext) -> None:
+    card = (seg("OBX", {1: "4", 2: "CWE", 3: "11341-5^History of Occupation^LN", 5: "^工人"}),
+            seg("OBX", {1: "5", 2: "DT", 3: "11368-8^Illness onset date^LN", 5: "20250227"}))
+    text = lab_oru().replace("\rSPM|", "\r" + "\r".join(card) + "\rSPM|")
+    events = mapped(ctx, text)
+    assert len(events) == 3 and all(isinstance(e, LabResult) for e in events)
+    assert {(e.patient.occupation, e.onset_date) for e in events if isinstance(e, LabResult)} \
+        == {(Occupation.WORKER, date(2025, 2, 27))}

@@ -144,9 +144,42 @@ def admission_adt(control: str = "HIS20250301200", dg1_code: str = "ZD0101^^L") 
     )
 
 
+# A patient of another county of the consortium's city (涪城区, 绵阳市): a farmer.
+TYPHOID_ID = "510703196106153019"
+
+
+def typhoid_adt(control: str = "HIS20260301300", occupation: str = "27^农民^GB/T 2261.4",
+                onset: str = "20260226", extra: tuple[str, ...] = ()) -> str:
+    """The HL7 v2.3.1 standard's ADT^A01 example (chapter 3, "ADT1|MCM ... MSG00001":
+    EVN, PID with two identifiers, NK1 spouse, PV1 inpatient of surgery), as the lead
+    hospital's HIS sends it: PID-3 a resident ID (CX-5 NNCHN) beside the record number,
+    PID-5 a Chinese name, PID-11 a Chinese address (XAD-3 city, XAD-4 province, XAD-6
+    country, XAD-8 township, XAD-9 county), a DG1 for typhoid (A01.0) and the card's
+    occupation (LOINC 11341-5, GB/T 2261.4 code) and onset date (LOINC 11368-8) as OBX."""
+    return message(
+        seg("EVN", {1: "A01", 2: "20260301112300+0800"}),
+        seg("PID", {1: "1", 3: f"PATID1234^5^M11^LEAD^MR~{TYPHOID_ID}^^^^NNCHN",
+                    5: "史^威廉", 7: "19610615", 8: "M",
+                    11: "临园路东段120号^^绵阳市^四川省^621000^CHN^H^城厢街道^涪城区",
+                    13: "13990001212", 16: "M"}),
+        seg("NK1", {1: "1", 2: "史^奥丽", 3: "SPO^配偶", 7: "NK^NEXT OF KIN"}),
+        seg("PV1", {1: "1", 2: "I", 3: "2000^2012^01", 7: "004777^卡^斯特罗", 10: "SUR",
+                    14: "ADM", 15: "A0", 19: "V20260301-120"}),
+        *([seg("OBX", {1: "1", 2: "CWE", 3: "11341-5^History of Occupation^LN",
+                       5: occupation, 11: "F"})] if occupation else []),
+        *([seg("OBX", {1: "2", 2: "DT", 3: "11368-8^Illness or injury onset date^LN",
+                       5: onset, 11: "F"})] if onset else []),
+        seg("DG1", {1: "1", 2: "I10", 3: "A01.0^伤寒^I10", 5: "20260301110000+0800", 6: "F",
+                    16: "004777^卡^斯特罗"}),
+        *extra,
+        app="HIS", type_="ADT^A01^ADT_A01", control=control,
+    )
+
+
 ALL_SAMPLES = {
     "lab_oru": lab_oru(), "imaging_oru": imaging_oru(), "mdm_report": mdm_report(),
     "order_orm": order_orm(), "order_oml": order_oml(), "admission_adt": admission_adt(),
+    "typhoid_adt": typhoid_adt(),
 }
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,11 +26,27 @@ from connectors.mllp.client import MllpClient, send_message
 from connectors.sdk import MemberPublisher
 from hub.brokers import BaseBroker, free_port
 from hub.ops.tokens import member_token
-from schemas.models import Feedback, ImagingReport, LabResult, RecognitionAdvice
+from schemas.models import (
+    DiseaseReportCard,
+    Feedback,
+    ImagingReport,
+    LabResult,
+    RecognitionAdvice,
+)
+from schemas.models.clinical import CaseClassification
+from schemas.models.common import Belonging, Occupation, Sex
 from schemas.models.outputs import FeedbackStatus, Verdict
-from schemas.topics import feedback_topic, ingress_topic
+from schemas.topics import CDC_REPORTS, feedback_topic, ingress_topic
 from tests.conftest import Decoded, WorkerProcess, wait_for
-from tests.test_hl7_messages import PATIENT_ID, imaging_oru, lab_oru, message, seg
+from tests.test_hl7_messages import (
+    PATIENT_ID,
+    TYPHOID_ID,
+    imaging_oru,
+    lab_oru,
+    message,
+    seg,
+    typhoid_adt,
+)
 
 pytestmark = pytest.mark.integration
 MEMBER = "lead"
@@ -260,3 +276,34 @@ def test_mllp_command_serves_hl7_and_metrics(
     assert process.returncode == 0, (tmp_path / "mllp.log").read_text()
     published = {e.envelope.event_id for _, e in read_topic(ingress_topic(MEMBER))}
     assert event_ids(reply) <= published
+
+
+def test_a_typhoid_admission_reaches_the_cdc_as_a_complete_card(
+    broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """The HIS's ADT^A01 (tests/test_hl7_messages.typhoid_adt: the standard's example with
+    a resident ID, a Chinese address in another county of the city, DG1 A01.0 and the
+    occupation and onset OBX) through MLLP and the hub to cdc.disease-reports."""
+    start_worker()
+    [reply] = exchange(broker.bootstrap, tmp_path, [typhoid_adt(control="HIS-TYPHOID-1").encode()])
+    assert msa(reply)[0] == "AA" and "ERR" not in reply.decode()
+
+    def typhoid(got: list[Decoded]) -> list[DiseaseReportCard]:
+        return [e for _, e in got if isinstance(e, DiseaseReportCard)
+                and e.id_number == TYPHOID_ID]
+
+    cards = typhoid(read_topic(CDC_REPORTS.name, until=lambda got: bool(typhoid(got)),
+                               timeout=90))
+    if not cards:
+        answers = [(e.status, e.reason) for _, e in read_topic(feedback_topic(MEMBER))
+                   if isinstance(e, Feedback) and e.in_reply_to in event_ids(reply)]
+        pytest.fail(f"no card; the hub answered {answers}")
+    [card] = cards
+    assert (card.disease_code, card.subtype, card.icd10) == ("TYPHOID", "伤寒", "A01.0")
+    assert (card.patient_name, card.sex, card.birth_date) == ("史威廉", Sex.MALE,
+                                                              date(1961, 6, 15))
+    assert card.belonging is Belonging.OTHER_COUNTY_THIS_CITY
+    assert card.occupation is Occupation.FARMER and card.onset_date == date(2026, 2, 26)
+    assert (card.address.county, card.address.township) == ("涪城区", "城厢街道")
+    assert card.case_classification is CaseClassification.CLINICAL

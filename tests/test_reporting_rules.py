@@ -379,7 +379,9 @@ ALL_MISSING = ["patient_name", "id_number", "sex", "birth_date", "belonging", "a
     ({"sex": Sex.UNKNOWN}, {}, ["sex"]),
     ({"birth_date": None}, {}, ["birth_date"]),
     ({"birth_date": None, "age_value": 36, "age_unit": AgeUnit.YEAR}, {}, []),
-    ({"belonging": None}, {}, ["belonging"]),
+    ({"belonging": None}, {}, []),  # derived from the address in the county
+    ({"belonging": None, "address": Address(province="四川", city="绵阳", township="河口镇")},
+     {}, ["belonging", "address.county"]),
     ({"address": None}, {}, ["address.province", "address.city", "address.county",
                              "address.township"]),
     ({"address": NO_TOWNSHIP}, {}, ["address.township"]),
@@ -481,11 +483,13 @@ def test_the_watchdog_warns_at_half_time_and_reports_late_once() -> None:
     hub.tick(T0 + 30 * H)
     [late] = hub.late
     assert late.late_by_seconds == 90 and late.missing_fields == ["onset_date"]
+    assert late.lacks == ["发病日期"]  # what held the card up, as the CDC reads it
     assert (late.reporting_unit_id, late.disease_code) == ("lead", "MEASLES")
     assert late.deadline == T0 + 24 * H
     assert hub.statuses()[-1] == ("lead", S.LATE)
     assert hub.feedback[-1].reason == (
-        "已超过报告时限 0 小时 1 分 30 秒（时限 2026-11-27 10:00 +08:00）：已向疾控中心报告迟报"
+        "已超过报告时限 0 小时 1 分 30 秒（时限 2026-11-27 10:00 +08:00）：已向疾控中心报告迟报；"
+        "报告卡仍缺：发病日期"
     )
     hub.send(dx("lead", "B05.900", at=T0 + 31 * H))
     assert hub.cards[-1].late_by_seconds == 7 * 3600

@@ -6,7 +6,8 @@ HL7 v2 PID-3: NI, NNCHN, ID, SFZ resident ID card; PPN passport; HKM, TWM, FPR p
 MR, PI medical record number); an identifier without a type is a medical record number,
 so a resident ID card number must carry its type code.
 Address: state province, city, district county, line[0..2] township, village, house number
-(with one line, it is the house number).
+(with one line, it is the house number), country (empty or CHN for China).
+Occupation group: the extension `urn:consortium-hub:fhir:occupation-group` (occupation.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.fhir.occupation import patient_occupation
 from connectors.fhir.resources import References, Resource, to_date
 from connectors.hl7.patient import ID_PREFERENCE, ID_TYPES, person_name, resident_id_problem
 from connectors.mapping import Rejected, RejectReason, date_not_in_future
@@ -72,7 +74,8 @@ def _address(patient: Resource) -> Address | None:
         else:
             township, village, house = [*lines, "", "", ""][:3]
         fields = {"province": address.state, "city": address.city, "county": address.district,
-                  "township": township, "village": village, "house_number": house}
+                  "township": township, "village": village, "house_number": house,
+                  "country": address.country}
         present = {k: v for k, v in fields.items() if v}
         if present:
             return Address(**present)
@@ -89,6 +92,7 @@ def patient_from_resource(patient: Resource, zone: ZoneInfo, location: str) -> P
         birth_date=date_not_in_future(to_date(patient.birthDate, zone, f"{location}.birthDate"),
                                       f"{location}.birthDate"),
         phone=phone, address=_address(patient),
+        occupation=patient_occupation(patient, f"{location}.extension")[0],
     )
 
 

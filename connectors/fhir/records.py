@@ -4,7 +4,10 @@ Condition: ICD-10 codings (system http://hl7.org/fhir/sid/icd-10 or icd-10-cn) a
 as sent; another system is the member's local diagnosis code, mapped through the local
 diagnosis code map. verificationStatus unconfirmed/provisional/differential is a SUSPECTED
 case, confirmed a CONFIRMED one; refuted and entered-in-error take back the member's
-earlier diagnosis of the same code for the same patient (Diagnosis.verification).
+earlier diagnosis of the same code for the same patient (Diagnosis.verification). The
+card's onset date is onsetDateTime, else onsetPeriod.start, else an onsetString that
+begins with a date (2025-02-24...); onsetAge and onsetRange are no date, so the card then
+asks for the onset.
 
 MedicationDispense: the drug is the first coding of medicationCodeableConcept (or of the
 referenced Medication) that is a local drug code of the member or a national insurance
@@ -36,6 +39,7 @@ from schemas.reference.messages import text as msg
 
 TRACE_CODE_SYSTEM = "urn:consortium-hub:drug-trace-code"
 TRACE_CODE = re.compile(r"^\d{20}$")
+ONSET_TEXT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 VERIFICATION: dict[str, CaseClassification | None] = {
     "unconfirmed": CaseClassification.SUSPECTED, "provisional": CaseClassification.SUSPECTED,
     "differential": CaseClassification.SUSPECTED, "confirmed": CaseClassification.CONFIRMED,
@@ -79,6 +83,8 @@ def condition(ctx: FhirContext, resource: Resource, refs: References) -> list[Ev
         diagnosed_at = to_datetime(resource.meta.lastUpdated, ctx.zone,
                                    "Condition.meta.lastUpdated") or diagnosed_at
     onset = resource.onsetDateTime or (resource.onsetPeriod.start if resource.onsetPeriod else None)
+    if onset is None and ONSET_TEXT_DATE.match(resource.onsetString or ""):
+        onset = resource.onsetString[:10]
     encounter = resource.encounter
     doctor = next((p.display for p in (resource.asserter, resource.recorder)
                    if p is not None and p.display), None)

@@ -11,7 +11,8 @@ Errors: 400 with an OperationOutcome when the body is not valid FHIR R4 (fhir.re
 validation; each issue names the element), 422 when it is valid but cannot be mapped
 (unmapped code, missing field, unsupported status), 413 when the body is over
 HUB_FHIR_MAX_BODY_BYTES, 503 when Kafka did not take it (resend later). Refused bodies go
-to the local dead-letter file.
+to the local dead-letter file. A value understood as nothing but not worth refusing for (an
+occupation that maps to no group of the card) is a warning issue in the answer.
 GET /metrics: Prometheus; GET /fhir/metadata: a minimal CapabilityStatement.
 """
 
@@ -120,18 +121,29 @@ async def create(request: web.Request) -> web.Response:
     entry = entries[0]
     notes = [(entry.resource_type, f"published {type(e).__name__} {e.envelope.event_id}")
              for e in entry.events] or [(entry.resource_type, "kept in the local patient cache")]
-    return _reply(201, operation_outcome(notes, "informational", severity="information"), label,
+    body = operation_outcome(notes, "informational", severity="information")
+    body["issue"] += _warnings(entry)
+    return _reply(201, body, label,
                   headers={"Location": f"{base}/{entry.resource_type}/{entry.logical_id}"})
 
 
+def _warnings(entry: MappedEntry) -> list[dict[str, Any]]:
+    """What the entry said that was not understood but did not refuse it."""
+    issues = [(w.location or entry.resource_type, w.reason) for w in entry.warnings]
+    return list(operation_outcome(issues, "code-invalid", severity="warning")["issue"])
+
+
 def _transaction_response(entries: list[MappedEntry]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle", "type": "transaction-response",
-        "entry": [{"response": {
+    response: list[dict[str, Any]] = []
+    for entry in entries:
+        answer: dict[str, Any] = {
             "status": "200 OK" if entry.reference_only else "201 Created",
             "location": f"{entry.resource_type}/{entry.logical_id}",
-        }} for entry in entries],
-    }
+        }
+        if entry.warnings:
+            answer["outcome"] = {"resourceType": "OperationOutcome", "issue": _warnings(entry)}
+        response.append({"response": answer})
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": response}
 
 
 async def metadata(request: web.Request) -> web.Response:

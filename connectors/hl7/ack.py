@@ -2,7 +2,9 @@
 durably written, AE when the message's content is wrong (fix it before resending), AR when
 it was refused for other reasons (unsupported type or charset, the hub unreachable: resend
 later). MSA-3 and ERR-8 say why in words; ERR-2 says where, ERR-3 gives the HL7 error
-code (table 0357). The ACK is encoded in the charset the message declared in MSH-18."""
+code (table 0357). An AA may carry ERR segments of severity W: something the message said
+was not understood but did not stop it (an occupation mapping to no card group). The ACK
+is encoded in the charset the message declared in MSH-18."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ def build_ack(
     text: str = "",
     rejection: Rejected | None = None,
     *,
+    warnings: tuple[Rejected, ...] = (),
     zone: ZoneInfo | None = None,
     now: datetime | None = None,
 ) -> bytes:
@@ -67,10 +70,11 @@ def build_ack(
         "", "", "", "", "", escape(header.charset_label),
     ]
     segments = ["|".join(msh), "|".join(("MSA", code, escape(header.control_id), escape(text)))]
-    if rejection is not None:
-        number, meaning = ERROR_CODES[rejection.code]
+    problems = [(rejection, "E")] if rejection is not None else []
+    for problem, severity in [*problems, *((w, "W") for w in warnings)]:
+        number, meaning = ERROR_CODES[problem.code]
         segments.append("|".join((
-            "ERR", "", _error_location(rejection.location), f"{number}^{meaning}^HL70357",
-            "E", "", "", "", escape(rejection.message),
+            "ERR", "", _error_location(problem.location), f"{number}^{meaning}^HL70357",
+            severity, "", "", "", escape(problem.message),
         )))
     return ("\r".join(segments) + "\r").encode(header.encoding, errors="replace")

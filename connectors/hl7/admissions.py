@@ -5,11 +5,13 @@ DG1-3 is ICD-10 (coding system I10, or none) or a local code of the member, mapp
 the local diagnosis code map. DG1-6 (diagnosis type) gives a default case classification:
 A (admitting) and W (working) are SUSPECTED, F (final) CLINICAL; the hub's reporting flow
 upgrades a case to CONFIRMED from lab results. An ADT without DG1 publishes nothing: its
-ACK says the demographics were kept.
+ACK says the demographics were kept. The occupation group and onset date of the report
+card come from ZCD, OBX (LOINC 11341-5, 11368-8) or NTE (connectors/hl7/card.py).
 """
 
 from __future__ import annotations
 
+from connectors.hl7.card import card_fields
 from connectors.hl7.context import EventList, MappingContext
 from connectors.hl7.message import Hl7Message, get
 from connectors.hl7.orders import doctor
@@ -31,7 +33,8 @@ def map_adt(ctx: MappingContext, message: Hl7Message) -> EventList:
         raise Rejected(RejectReason.UNSUPPORTED, text(
             "connector.adt_not_accepted", trigger=message.header.trigger), "MSH-9")
     pid = message.first("PID")
-    patient = patient_from_pid(pid, message.segments("NK1"))
+    card = card_fields(message)
+    patient = card.on(patient_from_pid(pid, message.segments("NK1")))
     assert pid is not None  # patient_from_pid rejects a message without PID
     patient = ctx.patients.complete(patient)
     ctx.patients.store(patient, identifiers(pid))
@@ -57,6 +60,6 @@ def map_adt(ctx: MappingContext, message: Hl7Message) -> EventList:
                 occurred_at=diagnosed_at),
             patient=patient, icd10=mapped.icd10, diagnosis_name=name,
             encounter_ref=encounter or None, case_classification=DIAGNOSIS_TYPES[kind],
-            diagnosed_at=diagnosed_at, doctor=doctor(dg1, 16),
+            onset_date=card.onset_date, diagnosed_at=diagnosed_at, doctor=doctor(dg1, 16),
         ))
     return events

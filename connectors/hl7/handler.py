@@ -21,6 +21,7 @@ from connectors import metrics
 from connectors.deadletter import DeadLetterFile
 from connectors.hl7.ack import ACCEPT, ERROR, ack_code_for, build_ack
 from connectors.hl7.admissions import map_adt
+from connectors.hl7.card import card_fields
 from connectors.hl7.context import EventList, MappingContext
 from connectors.hl7.message import Header, Hl7Message, decode, read_header
 from connectors.hl7.orders import map_order
@@ -79,6 +80,7 @@ class Hl7Handler:
         try:
             message = decode(raw, self.default_charset)
             events = map_message(self.context, message)
+            warnings = card_fields(message).warnings if events else ()
         except Rejected as rejection:
             return self._refuse(raw, header, rejection)
         except ValidationError as exc:  # e.g. a name longer than the contract allows
@@ -102,7 +104,7 @@ class Hl7Handler:
         metrics.MLLP_ACKS.labels(ACCEPT).inc()
         summary = ", ".join(f"{type(e).__name__} {e.envelope.event_id}" for e in events)
         note = f"published {summary}" if events else "accepted; nothing to publish"
-        return build_ack(header, ACCEPT, note, zone=self.context.zone)
+        return build_ack(header, ACCEPT, note, warnings=warnings, zone=self.context.zone)
 
     def _refuse(self, raw: bytes, header: Header, rejection: Rejected,
                 code: str | None = None) -> bytes:

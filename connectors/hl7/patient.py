@@ -8,7 +8,8 @@ authoritative one is used, in that order. A resident ID number must pass its che
 PID-7/PID-8 missing are taken from the resident ID number (birth date, sex digit).
 
 PID-11 (XAD) to the report card's address: XAD-4 province, XAD-3 city, XAD-9 county,
-XAD-8 township, XAD-2 village, XAD-1 house number.
+XAD-8 township, XAD-2 village, XAD-1 house number, XAD-6 country (empty or CHN for China;
+the hub derives the card's 病人属于 from these parts).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _address(pid: hl7.Segment) -> Address | None:
     parts = {
         "province": get(pid, 11, 4), "city": get(pid, 11, 3), "county": get(pid, 11, 9),
         "township": get(pid, 11, 8), "village": get(pid, 11, 2), "house_number": get(pid, 11, 1),
+        "country": get(pid, 11, 6),
     }
     present = {k: v for k, v in parts.items() if v}
     return Address(**present) if present else None

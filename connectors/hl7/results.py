@@ -9,12 +9,16 @@ carries one with system LN).
 Report text: a TX/FT/ST OBX whose OBX-3 is the LOINC impression code (19005-8), ends in
 IMP, or is named 印象/诊断/结论/impression is the conclusion; the others are the findings.
 A report with a single unlabelled text OBX takes it as the conclusion.
+
+OBX with LOINC 11341-5 (occupation) or 11368-8 (onset date) are report-card data
+(connectors/hl7/card.py): they set the patient's occupation group and each result's onset.
 """
 
 from __future__ import annotations
 
 import hl7
 
+from connectors.hl7.card import card_fields
 from connectors.hl7.context import EventList, MappingContext, coded
 from connectors.hl7.message import Hl7Message, get
 from connectors.hl7.patient import patient_from_pid
@@ -190,13 +194,14 @@ def _is_examination(ctx: MappingContext, obr: hl7.Segment) -> bool:
 
 def map_oru(ctx: MappingContext, message: Hl7Message) -> EventList:
     events: EventList = []
+    card = card_fields(message)
     patient: Patient | None = None
     groups: list[tuple[Patient, hl7.Segment, int, list[hl7.Segment]]] = []
     obr_count = 0
     for segment in message.parsed:
         name = str(segment[0][0])
         if name == "PID":
-            patient = patient_from_pid(segment, message.segments("NK1"))
+            patient = card.on(patient_from_pid(segment, message.segments("NK1")))
         elif name == "OBR":
             obr_count += 1
             if patient is None:
@@ -221,7 +226,9 @@ def map_oru(ctx: MappingContext, message: Hl7Message) -> EventList:
                            f"OBR[{obr_index}]")
         for obx in observations:
             obx_index += 1
-            events.append(_lab_result(ctx, message, group_patient, obr, obx, obx_index))
+            if obx_index not in card.observations:  # occupation and onset: card data
+                result = _lab_result(ctx, message, group_patient, obr, obx, obx_index)
+                events.append(result.model_copy(update={"onset_date": card.onset_date}))
     return events
 
 

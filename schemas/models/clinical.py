@@ -119,6 +119,8 @@ class LabResult(Event):
     )
     status: ResultStatus = ResultStatus.FINAL
     reported_at: UtcMillis
+    onset_date: date | None = Field(
+        default=None, description="Illness onset the result's message gave (LOINC 11368-8)")
 
 
 class ImagingReport(Event):

@@ -101,6 +101,8 @@ class Address(Record):
     township: ShortText | None = None
     village: ShortText | None = None
     house_number: ShortText | None = None
+    country: ShortText | None = Field(
+        default=None, description="ISO 3166 code or name; empty for an address in China")
 
 
 class Patient(Record):

@@ -79,6 +79,7 @@ class ReportAddress(Record):
     township: str | None = None
     village: str | None = None
     house_number: str | None = None
+    country: str | None = None
 
 
 class DiseaseReportCard(Event):
@@ -137,6 +138,8 @@ class LateReport(Event):
     deadline: UtcMillis
     late_by_seconds: int
     missing_fields: list[str] = Field(default_factory=list)
+    lacks: list[str] = Field(
+        default_factory=list, description="The missing fields as people read them (中文)")
 
 
 class FeedbackStatus(StrEnum):

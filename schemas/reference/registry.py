@@ -56,6 +56,9 @@ class ConsortiumInfo(BaseModel):
     name: str
     recognition_mark: str = "HR"
     region_prefix: str = ""
+    province: str | None = None
+    city: str | None = None
+    county: str | None = None
 
 
 class Registry(BaseModel):

@@ -2,6 +2,7 @@
 deadlines, cases with their duplicate and revision rules, card assembly, the deadline
 watchdog and timeliness figures."""
 
+from hub.rules.reporting.belonging import Home, belonging_of, with_belonging
 from hub.rules.reporting.card import CardView, Opener, build_card, card_view
 from hub.rules.reporting.card_fields import lacks, missing_fields
 from hub.rules.reporting.cases import Context, on_detection
@@ -30,12 +31,14 @@ __all__ = [
     "Context",
     "DeadlineState",
     "Detection",
+    "Home",
     "Opener",
     "Outcome",
     "PatientCases",
     "Report",
     "Timeliness",
     "add_working_days",
+    "belonging_of",
     "build_card",
     "card_view",
     "check_deadlines",
@@ -49,4 +52,5 @@ __all__ = [
     "on_withdrawal",
     "timeliness",
     "warning_at",
+    "with_belonging",
 ]

@@ -3,9 +3,10 @@ whether a later report revises the card in force.
 
 The card is built from the winning report (see Report.precedence): its diagnosis, case
 class, subtype, dates and doctor. The patient block is the winner's, with any field it
-lacks taken from the case's other reports (the same person, by pseudonym). The case class
-never goes down from what a lab result or an earlier card established, and a death once
-reported stays on the card.
+lacks taken from the case's other reports (the same person, by pseudonym); belonging,
+unless a member sent it, is derived from the current address (reporting/belonging.py).
+The case class never goes down from what a lab result or an earlier card established, and
+a death once reported stays on the card.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from hub.rules.reporting.belonging import Home, with_belonging
 from hub.rules.reporting.card_fields import missing_fields
 from hub.rules.reporting.detection import late_by_seconds, local_date, local_zone
 from hub.rules.reporting.state import Case, Report, higher, rank
@@ -63,7 +65,9 @@ def _subtype_code(case: Case, match_default: str | None) -> str | None:
     return specific[0] if specific else candidates[0]
 
 
-def card_view(case: Case, catalogue: DiseaseCatalogue, opener: Opener) -> CardView:
+def card_view(case: Case, catalogue: DiseaseCatalogue, opener: Opener,
+              home: Home | None = None) -> CardView:
+    """`home`: where the consortium is, to derive belonging from the address."""
     winner = case.basis
     disease = catalogue.get(case.disease_code)
     if disease is None:
@@ -80,7 +84,7 @@ def card_view(case: Case, catalogue: DiseaseCatalogue, opener: Opener) -> CardVi
         chronicity = next((c for c in told if c not in (None, Chronicity.UNKNOWN)), None)
     onset_date = next((r.onset_date for r in case.reports if r.onset_date), None)
     death_date = winner.death_date or (card.death_date if card else None)
-    patient = merge_patients([opener(r) for r in case.reports])
+    patient = with_belonging(merge_patients([opener(r) for r in case.reports]), home)
     missing = missing_fields(
         patient, winner, match, classification, chronicity, onset_date, catalogue.card,
         local_date(winner.diagnosed_at, catalogue),

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hub.rules.reporting.belonging import Home
 from hub.rules.reporting.card import CardView, Opener, build_card, card_view, revision_changes
 from hub.rules.reporting.detection import Detection, local_date
 from hub.rules.reporting.outputs import Outcome, card_id_for, case_details, reporting_feedback
@@ -50,6 +51,10 @@ class Context:
     opener: Opener
     retention_days: int
     locale: Locale = DEFAULT_LOCALE  # language and zone of the reasons people read
+
+    @property
+    def home(self) -> Home | None:
+        return Home.of(self.registry.consortium)
 
 
 def _ordered(case: Case, reports: list[Report]) -> list[Report]:
@@ -139,7 +144,7 @@ def on_detection(
     if case.reported_elsewhere:
         out.feedback.append(_duplicate(case, report, ctx, now))
         return out
-    view = card_view(case, ctx.catalogue, ctx.opener)
+    view = card_view(case, ctx.catalogue, ctx.opener, ctx.home)
     changes = revision_changes(case, view) if case.cards else []
     if case.cards and not changes:
         out.feedback.append(_duplicate(case, report, ctx, now))

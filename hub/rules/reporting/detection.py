@@ -193,6 +193,7 @@ def detect_lab(
         from_lab=True,
         diagnosis_name=result.item_name,
         classification=match.classification or CaseClassification.CONFIRMED,
+        onset_date=result.onset_date,
         diagnosed_at=result.reported_at,
     )
     return Detection(match, report)

@@ -10,6 +10,7 @@ from hub.rules.reporting.state import Case, PatientCases
 from schemas.models import DiseaseReportCard, Feedback, LateReport, deterministic_id
 from schemas.models.outputs import CardKind, FeedbackStatus
 from schemas.reference.diseases import DiseaseCatalogue
+from schemas.reference.messages import DEFAULT_LOCALE, Locale
 
 
 @dataclass
@@ -66,8 +67,10 @@ def case_details(case: Case, catalogue: DiseaseCatalogue) -> dict[str, str]:
     }
 
 
-def late_report(case: Case, catalogue: DiseaseCatalogue, late_by: int, now: datetime) -> LateReport:
-    """A case past its limit still without a complete card, for the CDC."""
+def late_report(case: Case, catalogue: DiseaseCatalogue, late_by: int, now: datetime,
+                locale: Locale = DEFAULT_LOCALE) -> LateReport:
+    """A case past its limit still without a complete card, for the CDC: with the fields
+    that held the card up, as codes and as people read them."""
     basis = case.basis
     disease = catalogue.get(case.disease_code)
     subtype = disease.subtype(basis.subtype_code) if disease else None
@@ -82,5 +85,5 @@ def late_report(case: Case, catalogue: DiseaseCatalogue, late_by: int, now: date
         case_id=case.case_id, reporting_unit_id=basis.member_id, disease_code=match.code,
         disease_name=match.name, disease_class=match.disease_class,
         diagnosed_at=case.opened_at, deadline=case.deadline, late_by_seconds=late_by,
-        missing_fields=list(case.missing),
+        missing_fields=list(case.missing), lacks=[locale.label(m) for m in case.missing],
     )

@@ -19,7 +19,7 @@ from hub.rules.reporting.outputs import Outcome, case_details, late_report, repo
 from hub.rules.reporting.state import Case, PatientCases
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.diseases import DiseaseCatalogue
-from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text, text
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, Text, text
 
 
 class DeadlineState(StrEnum):
@@ -57,12 +57,14 @@ def check_deadlines(
         if late_by is not None:
             case.late_reported_at, case.late_by_seconds = now, late_by
             case.warned_at = case.warned_at or now
-            out.late_reports.append(late_report(case, catalogue, late_by, now))
+            out.late_reports.append(late_report(case, catalogue, late_by, now, locale))
+            late = text("report.late_missing" if case.missing else "report.late",
+                        late=_duration(late_by), deadline=case.deadline,
+                        fields=[Label(name) for name in case.missing])
             out.feedback.append(reporting_feedback(
                 basis.member_id, basis.event_id, FeedbackStatus.LATE, now,
                 id_parts=(case.case_id,), missing_fields=case.missing, reason_code="LATE",
-                reason=locale.render(text("report.late", late=_duration(late_by),
-                                          deadline=case.deadline)),
+                reason=locale.render(late),
                 details=details,
             ))
             out.changed = True
