@@ -78,7 +78,7 @@ def _card_of(who: Patient) -> tuple[list[str], DiseaseReportCard | None]:
     ctx = Context(load_disease_catalogue(), REGISTRY, opener, retention_days=1096)
     event = diagnosis("lead", "A01.0", "伤寒", at=datetime(2026, 3, 1, 3, tzinfo=UTC),
                       case_classification=CaseClassification.CLINICAL,
-                      patient=pseudonymous(who, b"secret", SEALER))
+                      patient=pseudonymous(who, b"secret", SEALER, issuer="lead"))
     found = detect_diagnosis(event, ctx.catalogue, REGISTRY)
     assert found is not None
     assert found.report.occupation == who.occupation
