@@ -133,6 +133,7 @@ class ReferenceFollower:
         """Wait until the topic was read to its end, or found unreachable (then the local
         files stay in use); True if read."""
         self._ready.wait(timeout)
+        self._ready.set()  # waited enough: from now on `current` never waits
         if not self.connected:
             log.warning("参考数据主题 %s 不可达，使用随连接器安装的参考数据（版本 %s）",
                         REFERENCE.name,
@@ -141,6 +142,7 @@ class ReferenceFollower:
 
     def stop(self) -> None:
         self._stop.set()
+        self._ready.set()
         if self._thread is not None:
             self._thread.join(10)
 

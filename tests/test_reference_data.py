@@ -18,7 +18,7 @@ from connectors.deadletter import DeadLetterFile
 from connectors.hl7.handler import start_hl7_listener
 from connectors.mapping import CodeMapper, MemorySink, Rejected
 from connectors.mllp.client import MllpClient
-from connectors.reference import LOCAL, TOPIC, ReferenceFollower
+from connectors.reference import LOCAL, TOPIC, ReferenceFollower, local_reference
 from connectors.reference_status import versions_in_use
 from connectors.settings import ConnectorSettings
 from hub.ops.reference import configured_files
@@ -182,14 +182,23 @@ def test_the_metric_names_each_version_in_use_and_its_source() -> None:
     assert set(used) == set(packaged_files())
 
 
-def test_the_connector_falls_back_to_its_local_files(tmp_path: Path) -> None:
+def test_with_the_topic_unreachable_the_local_files_are_used_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     codes = tmp_path / "codes.csv"
     codes.write_text("member,local_code,icd10,name\nlead,BY-1,A09.900,感染性腹泻\n", "utf-8")
-    follower = ReferenceFollower(ReferenceData.packaged())
-    from connectors.reference import local_reference
     local = local_reference(ConnectorSettings(local_diagnosis_codes_file=codes))
-    assert local.diagnoses.resolve("lead", "BY-1") is not None
-    assert follower.wait_ready(0.01) is False and not follower.connected
+    follower = ReferenceFollower(local, "127.0.0.1:1", connect_timeout=0.5).start()
+    try:
+        assert follower.wait_ready(10) is False
+        assert follower.current is local  # and it no longer waits for the topic
+        assert follower.current.diagnoses.resolve("lead", "BY-1") is not None
+        text = metrics.render_metrics()[0].decode()
+        assert "connector_reference_topic_connected 0.0" in text
+        assert versions_in_use(text)["items.toml"] == (local.files["items.toml"].version, LOCAL)
+        assert "不可达，使用随连接器安装的参考数据" in caplog.text
+    finally:
+        follower.stop()
 
 
 def test_a_running_listener_answers_with_the_new_catalogue(tmp_path: Path) -> None:
@@ -218,3 +227,26 @@ def test_a_running_listener_answers_with_the_new_catalogue(tmp_path: Path) -> No
     assert isinstance(result, LabResult)
     assert (result.item_code, result.local_code, result.value_numeric) == (
         "GLU-F12", GLUCOSE_CODE, 182.0)
+
+
+def test_hub_reference_publish_refuses_a_file_that_does_not_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from hub.cli import main
+    from hub.settings import get_settings
+
+    items = tmp_path / "items.toml"
+    items.write_bytes(items_with_glucose_code().replace(b'code = "GLU-F12"', b'code = "K"'))
+    for name, value in (("HUB_ITEMS_FILE", str(items)), ("HUB_BROKER", "127.0.0.1:1"),
+                        ("HUB_DATA_DIR", str(tmp_path / "hub"))):
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["reference", "publish"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "参考数据未发布" in result.output and "items.toml" in result.output
+    assert "K appears twice" in result.output  # refused before any connection is tried
