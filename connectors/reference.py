@@ -21,6 +21,7 @@ from kafka.errors import KafkaError
 
 from connectors import metrics
 from connectors.settings import ConnectorSettings
+from schemas.reference.messages import DEFAULT_LOCALE, Locale
 from schemas.reference.published import (
     LOCAL_DIAGNOSIS_CODES,
     MEMBERS,
@@ -62,8 +63,9 @@ class ReferenceFollower:
 
     def __init__(self, local: ReferenceData, bootstrap: str | None = None,
                  security: Mapping[str, str] | None = None, *, retry_seconds: float = 5.0,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, locale: Locale = DEFAULT_LOCALE) -> None:
         self._current = local
+        self.locale = locale
         self._from_topic: set[str] = set()
         self.bootstrap = bootstrap
         self.security = dict(security or {})
@@ -98,24 +100,40 @@ class ReferenceFollower:
             try:
                 self._current = before.build({**before.files, **{f.kind: f for f in files}})
             except ValueError:
-                for file in files:
-                    try:
-                        self._current = self._current.with_file(file)
-                    except ValueError as exc:
-                        metrics.REFERENCE_REFUSED.labels(file.kind).inc()
-                        log.error("参考数据 %s 版本 %s（%s 发布）无法加载，继续使用版本 %s：%s",
-                                  file.kind, file.version, file.published_by,
-                                  self._current.files[file.kind].version
-                                  if file.kind in self._current.files else "-", exc)
+                self._refuse(self._apply_each(files))
             swapped = [k for k, f in self._current.files.items() if before.files.get(k) != f]
             self._from_topic.update(swapped)
         for kind in swapped:
             new, old = self._current.files[kind], before.files.get(kind)
             log.info("参考数据 %s 已切换到版本 %s（%s 发布，%s），原版本 %s", kind, new.version,
-                     new.published_by, new.published_at.isoformat() if new.published_at else "-",
+                     new.published_by,
+                     self.locale.time(new.published_at) if new.published_at else "-",
                      old.version if old else "-")
         self._show()
         return swapped
+
+    def _apply_each(self, files: list[PublishedFile]) -> dict[PublishedFile, ValueError]:
+        """Take what loads, file by file, again while one more loads; what never did."""
+        failed: dict[PublishedFile, ValueError] = {}
+        pending = files
+        while pending:
+            failed = {}
+            for file in pending:
+                try:
+                    self._current = self._current.with_file(file)
+                except ValueError as exc:
+                    failed[file] = exc
+            if len(failed) == len(pending):
+                break
+            pending = list(failed)
+        return failed
+
+    def _refuse(self, failed: Mapping[PublishedFile, ValueError]) -> None:
+        for file, exc in failed.items():
+            metrics.REFERENCE_REFUSED.labels(file.kind).inc()
+            kept = self._current.files.get(file.kind)
+            log.error("参考数据 %s 版本 %s（%s 发布）无法加载，继续使用版本 %s：%s", file.kind,
+                      file.version, file.published_by, kept.version if kept else "-", exc)
 
     def _show(self) -> None:
         metrics.REFERENCE_VERSION.clear()
@@ -151,7 +169,7 @@ class ReferenceFollower:
         while not self._stop.is_set():
             try:
                 self._follow()
-            except Exception as exc:
+            except Exception as exc:  # whatever it is, the connector maps on with what it has
                 if not warned or not isinstance(exc, KafkaError):
                     log.warning("参考数据主题 %s 不可达：%s；%s 秒后重试", REFERENCE.name, exc,
                                 self.retry_seconds)
@@ -208,4 +226,5 @@ def follow_reference(settings: ConnectorSettings) -> ReferenceFollower:
     """The follower of a connector command (the broker is HUB_BROKER), not yet started."""
     return ReferenceFollower(local_reference(settings), settings.broker_servers(),
                              settings.kafka_client_config(),
-                             connect_timeout=settings.reference_wait_seconds)
+                             connect_timeout=settings.reference_wait_seconds,
+                             locale=settings.locale())

@@ -155,7 +155,8 @@ def test_a_version_that_does_not_load_is_refused_and_the_old_kept(bad: bytes) ->
 
 def test_files_that_load_only_together_are_taken_together() -> None:
     """A new member with its local drug codes: the formulary names a member only the new
-    registry has, so the two versions are checked as one set."""
+    registry has, so the two versions are checked together, in whatever order they come;
+    a broken file beside them is refused alone."""
     members = (DATA_DIR / "members.toml").read_text("utf-8") + (
         '\n[[members]]\nid = "vp-xinzhuang"\nname = "新庄村卫生室"\nlevel = "VILLAGE_POINT"\n'
         'parent = "thc-river"\n')
@@ -165,8 +166,10 @@ def test_files_that_load_only_together_are_taken_together() -> None:
     follower = ReferenceFollower(ReferenceData.packaged())
     lone = published("formulary.toml", formulary.encode())
     assert follower.apply([lone]) == []  # alone it names an unknown member
-    both = [published("members.toml", members.encode()), lone]
-    assert sorted(follower.apply(both)) == ["formulary.toml", "members.toml"]
+    broken_items = published("items.toml", b"[[items]\ncode = 'broken'")
+    batch = [lone, broken_items, published("members.toml", members.encode())]
+    assert sorted(follower.apply(batch)) == ["formulary.toml", "members.toml"]
+    assert follower.current.files["items.toml"] != broken_items
     assert CodeMapper.following("vp-xinzhuang", lambda: follower.current).drug("XZ-001").code \
         == drug
 
