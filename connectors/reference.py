@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -206,9 +207,10 @@ def reference_consumer(bootstrap: str, security: Mapping[str, str],
     return KafkaConsumer(**config, **security)
 
 
-def read_to_end(consumer: KafkaConsumer) -> dict[str, PublishedFile]:
+def read_to_end(consumer: KafkaConsumer, timeout: float = 30.0) -> dict[str, PublishedFile]:
     """Read the reference topic from its beginning to its end: the newest of each kind.
     The consumer stays assigned, to follow on."""
+    deadline = time.monotonic() + timeout
     ids = consumer.partitions_for_topic(REFERENCE.name)
     if not ids:
         raise KafkaError(f"no topic {REFERENCE.name}")
@@ -218,6 +220,8 @@ def read_to_end(consumer: KafkaConsumer) -> dict[str, PublishedFile]:
     ends = consumer.end_offsets(partitions)
     backlog: list[PublishedFile] = []
     while any(consumer.position(tp) < end for tp, end in ends.items()):
+        if time.monotonic() > deadline:
+            raise KafkaError(f"{REFERENCE.name} not read to its end in {timeout:g} s")
         backlog += _decode(r.value for rs in consumer.poll(500).values() for r in rs)
     return {f.kind: f for f in backlog}
 

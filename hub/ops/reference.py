@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import logging
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,7 +63,10 @@ def read_published(servers: str, settings: HubSettings) -> dict[str, PublishedFi
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
         published: dict[str, PublishedFile] = {}
+        deadline = time.monotonic() + 30
         while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise KafkaError(f"{REFERENCE.name} not read to its end in 30 s")
             for records in consumer.poll(timeout_ms=1000).values():
                 for record in records:
                     if record.value is None:
