@@ -106,6 +106,10 @@ class ReferenceFollower:
             self._from_topic.update(swapped)
         for kind in swapped:
             new, old = self._current.files[kind], before.files.get(kind)
+            if old is not None and old.digest == new.digest:
+                log.info("参考数据 %s 版本 %s 与 %s 上发布的一致", kind, new.version,
+                         REFERENCE.name)
+                continue
             log.info("参考数据 %s 已切换到版本 %s（%s 发布，%s），原版本 %s", kind, new.version,
                      new.published_by,
                      self.locale.time(new.published_at) if new.published_at else "-",
