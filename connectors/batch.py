@@ -246,6 +246,7 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from connectors.reference import follow_reference
     from connectors.sdk import MemberPublisher, PublishError
 
     console, say = Console(), settings.locale().say
@@ -261,6 +262,9 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
                       f"(必需的列：{', '.join(REQUIRED)})", markup=False, soft_wrap=True)
         raise SystemExit(2) from exc
     total = max(data.count(b"\n"), 1)
+    reference = follow_reference(settings).start()  # the hub's current codes, read once
+    reference.wait_ready(settings.reference_wait_seconds)
+    reference.stop()
     publisher = MemberPublisher(settings.broker_servers(), member_id,
                                 timeout=settings.publish_timeout,
                                 security=settings.kafka_client_config())
@@ -270,7 +274,7 @@ def run_import_command(path: Path, settings: ConnectorSettings, kind: str | None
             task = progress.add_task(say("batch.importing", file=path.name), total=total)
             summary = import_csv(
                 path, member_id=member_id, sink=publisher,
-                codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
+                codes=CodeMapper.following(member_id, lambda: reference.current),
                 dead_letters=DeadLetterFile(settings.dead_letter_dir, member_id),
                 zone=ZoneInfo(settings.local_timezone),
                 kind=KINDS[kind.upper()] if kind else None, encoding=encoding,

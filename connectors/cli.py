@@ -102,12 +102,14 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
     from connectors.hl7.patient_cache import PatientCache
     from connectors.mapping import CodeMapper
     from connectors.metrics import serve_metrics
+    from connectors.reference import follow_reference
     from connectors.sdk import MemberPublisher
 
     settings = _member_settings(member, broker)
     member_id = settings.require_member()
 
     async def run() -> None:
+        reference = follow_reference(settings)
         # Connected once the listener is up: while the broker is down it answers AR.
         publisher = MemberPublisher(settings.broker_servers(), member_id,
                                     timeout=settings.publish_timeout,
@@ -117,7 +119,7 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
         try:
             server = await start_hl7_listener(
                 publisher, member_id, host=listen_host, port=listen_port,
-                codes=CodeMapper.load(member_id, settings.local_diagnosis_codes_file),
+                codes=CodeMapper.following(member_id, lambda: reference.current),
                 patients=PatientCache(settings.patient_cache_file),
                 dead_letters=DeadLetterFile(settings.dead_letter_dir, member_id),
                 zone=settings.local_timezone, default_charset=settings.hl7_default_charset,
@@ -127,6 +129,9 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
         except OSError as exc:
             publisher.close()
             raise SettingsError(_cannot_listen("HL7", listen_host, listen_port, exc)) from exc
+        # Started once the port is ours; a message meanwhile waits for the first read.
+        await asyncio.get_running_loop().run_in_executor(
+            None, reference.start().wait_ready, settings.reference_wait_seconds)
         connecting = asyncio.get_running_loop().run_in_executor(None, publisher.connect)
         serve_metrics(settings.metrics_port, settings.metrics_host)
         log.info("HL7 listener of %s on port %d; metrics on %d", member_id, server.port,
@@ -137,6 +142,7 @@ def mllp(member: str | None, broker: str | None, host: str | None, port: int | N
             await server.close()
             await connecting
             publisher.close()
+            reference.stop()
 
     asyncio.run(run())
 
@@ -151,21 +157,41 @@ def fhir(member: str | None, broker: str | None, host: str | None, port: int | N
     from aiohttp import web
 
     from connectors.fhir.server import build_app
+    from connectors.mapping import CodeMapper
+    from connectors.reference import follow_reference
     from connectors.sdk import MemberPublisher
 
     settings = _member_settings(member, broker)
     member_id = settings.require_member()
+    reference = follow_reference(settings).start()
+    reference.wait_ready(settings.reference_wait_seconds)
     publisher = MemberPublisher(settings.broker_servers(), member_id,
                                 timeout=settings.publish_timeout,
                                 security=settings.kafka_client_config())
     listen_host = host or settings.fhir_host
     listen_port = port if port is not None else settings.fhir_port
+    codes = CodeMapper.following(member_id, lambda: reference.current)
     try:
-        web.run_app(build_app(settings, publisher), host=listen_host, port=listen_port)
+        web.run_app(build_app(settings, publisher, codes=codes), host=listen_host,
+                    port=listen_port)
     except OSError as exc:
         raise SettingsError(_cannot_listen("FHIR", listen_host, listen_port, exc)) from exc
     finally:
         publisher.close()
+        reference.stop()
+
+
+@main.command()
+@click.option("--broker", help="Kafka bootstrap servers (default HUB_BROKER)")
+@click.option("--metrics-url", help="The running connector's /metrics (default: "
+              "http://127.0.0.1:<HUB_METRICS_PORT>/metrics; a FHIR connector: its own port)")
+def reference(broker: str | None, metrics_url: str | None) -> None:
+    """参考数据：运行中的连接器使用的版本，与中心在 hub.reference 上发布的版本对照。"""
+    from connectors.reference_status import show_status
+
+    settings = _settings(None, broker)
+    url = metrics_url or f"http://127.0.0.1:{settings.metrics_port}/metrics"
+    show_status(settings, url)
 
 
 @main.command("import-csv")

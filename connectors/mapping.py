@@ -6,7 +6,7 @@ diagnosis code map). A code that does not map is a rejection, never a silent ski
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -155,8 +155,27 @@ class MappedDiagnosis:
     name: str | None
 
 
+class MappingTables(Protocol):
+    """The catalogues a mapper reads (a `ReferenceData` of connectors/reference.py)."""
+
+    @property
+    def items(self) -> ItemCatalogue: ...
+    @property
+    def formulary(self) -> Formulary: ...
+    @property
+    def diagnoses(self) -> LocalDiagnosisCodes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _FixedTables:
+    items: ItemCatalogue
+    formulary: Formulary
+    diagnoses: LocalDiagnosisCodes
+
+
 class CodeMapper:
-    """One member's local codes mapped to the consortium's."""
+    """One member's local codes mapped to the consortium's, with the catalogues `tables`
+    gives at the time (those the connector follows on the reference topic)."""
 
     def __init__(
         self,
@@ -165,16 +184,35 @@ class CodeMapper:
         formulary: Formulary,
         diagnoses: LocalDiagnosisCodes,
     ) -> None:
+        fixed = _FixedTables(items, formulary, diagnoses)
         self.member_id = member_id
-        self.items = items
-        self.formulary = formulary
-        self.diagnoses = diagnoses
+        self.tables: Callable[[], MappingTables] = lambda: fixed
 
     @classmethod
     def load(cls, member_id: str, diagnosis_codes_file: Path | None = None) -> CodeMapper:
         """The mapper of a member from the shipped catalogues."""
         return cls(member_id, load_item_catalogue(), load_formulary(),
                    load_local_diagnosis_codes(diagnosis_codes_file))
+
+    @classmethod
+    def following(cls, member_id: str, tables: Callable[[], MappingTables]) -> CodeMapper:
+        """A mapper that reads the current catalogues on every lookup."""
+        mapper = cls.__new__(cls)
+        mapper.member_id = member_id
+        mapper.tables = tables
+        return mapper
+
+    @property
+    def items(self) -> ItemCatalogue:
+        return self.tables().items
+
+    @property
+    def formulary(self) -> Formulary:
+        return self.tables().formulary
+
+    @property
+    def diagnoses(self) -> LocalDiagnosisCodes:
+        return self.tables().diagnoses
 
     def item(self, local_code: str | None, loinc: str | None = None,
              location: str | None = None) -> Item:

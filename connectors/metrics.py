@@ -7,6 +7,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -48,6 +49,20 @@ FEEDBACK_DELIVERED = Counter(
     "connector_feedback_delivered_total",
     "Feedback delivered to the member's HIS, by target and outcome",
     ["target", "outcome"], registry=REGISTRY,
+)
+
+REFERENCE_VERSION = Gauge(
+    "connector_reference_version", "1 for the version (content digest) of each reference "
+    "file in use; source: topic (hub.reference) or local (packaged with the connector)",
+    ["kind", "version", "source"], registry=REGISTRY,
+)
+REFERENCE_REFUSED = Counter(
+    "connector_reference_refused_total", "Published reference versions refused (did not "
+    "load): the previous version stays in use", ["kind"], registry=REGISTRY,
+)
+REFERENCE_TOPIC_CONNECTED = Gauge(
+    "connector_reference_topic_connected", "1 while the reference topic is followed",
+    registry=REGISTRY,
 )
 
 

@@ -34,6 +34,10 @@ class ConnectorSettings(KafkaClientSecurity, LocaleSettings):
     registry_file: Path | None = Field(
         default=None, description="The consortium's member registry; None: the shipped one"
     )
+    reference_wait_seconds: float = Field(
+        default=5.0, gt=0, description="How long a connector waits at start to read the "
+        "reference topic (hub.reference) before it maps with its packaged reference files"
+    )
     publish_timeout: float = Field(
         default=15.0, description="Seconds to wait for Kafka to acknowledge a write"
     )

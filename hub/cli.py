@@ -16,6 +16,7 @@ from kafka.errors import KafkaError
 from hub.brokers import BaseBroker, KafkaUnavailable, choose, describe, local_broker
 from hub.ops.acls import acls_command
 from hub.ops.dlq.commands import dlq
+from hub.ops.reference import publish_on_start, reference
 from hub.ops.topic_admin import (
     create_topics,
     create_topics_patiently,
@@ -180,6 +181,7 @@ def worker() -> None:
     servers = settings.broker_servers()
     create_topics_patiently(servers, _all_topics(), settings.replication_factor)
     refuse_partition_mismatches(servers)
+    publish_on_start(servers, settings)
     settings.warn_dev_secrets()
     use_event_loop()
     from hub.process import gc_pauses, heap_trim
@@ -273,6 +275,7 @@ def dev(demo: bool, keep_state: bool) -> None:
 
 main.add_command(dlq)
 main.add_command(acls_command)
+main.add_command(reference)
 
 if __name__ == "__main__":
     main()

@@ -176,6 +176,10 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     # Reporting (notifiable disease cards, deadline watchdog)
     diseases_file: Path | None = Field(default=None, description="diseases.toml; None: shipped")
+    local_diagnosis_codes_file: Path | None = Field(
+        default=None, description="Members' local diagnosis codes (CSV), published to the "
+        "connectors with the other reference files; None: shipped"
+    )
     reporting_watchdog_seconds: float = Field(
         default=30.0, gt=0, description="How often open cases are checked against deadlines"
     )

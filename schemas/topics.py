@@ -43,6 +43,7 @@ class Audience(StrEnum):
     CDC = "cdc"
     PHARMACY = "pharmacy"
     OPERATORS = "operators"
+    EVERY_MEMBER_READS = "every-member-reads"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class TopicSpec:
     @property
     def config(self) -> dict[str, str]:
         return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+
+
+# Reference data (schemas/reference/published.py): one JSON record per file, the newest
+# kept forever by compaction; the hub writes it, every connector reads it from the start.
+REFERENCE_PARTITIONS = 1
 
 
 INTERNAL_PARTITIONS = 8
@@ -101,10 +107,15 @@ PHARMACY_STOCK_LEVELS = TopicSpec(
     "pharmacy.stock-levels", "member and drug", (StockLevel,), Audience.PHARMACY, 4,
     retention_ms=90 * DAY_MS,
 )
+REFERENCE = TopicSpec(
+    "hub.reference", "reference file kind (items.toml, members.toml, ...)", (),
+    Audience.EVERY_MEMBER_READS, REFERENCE_PARTITIONS, cleanup_policy="compact",
+    retention_ms=-1,
+)
 
 FIXED_TOPICS: tuple[TopicSpec, ...] = (
     RESULTS, ORDERS, DIAGNOSES, STOCK, DEAD_LETTER, ALERTS, CDC_REPORTS,
-    PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS,
+    PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS, REFERENCE,
 )
 
 # The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).

@@ -40,6 +40,7 @@ from schemas.topics import (
     PHARMACY_ORDERS,
     PHARMACY_SHORTAGES,
     PHARMACY_STOCK_LEVELS,
+    REFERENCE,
     catalogue,
 )
 
@@ -381,9 +382,10 @@ def grants(user: str) -> dict[str, set[str]]:
     return out
 
 
-def test_a_member_writes_only_its_ingress_and_reads_only_its_feedback() -> None:
+def test_a_member_writes_only_its_ingress_and_reads_its_feedback_and_the_reference() -> None:
     assert grants(member_user("x")) == {"in.x": {"Write", "Describe"},
-                                        "out.x": {"Read", "Describe"}}
+                                        "out.x": {"Read", "Describe"},
+                                        REFERENCE.name: {"Read", "Describe"}}
     groups = [a for a in consortium_acls(["x", "y"], "consortium-hub")
               if a.user == member_user("x") and a.resource == "group"]
     assert [(g.name, g.prefixed, g.operations) for g in groups] == [

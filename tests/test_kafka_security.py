@@ -26,6 +26,7 @@ from kafka.errors import (
 )
 from kafka.structs import OffsetAndMetadata
 
+from connectors.reference import TOPIC, ReferenceFollower
 from connectors.sdk import FeedbackReader, MemberPublisher
 from hub.brokers import KafkaBroker, resolve
 from hub.brokers.kafka_runtime import REPO_ROOT, unavailable_reason
@@ -36,8 +37,15 @@ from hub.settings import HubSettings
 from schemas.codec import AvroCodec
 from schemas.models import DiseaseReportCard, Feedback
 from schemas.models.clinical import CaseClassification
+from schemas.reference.published import ReferenceData
 from schemas.reference.registry import load_registry
-from schemas.topics import CDC_REPORTS, PHARMACY_ORDERS, PHARMACY_SHORTAGES, catalogue
+from schemas.topics import (
+    CDC_REPORTS,
+    PHARMACY_ORDERS,
+    PHARMACY_SHORTAGES,
+    REFERENCE,
+    catalogue,
+)
 from tests.conftest import WorkerProcess
 from tests.factories import diagnosis, lab_result, patient
 
@@ -149,6 +157,8 @@ def test_a_member_cannot_write_or_read_another_members_lanes(secure: KafkaBroker
     assert isinstance(b_group, GroupAuthorizationFailedError), repr(b_group)
     cdc = refusal(lambda: read(secure.bootstrap, user, CDC_REPORTS.name, f"member-{A}-cdc"))
     assert isinstance(cdc, TopicAuthorizationFailedError), repr(cdc)
+    forged = refusal(lambda: write(secure.bootstrap, user, REFERENCE.name))  # only the hub
+    assert isinstance(forged, TopicAuthorizationFailedError), repr(forged)
 
 
 def test_a_client_that_does_not_trust_the_ca_is_not_served(secure: KafkaBroker) -> None:
@@ -179,6 +189,14 @@ def test_the_hub_and_a_members_own_lanes_work_end_to_end(
         "HUB_KAFKA_SSL_CAFILE": str(TLS_DIR[0] / "ca.pem"), "HUB_KAFKA_SASL_USERNAME": "hub",
         "HUB_KAFKA_SASL_PASSWORD": password("hub")})
     worker.start(timeout=120)
+    # The worker published the reference files at start; a member's connector reads them.
+    follower = ReferenceFollower(ReferenceData.packaged(), secure.bootstrap,
+                                 credentials(f"member-{A}"), connect_timeout=20).start()
+    try:
+        assert follower.wait_ready(30), worker.hub_warnings()
+        assert {follower.source(kind) for kind in follower.current.files} == {TOPIC}
+    finally:
+        follower.stop()
     publisher = MemberPublisher(secure.bootstrap, A, security=credentials(f"member-{A}"))
     reader = FeedbackReader(secure.bootstrap, A, security=credentials(f"member-{A}"),
                             group_id=f"member-{A}-feedback-{uuid.uuid4().hex[:6]}")

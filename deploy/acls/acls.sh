@@ -39,6 +39,16 @@ kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" -
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:pharmacy --operation Read --operation Describe --topic pharmacy.orders
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic pharmacy.stock-levels
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:pharmacy --operation Read --operation Describe --topic pharmacy.stock-levels
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-lead --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-chc-east --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-chc-west --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-thc-river --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-mch --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-vp-hexi --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-vp-shanxia --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-vp-dongjie --operation Read --operation Describe --topic hub.reference
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-city-tcm --operation Read --operation Describe --topic hub.reference
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic in.lead
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-lead --operation Write --operation Describe --topic in.lead
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic out.lead

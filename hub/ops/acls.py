@@ -5,7 +5,7 @@ Each party authenticates with its own SCRAM user:
 
 | user | may |
 |---|---|
-| `member-<id>` | write `in.<id>`, read `out.<id>`, use groups `member-<id>-*` |
+| `member-<id>` | write `in.<id>`; read `out.<id>`, `hub.reference`; groups `member-<id>-*` |
 | `cdc` | read `cdc.*` report topics, groups `cdc-*` |
 | `pharmacy` | read the `pharmacy.*` topics, groups `pharmacy-*` |
 | `operator` | read `hub.dead-letter` and `hub.alerts`, groups `operator-*` |
@@ -101,6 +101,8 @@ def consortium_acls(
     for spec in specs:
         acls.append(Acl(HUB_USER, HUB_TOPIC_OPERATIONS, "topic", spec.name))
         acls.extend(_party_acls(spec))
+        if spec.audience == Audience.EVERY_MEMBER_READS:  # the reference data
+            acls += [Acl(member_user(m), ("Read", "Describe"), "topic", spec.name) for m in ids]
     acls.append(Acl(HUB_USER, ("All",), "topic", f"{app_id}-", prefixed=True))
     acls.append(Acl(HUB_USER, ("Read", "Describe"), "group", app_id))
     for user in [CDC_USER, PHARMACY_USER, OPERATOR_USER, *map(member_user, ids)]:

@@ -8,7 +8,6 @@ import re
 import tomllib
 from datetime import date
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity
 from schemas.models.common import Occupation
 from schemas.models.outputs import DiseaseClass
-from schemas.reference import DATA_DIR
+from schemas.reference import DATA_DIR, Source, source_text
 
 ICD_RANGE = re.compile(r"^([A-Z])(\d{2})-([A-Z])(\d{2})$")
 ICD_PREFIX = re.compile(r"^[A-Z]\d{2}(\.\d{1,4})?$")
@@ -283,8 +282,6 @@ class DiseaseCatalogue(_Frozen):
         return None
 
 
-def load_disease_catalogue(path: Path | None = None) -> DiseaseCatalogue:
-    data: dict[str, Any] = tomllib.loads(
-        (path or DATA_DIR / "diseases.toml").read_text(encoding="utf-8")
-    )
+def load_disease_catalogue(path: Source | None = None) -> DiseaseCatalogue:
+    data: dict[str, Any] = tomllib.loads(source_text(path, DATA_DIR / "diseases.toml"))
     return DiseaseCatalogue.model_validate(data)

@@ -8,6 +8,7 @@ Everything is checked at load: a typo in a code or a member id fails loudly.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import tomllib
 from enum import StrEnum
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.reference import DATA_DIR
+from schemas.reference import DATA_DIR, Source, source_text
 from schemas.reference.registry import Level, Registry, load_registry
 
 DRUG_CODE = re.compile(r"^[XZ][A-Z0-9]{22}$")
@@ -122,10 +123,12 @@ class _Override(BaseModel):
     min_purchase: float | None = None
 
 
-def _read_catalogue(path: Path) -> tuple[dict[str, Drug], dict[str, dict[Level, dict[str, float]]]]:
+def _read_catalogue(
+    text: str, name: str
+) -> tuple[dict[str, Drug], dict[str, dict[Level, dict[str, float]]]]:
     drugs: dict[str, Drug] = {}
     pars: dict[str, dict[Level, dict[str, float]]] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         for line, row in enumerate(csv.DictReader(handle), start=2):
             try:
                 drug = Drug(
@@ -135,9 +138,9 @@ def _read_catalogue(path: Path) -> tuple[dict[str, Drug], dict[str, dict[Level, 
                     essential=row["essential"].strip().lower() == "true",
                 )
             except ValueError as exc:
-                raise ValueError(f"{path.name} line {line}: {exc}") from exc
+                raise ValueError(f"{name} line {line}: {exc}") from exc
             if drug.code in drugs:
-                raise ValueError(f"{path.name} line {line}: drug {drug.code} listed twice")
+                raise ValueError(f"{name} line {line}: drug {drug.code} listed twice")
             drugs[drug.code] = drug
             pars[drug.code] = {}
             for level, prefix in LEVEL_COLUMNS.items():
@@ -146,7 +149,7 @@ def _read_catalogue(path: Path) -> tuple[dict[str, Drug], dict[str, dict[Level, 
                     pars[drug.code][level] = {q: float(v) for q, v in cells.items()}
                 elif any(cells.values()):
                     raise ValueError(
-                        f"{path.name} line {line}: {prefix} quantities are partly empty"
+                        f"{name} line {line}: {prefix} quantities are partly empty"
                     )
     return drugs, pars
 
@@ -200,11 +203,26 @@ def _local_codes(
     return mapped
 
 
-def load_formulary(path: Path | None = None, registry: Registry | None = None) -> Formulary:
-    """Load `formulary.toml` (default: the one beside this module) and its catalogue."""
-    path = path or DATA_DIR / "formulary.toml"
-    registry = registry or load_registry()
+def catalogue_path(formulary_file: Path | None = None) -> Path:
+    """The drug catalogue (CSV) a `formulary.toml` names, in the folder beside it."""
+    path = formulary_file or DATA_DIR / "formulary.toml"
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    drugs, pars = _read_catalogue(path.parent / data.get("catalogue", "formulary.csv"))
+    return path.parent / str(data.get("catalogue", "formulary.csv"))
+
+
+def load_formulary(
+    path: Source | None = None, registry: Registry | None = None, catalogue: bytes | None = None
+) -> Formulary:
+    """Load `formulary.toml` (default: the one beside this module) and its catalogue; given
+    as bytes, the catalogue's bytes come with it (`catalogue`)."""
+    registry = registry or load_registry()
+    data = tomllib.loads(source_text(path, DATA_DIR / "formulary.toml"))
+    if isinstance(path, bytes):
+        if catalogue is None:
+            raise ValueError("a formulary given as bytes needs its catalogue's bytes")
+        drugs, pars = _read_catalogue(catalogue.decode("utf-8"), "formulary.csv")
+    else:
+        csv_path = catalogue_path(path)
+        drugs, pars = _read_catalogue(csv_path.read_text(encoding="utf-8"), csv_path.name)
     params = _member_params(data, registry, drugs, pars)
     return Formulary(drugs, params, _local_codes(data, registry, drugs))

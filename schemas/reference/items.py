@@ -6,12 +6,11 @@ from __future__ import annotations
 import tomllib
 from enum import StrEnum
 from functools import cached_property
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.models.clinical import Modality
-from schemas.reference import DATA_DIR
+from schemas.reference import DATA_DIR, Source, source_text
 from schemas.reference.registry import MEMBER_ID
 
 ITEMS_FILE = DATA_DIR / "items.toml"
@@ -135,6 +134,6 @@ class ItemCatalogue(BaseModel):
         return len(self.items)
 
 
-def load_item_catalogue(path: Path | None = None) -> ItemCatalogue:
-    data = tomllib.loads((path or ITEMS_FILE).read_text(encoding="utf-8"))
+def load_item_catalogue(path: Source | None = None) -> ItemCatalogue:
+    data = tomllib.loads(source_text(path, ITEMS_FILE))
     return ItemCatalogue(items=tuple(Item.model_validate(raw) for raw in data.get("items", [])))

@@ -6,13 +6,13 @@ sends its own codes."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 from functools import cached_property
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.reference import DATA_DIR
+from schemas.reference import DATA_DIR, Source, source_text
 from schemas.reference.registry import MEMBER_ID
 
 LOCAL_DIAGNOSIS_CODES_FILE = DATA_DIR / "local_diagnosis_codes.csv"
@@ -60,11 +60,11 @@ class LocalDiagnosisCodes(BaseModel):
         return len(self.codes)
 
 
-def load_local_diagnosis_codes(path: Path | None = None) -> LocalDiagnosisCodes:
-    path = path or LOCAL_DIAGNOSIS_CODES_FILE
+def load_local_diagnosis_codes(path: Source | None = None) -> LocalDiagnosisCodes:
+    name = path.name if not isinstance(path, bytes) and path else LOCAL_DIAGNOSIS_CODES_FILE.name
     codes: list[LocalDiagnosisCode] = []
     seen: set[tuple[str, str]] = set()
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(source_text(path, LOCAL_DIAGNOSIS_CODES_FILE), newline="") as handle:
         for line, row in enumerate(csv.DictReader(handle), start=2):
             try:
                 code = LocalDiagnosisCode(
@@ -74,10 +74,10 @@ def load_local_diagnosis_codes(path: Path | None = None) -> LocalDiagnosisCodes:
                     name=(row.get("name") or "").strip(),
                 )
             except ValueError as exc:
-                raise ValueError(f"{path.name} line {line}: {exc}") from exc
+                raise ValueError(f"{name} line {line}: {exc}") from exc
             key = (code.member, code.local_code.upper())
             if key in seen:
-                raise ValueError(f"{path.name} line {line}: {code.member} {code.local_code} twice")
+                raise ValueError(f"{name} line {line}: {code.member} {code.local_code} twice")
             seen.add(key)
             codes.append(code)
     return LocalDiagnosisCodes(codes=tuple(codes))

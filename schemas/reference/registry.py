@@ -6,11 +6,10 @@ import re
 import tomllib
 from enum import IntEnum
 from functools import cached_property
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.reference import DATA_DIR
+from schemas.reference import DATA_DIR, Source, source_text
 
 MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ALL_ITEMS = "*"
@@ -100,8 +99,8 @@ class Registry(BaseModel):
         return f"{prefix}{self.consortium.recognition_mark}"
 
 
-def load_registry(path: Path | None = None) -> Registry:
-    data = tomllib.loads((path or DATA_DIR / "members.toml").read_text(encoding="utf-8"))
+def load_registry(path: Source | None = None) -> Registry:
+    data = tomllib.loads(source_text(path, DATA_DIR / "members.toml"))
     members = [{**m, "qc_items": frozenset(m.get("qc_items", ())),
                 "eqa_failed_items": frozenset(m.get("eqa_failed_items", ()))}
                for m in data.get("members", [])]
