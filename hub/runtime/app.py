@@ -27,7 +27,9 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.reporting",
 )
 WEB_MODULES: tuple[str, ...] = (
+    "hub.web.access",
     "hub.web.pages",
+    "hub.web.card_page",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
     "hub.web.dashboard.views",
