@@ -116,7 +116,7 @@ def form_page(owed: Owed, view: CardView, form: Mapping[str, str],
         f"<p>{about}</p>"
         f'<p class="deadline">{_say("card_page.deadline", deadline=deadline)} '
         f'<span id="countdown" data-deadline="{int(deadline.timestamp() * 1000)}"></span></p>'
-        f"<h2>{_say('card_page.known')}</h2><dl>{known}</dl>"
+        f"<h2>{_say('card_page.known')}</h2><dl id=\"known\">{known}</dl>"
         f"<h2>{_say('card_page.missing')}</h2>{error}"
         f'<form method="post" id="card-form">{fields}'
         f'<button type="submit" id="submit">{_say("card_page.submit")}</button></form>'

@@ -16,6 +16,7 @@ not own it forwards the request there (as hub.web.recognition_api does).
 from __future__ import annotations
 
 from typing import NamedTuple, cast
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from faust.web import Request, Response, View
@@ -134,7 +135,7 @@ class CardPage(View):
         routed = await _forward(request, ref, body)
         if routed is not None:
             return routed
-        form = {k: str(v) for k, v in (await cast(web.Request, request).post()).items()}
+        form = dict(parse_qsl(body.decode(errors="replace")))
         try:
             found, view = owed(ref.key, ref.case_id, ref.member_id)
         except CompletionRefused as refused:
