@@ -38,8 +38,8 @@ def with_card_link(answer: Feedback, state: PatientCases) -> Feedback:
             or case_id is None or state.partition is None):
         return answer
     url = card_url(answer.envelope.member_id, case_id, state.partition, state.key)
-    reason = f"{answer.reason}；" if answer.reason else ""
+    link = text("report.complete_on_page", url=url)
     return answer.model_copy(update={
-        "reason": reason + runtime.locale.render(text("report.complete_on_page", url=url)),
+        "reason": runtime.locale.clauses([answer.reason, link] if answer.reason else [link]),
         "details": {**answer.details, LINK_DETAIL: url},
     })
