@@ -5,6 +5,7 @@ field by field, another member's case is not found."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def seal(p: Patient) -> str:
     return SEALER.seal_patient(p).decode("ascii")
 
 
-def incomplete(hub: Hub, **who: object) -> tuple[str, str]:
+def incomplete(hub: Hub, **who: Any) -> tuple[str, str]:
     out = hub.send(dx("lead", "B05.900", onset_date=None, patient=patient(**who)))
     [reply] = out.feedback
     assert reply.status is FeedbackStatus.INCOMPLETE
