@@ -62,6 +62,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def patient_view(id_number: str) -> dict[str, Any]:
+    """A CDS Hooks patient-view request as the spec's example has it (cds-hooks.org,
+    "Calling a CDS Service"), its prefetched Patient carrying the resident ID."""
+    return {
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "fhirServer": "http://his.mch.example/fhir", "hook": "patient-view",
+        "context": {"userId": "Practitioner/example", "patientId": "1288992"},
+        "prefetch": {"patient": {"resourceType": "Patient", "id": "1288992", "identifier": [
+            {"type": {"coding": [{"code": "RESIDENT_ID"}]}, "value": id_number}]}},
+    }
+
+
 def incomplete_link(publisher: Callable[[str], MemberPublisher],
                     read_topic: Callable[..., list[Decoded]], who: Any) -> tuple[str, Feedback]:
     event = diagnosis("mch", "B05.900", "麻疹", at=NOW, patient=who, onset_date=None,
@@ -110,6 +122,20 @@ def test_a_doctor_completes_the_card_on_its_page(
     assert status == 200 and "王小明" in body and "王建国" in body
     assert "人群分类（须与年龄相符）" in body and "发病日期" in body and "+08:00" in body
     assert headers["Referrer-Policy"] == "no-referrer"
+
+    # the EHR's CDS Hooks patient-view shows the same link to mch's doctor, not to lead's
+    for member, links in (("mch", [url]), ("lead", [])):
+        status, cds = worker.request_json("/cds-services/reporting-patient-view",
+                                          patient_view(XIAOMING.id_number or ""),
+                                          bearer(member_token(DEV_API_SECRET, member)))
+        assert status == 200 and [c["links"][0]["url"] for c in cds["cards"]] == links, cds
+    [cds_card] = worker.request_json("/cds-services/reporting-patient-view",
+                                     patient_view(XIAOMING.id_number or ""),
+                                     bearer(member_token(DEV_API_SECRET, "mch")))[1]["cards"]
+    assert cds_card["summary"].startswith("麻疹报告卡待补全") and cds_card["indicator"] == "warning"
+    assert "人群分类（须与年龄相符）、发病日期" in cds_card["detail"]
+    assert worker.request_json("/cds-services/reporting-patient-view",
+                               patient_view(XIAOMING.id_number or ""))[0] == 401
 
     status, body, _ = http(url, {"occupation": "FARMER", "onset_date": "2026-01-01"})
     assert status == 422 and "人群分类与患者年龄不符" in body, body[-600:]

@@ -92,7 +92,8 @@ def test_lookup_stats_and_cds_hooks(
     status, discovered = call(worker, "/cds-services", None, {})
     assert status == 200
     assert [(s["id"], s["hook"]) for s in discovered["services"]] == [
-        ("recognition-order-select", "order-select")]
+        ("recognition-order-select", "order-select"),
+        ("reporting-patient-view", "patient-view")]
     status, reply = call(worker, "/cds-services/recognition-order-select", cds_request([
         ("sr-1", "http://loinc.org", "14749-6"),  # glucose, by LOINC
         ("sr-2", None, "SH-K"),                   # potassium, by chc-east's local code

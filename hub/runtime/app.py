@@ -30,6 +30,7 @@ WEB_MODULES: tuple[str, ...] = (
     "hub.web.access",
     "hub.web.pages",
     "hub.web.card_page",
+    "hub.web.reporting_cds",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
     "hub.web.dashboard.views",

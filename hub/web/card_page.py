@@ -78,11 +78,12 @@ def _own_url() -> URL:
     return URL(str(app.conf.canonical_url))
 
 
-async def _forward(request: Request, ref: CardRef, body: bytes | None) -> Response | None:
-    """The owner's answer when another worker owns the case's partition, else None."""
+async def forward(request: Request, partition: int, body: bytes | None) -> Response | None:
+    """The owner's answer when another worker owns the partition of `reporting-cases`,
+    else None."""
     if request.headers.get(ROUTED_HEADER):
         return None
-    owner = owner_url(reporting.cases, ref.partition)
+    owner = owner_url(reporting.cases, partition)
     if owner is None or (owner.host, owner.port) == (_own_url().host, _own_url().port):
         return None
     headers = {name: request.headers[name] for name in ("Authorization", "Content-Type")
@@ -117,7 +118,7 @@ class CardPage(View):
             ref = card_ref(request, case_id)
         except Denied as denied:
             return _denied(denied)
-        routed = await _forward(request, ref, None)
+        routed = await forward(request, ref.partition, None)
         if routed is not None:
             return routed
         try:
@@ -132,7 +133,7 @@ class CardPage(View):
         except Denied as denied:
             return _denied(denied)
         body = await self.read_request_content(request)
-        routed = await _forward(request, ref, body)
+        routed = await forward(request, ref.partition, body)
         if routed is not None:
             return routed
         form = dict(parse_qsl(body.decode(errors="replace")))
