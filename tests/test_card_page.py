@@ -260,3 +260,32 @@ def test_the_web_port_asks_operators_and_members_for_their_credentials(
     status, _, headers = http(worker.url + "/sign-in", {"token": DEV_OPERATOR_TOKEN,
                                                          "next": "//elsewhere.example/"})
     assert headers["Location"] == "/dashboard"
+
+
+def test_a_worker_that_does_not_own_the_case_forwards_the_card_page(
+    start_worker: Callable[..., WorkerProcess],
+    publisher: Callable[[str], MemberPublisher],
+    read_topic: Callable[..., list[Decoded]],
+) -> None:
+    """Two workers share the partitions: the link, opened and submitted at the worker that
+    does not own the case's partition, reaches the one that does (the ingress may send a
+    doctor's click to any worker)."""
+    first = start_worker()
+    second = start_worker()
+    first.wait_ready(60)  # the second's arrival moved partitions away from the first
+    url, reply = incomplete_link(publisher, read_topic, XIAOHONG.model_copy(
+        update={"id_number": "510726201705055679", "name": "赵小雨"}))
+    path = url[len(url.split("/reporting/")[0]):]
+    for worker in (first, second):  # one answers in place, the other forwards
+        status, body, _ = http(worker.url + path)
+        assert status == 200 and "赵小雨" in body, (worker.url, body[-400:])
+    elsewhere = (second if url.startswith(first.url) else first).url + path
+    status, body, _ = http(elsewhere, {"occupation": "STUDENT",
+                                       "onset_date": NOW.date().isoformat()})
+    assert status == 200 and "已报送疾控中心" in body, body[-400:]
+    case_id = reply.details["case_id"]
+    sent = read_topic(CDC_REPORTS.name, timeout=30, until=lambda ev: any(
+        isinstance(e, DiseaseReportCard) and e.card_id == card_id_for(
+            case_id, CardKind.INITIAL, "") for _, e in ev))
+    assert [e.patient_name for _, e in sent if isinstance(e, DiseaseReportCard)
+            and e.card_id == card_id_for(case_id, CardKind.INITIAL, "")] == ["赵小雨"]

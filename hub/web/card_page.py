@@ -121,6 +121,8 @@ class CardPage(View):
         routed = await forward(request, ref.partition, None)
         if routed is not None:
             return routed
+        if not reporting._ready():
+            return _html(message_page("card_page.not_ready"), 503)
         try:
             found, view = owed(ref.key, ref.case_id, ref.member_id)
         except CompletionRefused as refused:
@@ -136,6 +138,8 @@ class CardPage(View):
         routed = await forward(request, ref.partition, body)
         if routed is not None:
             return routed
+        if not reporting._ready():  # partitions moving: the case may not be loaded yet
+            return _html(message_page("card_page.not_ready"), 503)
         form = dict(parse_qsl(body.decode(errors="replace")))
         try:
             found, view = owed(ref.key, ref.case_id, ref.member_id)
