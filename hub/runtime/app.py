@@ -25,6 +25,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.recognition",
     "hub.agents.pharmacy",
     "hub.agents.reporting",
+    "hub.agents.card_completion",
 )
 WEB_MODULES: tuple[str, ...] = (
     "hub.web.access",

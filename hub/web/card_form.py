@@ -11,8 +11,8 @@ from html import escape
 from hub.rules.reporting import CardView
 from hub.rules.reporting.card_fields import CARD_ID_TYPES
 from hub.rules.reporting.completion import ENUMS, CompletionRefused, Owed
+from hub.rules.reporting.state import SentCard
 from hub.runtime.services import runtime
-from schemas.models import DiseaseReportCard
 from schemas.models.common import IdType, Patient
 
 STYLE = """body{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em}
@@ -125,7 +125,7 @@ def form_page(owed: Owed, view: CardView, form: Mapping[str, str],
     return _page(_say("card_page.title"), body)
 
 
-def confirmation(card: DiseaseReportCard) -> str:
-    body = (f'<p id="confirmation">{_say("report.sent", card_number=card.card_number)}</p>'
+def confirmation(number: str, card: SentCard) -> str:
+    body = (f'<p id="confirmation">{_say("report.sent", card_number=number)}</p>'
             f"<p>{_say('card_page.sent_at', at=card.filled_at)}</p>")
     return _page(_say("card_page.title"), body)

@@ -3,8 +3,10 @@ workstation.
 
 - GET /reporting/cards/{case_id}?member=ID&at=PARTITION:KEY&token=T: the card as the hub
   has it, the fields it lacks as a form, the deadline counting down (Beijing time);
-- POST the same address (form fields named as in `missing_fields`): the card goes to the
-  CDC at once (hub.agents.card_completion), or the page again naming the wrong field.
+- POST the same address (form fields named as in `missing_fields`): checked at once (the
+  page again naming a wrong field, 422), then published on hub.card-completions for the
+  reporting agent (hub.agents.card_completion); the page confirms once the card is out
+  (202 "submitted" if that takes longer than SENT_WITHIN_SECONDS).
 
 Access: the link's own token (hub.agents.card_links; HMAC of HUB_API_SECRET, the member,
 the case and where it lives), or the member's API token as a bearer with member and at in
@@ -23,8 +25,9 @@ from faust.web import Request, Response, View
 from yarl import URL
 
 from hub.agents import reporting
-from hub.agents.card_completion import complete, owed
+from hub.agents.card_completion import check, owed, sent_case, submit
 from hub.ops.tokens import card_token_valid
+from hub.rules.reporting.card import card_number
 from hub.rules.reporting.completion import CompletionRefused
 from hub.runtime.app import app
 from hub.runtime.placement import owner_url
@@ -33,6 +36,7 @@ from hub.web.access import member_of
 from hub.web.card_form import confirmation, form_page, message_page
 
 ROUTED_HEADER = "X-Hub-Routed"
+SENT_WITHIN_SECONDS = 10.0  # the agent applies a completion in milliseconds; else 202
 STATUS = {"not_found": 404, "already_reported": 409, "pending_diagnosis": 409}
 
 
@@ -146,8 +150,11 @@ class CardPage(View):
         except CompletionRefused as refused:
             return _html(message_page(f"card_page.{refused.code}"), STATUS[refused.code])
         try:
-            out = await complete(ref.key, ref.case_id, ref.member_id, form)
+            check(ref.key, ref.case_id, ref.member_id, form)
         except CompletionRefused as refused:
             return _html(form_page(found, view, form, refused), 422)
-        [(_, card)] = out.cards
-        return _html(confirmation(card))
+        await submit(ref.key, ref.partition, ref.case_id, ref.member_id, form)
+        case = await sent_case(ref.key, ref.case_id, SENT_WITHIN_SECONDS)
+        if case is None or case.current_card is None:  # on its way: the topic keeps it
+            return _html(message_page("card_page.submitted"), 202)
+        return _html(confirmation(card_number(case, reporting.catalogue), case.current_card))
