@@ -12,7 +12,7 @@ import pytest
 from hub.rules.reporting.completion import CompletionRefused, complete_card, owed_case
 from hub.rules.reporting.outputs import card_id_for
 from schemas.models.clinical import AbnormalFlag, CaseClassification
-from schemas.models.common import Occupation, Patient
+from schemas.models.common import Address, Belonging, Occupation, Patient, Sex
 from schemas.models.outputs import CardKind, FeedbackStatus
 from tests.factories import lab_result, patient
 from tests.test_reporting_rules import CHILD_2015, CTX, SEALER, T0, Hub, dx
@@ -110,3 +110,21 @@ def test_a_lab_result_waiting_for_the_diagnosis_is_not_completed_on_the_page() -
     case_id = out.feedback[0].details["case_id"]
     with pytest.raises(CompletionRefused, match="pending_diagnosis"):
         owed_case(out.state, case_id, "lead", CTX)
+
+
+def test_patient_fields_address_parts_and_the_case_class_are_completed_together() -> None:
+    hub = Hub()
+    who = {"sex": Sex.UNKNOWN, "belonging": None, "name": None,
+           "address": Address(province="四川省", city="绵阳市", township="河口镇")}
+    out = hub.send(dx("lead", "B05.900", cls=None, patient=patient(**who)))
+    [reply] = out.feedback
+    assert reply.missing_fields == ["patient_name", "sex", "belonging", "address.county",
+                                    "case_classification"]
+    form = {"patient_name": " 张三 ", "sex": "MALE", "belonging": "THIS_COUNTY",
+            "address.county": "安县", "case_classification": "CLINICAL"}
+    [(_, card)] = complete_card(out.state, reply.details["case_id"], "lead", form, CTX, seal,
+                                T0).cards
+    assert (card.patient_name, card.sex, card.belonging) == ("张三", Sex.MALE,
+                                                             Belonging.THIS_COUNTY)
+    assert (card.address.county, card.address.township) == ("安县", "河口镇")
+    assert card.case_classification is CaseClassification.CLINICAL
