@@ -257,6 +257,8 @@ def dev(demo: bool, keep_state: bool) -> None:
     try:
         worker_process.start(timeout=90)
         click.echo(say("dev.worker_ready"))
+        click.echo(say("dev.sign_in", url=worker_process.sign_in_url(
+            settings.operator_token.get_secret_value())))
         if demo:
             demo_process = subprocess.Popen(
                 [sys.executable, "-m", "connectors.demo", "--bootstrap", local.bootstrap])

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DEV_PSEUDONYM_SECRET = "dev-only-pseudonym-secret-change-me"
 DEV_SEALING_KEY = "ZGV2LW9ubHktc2VhbGluZy1rZXktY2hhbmdlLW1lISE="
 DEV_API_SECRET = "dev-only-api-secret-change-me"
+DEV_OPERATOR_TOKEN = "dev-only-operator-token-change-me"
 BROKER_URL_FILE = "broker.url"
 TOOL_LOG_FILE = "hub.log"  # in the data dir: the command-line tools' library logs
 # The checkout (or install) the hub runs from: the default data dir is there, so `hub dlq`
@@ -65,6 +66,15 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     api_secret: SecretStr = Field(
         default=SecretStr(DEV_API_SECRET), description="Derives members' API tokens"
+    )
+    operator_token: SecretStr = Field(
+        default=SecretStr(DEV_OPERATOR_TOKEN), description="Operators' credential: the "
+        "dashboard's sign-in password, and the bearer token for /metrics and the reporting "
+        "figures (Prometheus sends it)"
+    )
+    public_url: str = Field(
+        default="", description="The address members' doctors reach the workers' web port "
+        "at (the ingress), for the card page link; empty: http://<web_host>:<web_port>"
     )
     store: str = Field(default="memory://", description="memory:// or rocksdb://")
     rocksdb_write_buffer_mb: int = Field(
@@ -221,6 +231,10 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
             servers = "127.0.0.1:9092"
         return ";".join(f"kafka://{s}" for s in servers.split(","))
 
+    def web_url(self) -> str:
+        """Where people reach the web port (the card page link's base)."""
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
     def load_registry(self) -> Registry:
         return load_registry(self.registry_file)
 
@@ -231,6 +245,7 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
             ),
             "HUB_SEALING_KEY": self.sealing_key.get_secret_value() == DEV_SEALING_KEY,
             "HUB_API_SECRET": self.api_secret.get_secret_value() == DEV_API_SECRET,
+            "HUB_OPERATOR_TOKEN": self.operator_token.get_secret_value() == DEV_OPERATOR_TOKEN,
         }
         for name, is_dev in dev.items():
             if is_dev:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.models import (
+    CardCompletion,
     DeadLetter,
     Diagnosis,
     DiseaseReportCard,
@@ -83,6 +84,10 @@ STOCK = TopicSpec(
     "hub.stock", "drug code (all members of a drug together, so dispatch sees them)",
     (StockEvent, ShortageRegistration), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
 )
+CARD_COMPLETIONS = TopicSpec(
+    "hub.card-completions", "patient pseudonym (sent to the partition of the patient's cases)",
+    (CardCompletion,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+)
 DEAD_LETTER = TopicSpec(
     "hub.dead-letter", "source topic", (DeadLetter,), Audience.OPERATORS, 1,
     retention_ms=30 * DAY_MS,
@@ -115,7 +120,7 @@ REFERENCE = TopicSpec(
 
 FIXED_TOPICS: tuple[TopicSpec, ...] = (
     RESULTS, ORDERS, DIAGNOSES, STOCK, DEAD_LETTER, ALERTS, CDC_REPORTS,
-    PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS, REFERENCE,
+    PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS, CARD_COMPLETIONS, REFERENCE,
 )
 
 # The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).

@@ -22,6 +22,7 @@ from connectors.demo_script import LI, NO_ID, WANG, ZHANG, morning
 from connectors.sdk import MemberPublisher
 from hub import metrics
 from hub.brokers import BaseBroker
+from hub.settings import DEV_OPERATOR_TOKEN
 from hub.web.dashboard.feeds import Sample, ThroughputHistory
 from hub.web.dashboard.flows import case_row
 from hub.web.dashboard.views import SILENT_AFTER_SECONDS, member_rows
@@ -256,7 +257,10 @@ def test_page_in_headless_chromium(
 ) -> None:
     worker, sent = demo
     data = _data(worker)
-    html = _chromium(tmp_path, "--dump-dom", worker.url + "/dashboard")
+    assert "sign-in" in _chromium(tmp_path, "--dump-dom", worker.url + "/dashboard")
+    # the link `hub dev` prints signs the browser in and goes on to the page
+    signed_in = worker.sign_in_url(DEV_OPERATOR_TOKEN) + "&next=/dashboard"
+    html = _chromium(tmp_path, "--dump-dom", signed_in)
     dom = Dom(html)
     assert dom.texts(tag="body", data_loaded="1"), "the page never rendered its data"
     for member, count in sent.items():
@@ -279,7 +283,7 @@ def test_page_in_headless_chromium(
     assert [p for p in PERSONAL if p in html] == []
 
     shot = tmp_path / "dashboard.png"
-    _chromium(tmp_path, f"--screenshot={shot}", worker.url + "/dashboard")
+    _chromium(tmp_path, f"--screenshot={shot}", signed_in)
     width, height, colours = png_pixels(shot.read_bytes())
     assert (width, height) == (WIDTH, HEIGHT)
     assert len(colours) > 20, "the screenshot is (nearly) one colour"

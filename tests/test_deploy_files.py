@@ -418,3 +418,14 @@ def test_the_deployment_guide_lists_the_catalogue_partitions() -> None:
     member_partitions = HubSettings.model_fields["member_partitions"].default
     for pattern in ("in.<member>", "out.<member>"):
         assert f"| `{pattern}` | {member_partitions} (`HUB_MEMBER_PARTITIONS`) |" in guide
+
+
+def test_prometheus_sends_the_operator_token_the_workers_metrics_want() -> None:
+    auth = scrape_jobs()["hub-worker"]["authorization"]
+    assert auth["type"] == "Bearer"
+    secret = Path(auth["credentials_file"]).name
+    assert compose()["secrets"][secret] == {"environment": "HUB_OPERATOR_TOKEN"}
+    assert secret in service("prometheus")["secrets"]
+    assert service("hub-worker")["environment"]["HUB_OPERATOR_TOKEN"] == (
+        "${HUB_OPERATOR_TOKEN:?}")
+    assert "HUB_OPERATOR_TOKEN" in k8s("Secret", "hub-secrets")["stringData"]

@@ -25,7 +25,8 @@ from connectors.feedback_delivery import (
     MllpTarget,
     deliver_from,
 )
-from connectors.hl7.feedback import advice_segments
+from connectors.fhir.feedback import render_fhir
+from connectors.hl7.feedback import advice_segments, render_hl7
 from connectors.mllp.server import start_mllp_server
 from connectors.sdk import FeedbackReader
 from hub.brokers import BaseBroker, free_port
@@ -86,6 +87,10 @@ def with_fake_his(replies: list[str], scenario: Callable[[int, list[bytes]], Awa
 
 def parsed(message: bytes, charset: str = "utf-8") -> hl7.Message:
     return hl7.parse(message.decode(charset))
+
+
+def unescape(message: hl7.Message, text: str) -> str:
+    return str(message.unescape(text))
 
 
 def test_advice_and_feedback_as_hl7() -> None:
@@ -183,6 +188,26 @@ def test_advice_and_feedback_as_fhir() -> None:
     assert checked.issue[0].severity == "error"
     assert checked.issue[0].details.coding[0].code == "REJECTED"
     assert "onset_date" in checked.issue[0].diagnostics
+
+
+def test_an_incomplete_card_carries_its_page_link_in_fhir_and_hl7() -> None:
+    url = ("https://hub.consortium.example/reporting/cards/7d3c?member=mch&at=3%3Ak1"
+           "&token=ab12")
+    incomplete = Feedback(
+        envelope=Feedback.new_envelope("mch", occurred_at=AT), in_reply_to="e-2",
+        status=FeedbackStatus.INCOMPLETE, reason_code="MISSING_FIELDS",
+        reason=f"报告卡缺少以下项目，无法报送：发病日期；可在报告卡页面补全后立即报送：{url}",
+        missing_fields=["onset_date"], details={"case_id": "7d3c", "card_url": url},
+    )
+    outcome = OperationOutcome.model_validate(render_fhir(incomplete, ZONE))
+    [extension] = outcome.issue[0].extension
+    assert (extension.url, extension.valueUrl) == ("urn:consortium-hub:card-page", url)
+    assert outcome.issue[0].severity == "error" and url in outcome.issue[0].details.text
+    ack = parsed(render_hl7(incomplete, "mch", zone=ZONE))
+    assert str(ack["MSA.F1"]) == "AE" and str(ack["ZFB.F1"]) == "INCOMPLETE"
+    details = dict(d.split("=", 1) for d in unescape(ack, str(ack["ZFB.F6"])).split("~"))
+    assert details["card_url"] == url
+    assert unescape(ack, str(ack["MSA.F3"])).endswith(url)
 
 
 @pytest.mark.integration

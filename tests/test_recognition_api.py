@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from connectors.sdk import MemberPublisher
-from hub.ops.tokens import authenticate, bearer_token, member_token
+from hub.ops.tokens import (
+    authenticate,
+    bearer_token,
+    card_token,
+    card_token_valid,
+    is_operator,
+    member_token,
+    session_cookie,
+    session_valid,
+)
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import lab_result
 
@@ -92,7 +101,8 @@ def test_lookup_stats_and_cds_hooks(
     status, discovered = call(worker, "/cds-services", None, {})
     assert status == 200
     assert [(s["id"], s["hook"]) for s in discovered["services"]] == [
-        ("recognition-order-select", "order-select")]
+        ("recognition-order-select", "order-select"),
+        ("reporting-patient-view", "patient-view")]
     status, reply = call(worker, "/cds-services/recognition-order-select", cds_request([
         ("sr-1", "http://loinc.org", "14749-6"),  # glucose, by LOINC
         ("sr-2", None, "SH-K"),                   # potassium, by chc-east's local code
@@ -122,3 +132,22 @@ def test_lookup_stats_and_cds_hooks(
         assert call(worker, path, payload, bearer("chc-east", "wrong-secret"))[0] == 403
 
     assert ID_NUMBER not in worker.log_path.read_text(errors="replace")
+
+
+def test_card_links_and_operator_sessions_are_signed() -> None:
+    where = "3:4f1c"
+    token = card_token(SECRET, "mch", "case-1", where)
+    assert card_token_valid(SECRET, "mch", "case-1", where, token.upper())
+    for member, case, at, secret in (("lead", "case-1", where, SECRET),
+                                     ("mch", "case-2", where, SECRET),
+                                     ("mch", "case-1", "4:4f1c", SECRET),
+                                     ("mch", "case-1", where, "other")):
+        assert not card_token_valid(secret, member, case, at, token), (member, case, at)
+    assert is_operator("Bearer op-token", token="op-token")
+    assert not is_operator("Bearer op-token", token="other") and not is_operator(None)
+    cookie = session_cookie("op-token", 2_000)
+    assert session_valid(cookie, 1_999, token="op-token")
+    assert not session_valid(cookie, 2_001, token="op-token")  # expired
+    assert not session_valid(cookie, 1_999, token="other")  # the token was rotated
+    assert not session_valid("3000." + cookie.split(".")[1], 1_999, token="op-token")
+    assert not session_valid(None, 0, token="op-token")

@@ -191,7 +191,8 @@ def test_timeliness_and_open_cases_on_the_worker(
                if f.in_reply_to == pending.envelope.event_id]
     assert reply.reason == (  # Chinese by default, the deadline's date in the consortium zone
         "报告卡缺少以下项目，无法报送：发病日期；"
-        f"报告时限 {DEFAULT_LOCALE.time(NOW + timedelta(hours=24))} 仍在计时")
+        f"报告时限 {DEFAULT_LOCALE.time(NOW + timedelta(hours=24))} 仍在计时；"
+        f"可在报告卡页面补全后立即报送：{reply.details['card_url']}")
     assert QIAN.id_number and QIAN.id_number.encode() not in body and "钱华".encode() not in body
     status, body = worker.get("/reporting/timeliness?member=mch&disease=MUMPS")
     assert status == 200
@@ -217,7 +218,8 @@ def test_a_worker_set_to_english_answers_in_english_in_its_zone(
     assert reply.reason_code == "MISSING_FIELDS"
     assert reply.reason == (
         "the report card cannot be sent without these fields: onset date; the deadline "
-        f"{Locale.of('en', 'Asia/Urumqi').time(NOW + timedelta(hours=24))} keeps running")
+        f"{Locale.of('en', 'Asia/Urumqi').time(NOW + timedelta(hours=24))} keeps running; "
+        f"complete the card on its page to send it at once: {reply.details['card_url']}")
 
 
 def test_the_watchdog_writes_its_marks_into_rocksdb_tables_too(

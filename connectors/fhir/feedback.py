@@ -6,7 +6,8 @@ urn:consortium-hub:recognition-verdict), severity moderate when a result is reco
 text, one evidence per recognisable result (its event id and a readable summary).
 Feedback → OperationOutcome (id = the feedback's event id): one issue whose details code is
 the feedback status (system urn:consortium-hub:feedback-status), severity information
-when accepted, reported or revised, error otherwise.
+when accepted, reported or revised, error otherwise; an INCOMPLETE card's page link (where
+the doctor completes it) as the issue's extension urn:consortium-hub:card-page (valueUrl).
 Both carry the event id under urn:consortium-hub:event-id, so a redelivery is recognisable.
 """
 
@@ -23,6 +24,9 @@ from schemas.models.outputs import Verdict
 EVENT_ID_SYSTEM = "urn:consortium-hub:event-id"
 VERDICT_SYSTEM = "urn:consortium-hub:recognition-verdict"
 STATUS_SYSTEM = "urn:consortium-hub:feedback-status"
+# The card page link of an INCOMPLETE answer (the hub's details key `card_url`)
+CARD_PAGE_DETAIL = "card_url"
+CARD_PAGE_EXTENSION = "urn:consortium-hub:card-page"
 
 
 def detected_issue(advice: RecognitionAdvice, zone: ZoneInfo) -> dict[str, Any]:
@@ -64,17 +68,18 @@ def operation_outcome(feedback: Feedback) -> dict[str, Any]:
         notes.append(f"card {feedback.card_id}")
     notes.extend(f"{k}={v}" for k, v in sorted(feedback.details.items()))
     accepted = feedback.status in ACCEPTING
-    return {
-        "resourceType": "OperationOutcome",
-        "id": feedback.envelope.event_id,
-        "issue": [{
-            "severity": "information" if accepted else "error",
-            "code": "informational" if accepted else "processing",
-            "details": {"coding": [{"system": STATUS_SYSTEM, "code": feedback.status.value}],
-                        "text": feedback.reason or feedback.status.value},
-            "diagnostics": "; ".join(notes),
-        }],
+    issue: dict[str, Any] = {
+        "severity": "information" if accepted else "error",
+        "code": "informational" if accepted else "processing",
+        "details": {"coding": [{"system": STATUS_SYSTEM, "code": feedback.status.value}],
+                    "text": feedback.reason or feedback.status.value},
+        "diagnostics": "; ".join(notes),
     }
+    card_page = feedback.details.get(CARD_PAGE_DETAIL)
+    if card_page:  # an incomplete card the doctor can complete on its page
+        issue["extension"] = [{"url": CARD_PAGE_EXTENSION, "valueUrl": card_page}]
+    return {"resourceType": "OperationOutcome", "id": feedback.envelope.event_id,
+            "issue": [issue]}
 
 
 def render_fhir(event: Event, zone: ZoneInfo | None = None) -> dict[str, Any]:

@@ -14,6 +14,8 @@ Feedback → ACK^Z01 (an unsolicited acknowledgement):
     MSA|<AA when accepted, reported, revised; AE otherwise>|<event id answered>|<reason>
     ZFB|<status>|<reason code>|<reason>|<missing fields, ~ separated>|<card id>|
         <details key=value, ~ separated>|<feedback event id>
+    (an INCOMPLETE card's page link, where the doctor completes it: the detail card_url,
+    and the end of the reason)
 
 MSH-10 is derived from the feedback's event id, so a redelivery carries the same control
 id and the HIS can recognise it. Times are local with their offset.

@@ -39,6 +39,7 @@ kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" -
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:pharmacy --operation Read --operation Describe --topic pharmacy.orders
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic pharmacy.stock-levels
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:pharmacy --operation Read --operation Describe --topic pharmacy.stock-levels
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic hub.card-completions
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic hub.reference
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-lead --operation Read --operation Describe --topic hub.reference
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-chc-east --operation Read --operation Describe --topic hub.reference

@@ -22,6 +22,7 @@ from typing import Any
 
 from hub import metrics
 from hub.agents.base import Meta, hub_agent
+from hub.agents.card_links import with_card_link
 from hub.rules.rejections import Reason, Rejection
 from hub.rules.reporting import (
     Context,
@@ -88,6 +89,7 @@ async def _send(out: Outcome) -> None:
         await publish(channels.cdc_reports, late.case_id, late)
         metrics.LATE_REPORTS.labels(late.reporting_unit_id, late.disease_code).inc()
     for answer in out.feedback:
+        answer = with_card_link(answer, out.state)
         await send_feedback(answer)
         metrics.REPORTING_FEEDBACK.labels(
             answer.status.value, answer.details.get("disease_code", "")

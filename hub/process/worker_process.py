@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.brokers import free_port
+from hub.settings import DEV_OPERATOR_TOKEN
 
 
 class WorkerProcess:
@@ -86,8 +88,20 @@ class WorkerProcess:
                  and ('"logger": "hub.' in line or '"logger": "faust.' in line)]
         return "\n".join(found[-lines:])
 
+    @property
+    def operator_headers(self) -> dict[str, str]:
+        """The operators' bearer token this worker was started with."""
+        token = self.env.get("HUB_OPERATOR_TOKEN") or DEV_OPERATOR_TOKEN
+        return {"Authorization": f"Bearer {token}"}
+
+    def sign_in_url(self, token: str) -> str:
+        """The link that signs a browser in to the dashboard (`hub dev` prints it)."""
+        return f"{self.url}/sign-in?{urllib.parse.urlencode({'token': token})}"
+
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.url + path, headers=headers or {})
+        """GET as an operator (headers=None), or with exactly the headers given."""
+        chosen = self.operator_headers if headers is None else headers
+        request = urllib.request.Request(self.url + path, headers=chosen)
         try:
             with urllib.request.urlopen(request, timeout=5) as reply:
                 return int(reply.status), bytes(reply.read())

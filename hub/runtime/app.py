@@ -25,9 +25,13 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.recognition",
     "hub.agents.pharmacy",
     "hub.agents.reporting",
+    "hub.agents.card_completion",
 )
 WEB_MODULES: tuple[str, ...] = (
+    "hub.web.access",
     "hub.web.pages",
+    "hub.web.card_page",
+    "hub.web.reporting_cds",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
     "hub.web.dashboard.views",

@@ -1,4 +1,5 @@
-"""Operational endpoints every worker serves: health and Prometheus metrics."""
+"""Operational endpoints every worker serves: health (open, for the probes) and Prometheus
+metrics (operators: the bearer token Prometheus sends, see hub.web.access)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.metrics import REGISTRY
 from hub.runtime.app import app
+from hub.web.access import operator_signed_in, unauthorised
 
 
 @app.page("/health")
@@ -26,6 +28,8 @@ class Health(View):
 @app.page("/metrics")
 class Metrics(View):
     async def get(self, request: Request) -> Response:
+        if not operator_signed_in(request):
+            return unauthorised(self)
         # aiohttp refuses a charset inside content_type=, so the header is set whole.
         body = generate_latest(REGISTRY)
         reply = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -37,6 +37,7 @@ from hub.rules.recognition.cds import (
     selected_orders,
 )
 from hub.rules.recognition.index import results_for
+from hub.rules.reporting.cds import service as reporting_cds_service
 from hub.runtime.app import app
 from hub.runtime.placement import owner_url
 from hub.runtime.services import runtime
@@ -172,7 +173,8 @@ class RecognitionStats(View):
 @app.page("/cds-services")
 class CdsDiscovery(View):
     async def get(self, request: Request) -> Response:
-        return self.json(discovery())
+        services = discovery()["services"]
+        return self.json({"services": [*services, reporting_cds_service()]})
 
 
 @app.page("/cds-services/recognition-order-select")

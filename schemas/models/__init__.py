@@ -9,6 +9,7 @@ from schemas.models.clinical import (
     TestOrder,
 )
 from schemas.models.common import Address, Patient
+from schemas.models.completion import CardCompletion
 from schemas.models.outputs import (
     DeadLetter,
     DiseaseReportCard,
@@ -41,6 +42,7 @@ HUB_EVENTS: tuple[type[Event], ...] = (
     StockLevel,
     DeadLetter,
     OperatorAlert,
+    CardCompletion,
 )
 ALL_EVENTS: tuple[type[Event], ...] = INGRESS_EVENTS + HUB_EVENTS
 EVENTS_BY_NAME: dict[str, type[Event]] = {e.avro_name(): e for e in ALL_EVENTS}
@@ -51,6 +53,7 @@ __all__ = [
     "HUB_EVENTS",
     "INGRESS_EVENTS",
     "Address",
+    "CardCompletion",
     "DeadLetter",
     "Diagnosis",
     "DiseaseReportCard",

@@ -1,5 +1,5 @@
-"""The operators' page, served by every worker without a token (counts only, no patient
-data, like /metrics):
+"""The operators' page, served by every worker to signed-in operators (hub.web.access: the
+session cookie of /sign-in, or the operators' bearer token):
 
 - GET /dashboard: one HTML page (hub/web/dashboard/static/, plain JS and CSS, inline SVG charts; it
   fetches nothing but its own files and its data, so it works offline);
@@ -25,6 +25,7 @@ from faust.web import Request, Response, View
 from hub import metrics
 from hub.runtime.app import app
 from hub.runtime.services import runtime
+from hub.web.access import operator_signed_in, to_sign_in, unauthorised
 from hub.web.dashboard import feeds
 from hub.web.dashboard.flows import pharmacy_figures, recognition_figures, reporting_figures
 from hub.web.dashboard.scope import scope
@@ -136,22 +137,30 @@ def _static(name: str, content_type: str) -> Response:
 @app.page("/dashboard")
 class Dashboard(View):
     async def get(self, request: Request) -> Response:
+        if not operator_signed_in(request):
+            return to_sign_in("/dashboard")
         return _static("dashboard.html", "text/html")
 
 
 @app.page("/dashboard/data")
 class DashboardData(View):
     async def get(self, request: Request) -> Response:
+        if not operator_signed_in(request):
+            return unauthorised(self)
         return self.json(cached_snapshot(), headers={"Cache-Control": "no-store"})
 
 
 @app.page("/dashboard/app.js")
 class DashboardScript(View):
     async def get(self, request: Request) -> Response:
+        if not operator_signed_in(request):
+            return unauthorised(self)
         return _static("app.js", FILES["app.js"])
 
 
 @app.page("/dashboard/style.css")
 class DashboardStyle(View):
     async def get(self, request: Request) -> Response:
+        if not operator_signed_in(request):
+            return unauthorised(self)
         return _static("style.css", FILES["style.css"])

@@ -259,6 +259,10 @@ function status(live) {
 async function poll() {
   try {
     const reply = await fetch(DATA_URL, { cache: "no-store" });
+    if (reply.status === 401) {  // the sign-in expired: sign in again, then come back
+      location.href = "/sign-in?next=/dashboard";
+      return;
+    }
     if (!reply.ok) throw new Error("HTTP " + reply.status);
     render(await reply.json());
     status(true);
