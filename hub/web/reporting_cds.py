@@ -65,8 +65,9 @@ class ReportingPatientView(View):
         if identity is None:
             return self.json({"error": "prefetch.patient needs an identifier typed with a "
                                        "hub IdType code"}, status=400)
-        key = pseudonym(runtime.pseudonym_secret, *identity)
-        home = partition_of_key(identity_ordering_key(*identity))
+        # a record number is the asking member's own (only national IDs match across members)
+        key = pseudonym(runtime.pseudonym_secret, *identity, issuer=member_id)
+        home = partition_of_key(identity_ordering_key(*identity, issuer=member_id))
         routed = await forward(request, home, raw)
         if routed is not None:
             return routed
