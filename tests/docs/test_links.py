@@ -1,7 +1,8 @@
 """Every Markdown link in README.md and docs/*.md points at a file that exists and, when it
 names a heading (#anchor), at a heading that exists in that file, by GitHub's anchor rules:
 the heading's text in lowercase, punctuation removed (Chinese characters kept), each space
-a '-', and '-1', '-2', ... after a repeated one."""
+a '-', and '-1', '-2', ... after a repeated one. And the README stays a newcomer's page that
+links to every doc."""
 
 from __future__ import annotations
 
@@ -104,6 +105,15 @@ def test_the_readme_links_to_every_doc() -> None:
     assert sorted((ROOT / "docs").glob("*.md")) == sorted(
         doc for doc in (ROOT / "docs").glob("*.md") if doc.resolve() in linked
     )
+
+
+def test_the_readme_is_a_newcomers_page() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    first = "\n".join(lines[:40])
+    assert "make run" in first and "make test" in first
+    assert len(lines) <= 200, "measurements and stories belong in docs/"
+    dated = [line for line in lines if re.search(r"\b20\d\d-\d\d-\d\d\b", line)]
+    assert dated == [], "the README holds no dated history: docs/benchmarks.md does"
 
 
 def test_anchors_follow_githubs_rules() -> None:
