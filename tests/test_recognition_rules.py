@@ -245,6 +245,16 @@ def test_a_correction_replaces_the_result_of_the_same_order() -> None:
     assert [r.event_id for r in results_for(index, "K")] == ["b"]
 
 
+def test_a_correction_that_came_first_outlives_the_late_original() -> None:
+    """The original of order ACC-1 arrives after its correction (a resend, a slow link):
+    the correction stays the result of that order."""
+    corrected = result(event_id="b", at=T0 + timedelta(hours=1), order_ref="ACC-1")
+    index = add_result({}, corrected, keep=3, reported_after=T0 - timedelta(days=1))
+    late_original = result(event_id="a", order_ref="ACC-1")
+    index = add_result(index, late_original, keep=3, reported_after=T0 - timedelta(days=1))
+    assert [r.event_id for r in results_for(index, "K")] == ["b"]
+
+
 # --- retractions -----------------------------------------------------------------------
 
 def _retraction(order_ref: str | None = "ACC-1", at: datetime = T0 + timedelta(hours=2),

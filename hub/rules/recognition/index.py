@@ -127,6 +127,8 @@ def add_result(
     current = [IndexedResult.from_json(e) for e in index.get(entry.item_code, [])]
     if any(old.event_id == entry.event_id for old in current):
         return index  # redelivery: nothing changes
+    if any(_supersedes(old, entry) and old.reported_at > entry.reported_at for old in current):
+        return index  # a correction that came first outranks the late original it corrects
     survivors = [old for old in current if not _supersedes(entry, old)]
     merged = sorted([entry, *survivors], key=lambda e: (e.reported_at, e.event_id), reverse=True)
     fresh = [e for e in merged if e.reported_at >= reported_after][:keep]
