@@ -50,7 +50,8 @@ def to_sign_in(path: str) -> Response:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this server: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    # browsers read "/\\host" as "//host": a backslash anywhere is refused too
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/dashboard"
     return target
 
