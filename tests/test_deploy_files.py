@@ -504,6 +504,9 @@ def test_compose_publishes_each_brokers_external_listener_on_its_own_port() -> N
     certs = (DEPLOY / "tls" / "make-certs.sh").read_text()
     assert domain and f"DNS:*.${{KAFKA_EXTERNAL_DOMAIN:-{domain[1]}}}" in certs
     assert f"\nKAFKA_EXTERNAL_DOMAIN={domain[1]}\n" in (DEPLOY / ".env.example").read_text()
+    for guide in ("deployment.md", "member-integration.md"):  # what members' networks open
+        text = (DEPLOY.parent / "docs" / guide).read_text("utf-8")
+        assert all(str(port) in text for port in ports) and domain[1] in text, guide
 
 
 def test_kubernetes_gives_each_broker_pod_an_external_service_and_name() -> None:
