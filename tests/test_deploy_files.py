@@ -513,7 +513,9 @@ def test_kubernetes_gives_each_broker_pod_an_external_service_and_name() -> None
     kafka = k8s("StatefulSet", "kafka")
     (container,) = kafka["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["KAFKA_EXTERNAL_HOST"].startswith("$(POD_NAME).")  # one name per pod
+    assert env["KAFKA_EXTERNAL_HOST"] == "$(POD_NAME).$(KAFKA_EXTERNAL_DOMAIN)"  # one a pod
+    certs = (DEPLOY / "tls" / "make-certs.sh").read_text()
+    assert f"DNS:*.${{KAFKA_EXTERNAL_DOMAIN:-{env['KAFKA_EXTERNAL_DOMAIN']}}}" in certs
     external = {p["name"]: p["containerPort"] for p in container["ports"]}["external"]
     for ordinal in range(kafka["spec"]["replicas"]):
         svc = k8s("Service", f"kafka-{ordinal}-external")["spec"]
