@@ -9,6 +9,7 @@ import importlib
 import json
 import pkgutil
 import re
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -429,3 +430,97 @@ def test_prometheus_sends_the_operator_token_the_workers_metrics_want() -> None:
     assert service("hub-worker")["environment"]["HUB_OPERATOR_TOKEN"] == (
         "${HUB_OPERATOR_TOKEN:?}")
     assert "HUB_OPERATOR_TOKEN" in k8s("Secret", "hub-secrets")["stringData"]
+
+
+def broker_services() -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in compose()["services"].items()
+            if str(s.get("image", "")).startswith("apache/kafka") and "hostname" in s}
+
+
+def listener_ports(listeners: str) -> dict[str, int]:
+    return {name: int(port) for name, port in re.findall(r"(\w+)://[^,:]*:(\d+)", listeners)}
+
+
+def render_start_script(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """server.properties as deploy/kafka/start-kafka.sh writes it for `env`, the Kafka tools
+    it then runs replaced by stubs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kafka-storage.sh", "kafka-server-start.sh"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    script = (DEPLOY / "kafka" / "start-kafka.sh").read_text().replace(
+        "/opt/kafka/bin/", f"{bin_dir}/")
+    (tmp_path / "start-kafka.sh").write_text(script)
+    (tmp_path / "server.properties").write_text(
+        (DEPLOY / "kafka" / "server.properties").read_text())
+    rendered = tmp_path / "rendered.properties"
+    done = subprocess.run(
+        ["bash", str(tmp_path / "start-kafka.sh")], capture_output=True, text=True, timeout=30,
+        env={"PATH": "/usr/bin:/bin", "KAFKA_RENDERED_CONFIG": str(rendered),
+             "CLUSTER_ID": "x", "KAFKA_QUORUM_VOTERS": "1@kafka-1:9093", **env})
+    assert done.returncode == 0, done.stderr
+    return dict(line.split("=", 1) for line in rendered.read_text().splitlines()
+                if line and not line.startswith("#"))
+
+
+def test_every_broker_has_an_internal_and_an_external_listener(tmp_path: Path) -> None:
+    """Member sites reach the cluster from outside its network: each broker advertises an
+    EXTERNAL listener (SCRAM over TLS) by its own name and port, beside the CLIENT one the
+    hub's workers use inside."""
+    props = dict(line.split("=", 1) for line in
+                 (DEPLOY / "kafka" / "server.properties").read_text().splitlines()
+                 if line and not line.startswith("#"))
+    protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+    assert protocols["EXTERNAL"] == protocols["CLIENT"] == "SASL_SSL"
+    assert props["listener.name.external.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    bound = listener_ports(props["listeners"])
+    assert {"INTERNAL", "CLIENT", "EXTERNAL"} <= set(bound)
+    rendered = render_start_script(tmp_path, {
+        "KAFKA_NODE_ID": "2", "KAFKA_ADVERTISED_HOST": "kafka-2",
+        "KAFKA_EXTERNAL_HOST": "kafka-{id}.hub.example.cn", "KAFKA_EXTERNAL_PORT": "3109{id}"})
+    assert rendered["advertised.listeners"] == (
+        f"INTERNAL://kafka-2:{bound['INTERNAL']},CLIENT://kafka-2:{bound['CLIENT']},"
+        "EXTERNAL://kafka-2.hub.example.cn:31092")
+    assert rendered["node.id"] == "2"
+
+
+def test_compose_publishes_each_brokers_external_listener_on_its_own_port() -> None:
+    container_port = listener_ports(
+        (DEPLOY / "kafka" / "server.properties").read_text().split("\nlisteners=")[1]
+        .splitlines()[0])["EXTERNAL"]
+    names, ports = set(), set()
+    for name, svc in broker_services().items():
+        env = svc["environment"]
+        host, port = env["KAFKA_EXTERNAL_HOST"], int(env["KAFKA_EXTERNAL_PORT"])
+        assert host.startswith(f"{name}.${{KAFKA_EXTERNAL_DOMAIN:-"), host
+        published = {tuple(p.rsplit(":", 2)[-2:]) for p in svc["ports"]}
+        assert (str(port), str(container_port)) in published, (name, svc["ports"])
+        assert not any(p.startswith("127.0.0.1:") for p in svc["ports"])  # reachable outside
+        names.add(host)
+        ports.add(port)
+    assert len(names) == len(ports) == len(broker_services()) == 3
+    domain = re.search(r"KAFKA_EXTERNAL_DOMAIN:-([\w.-]+)\}", next(iter(names)))
+    certs = (DEPLOY / "tls" / "make-certs.sh").read_text()
+    assert domain and f"DNS:*.${{KAFKA_EXTERNAL_DOMAIN:-{domain[1]}}}" in certs
+    assert f"\nKAFKA_EXTERNAL_DOMAIN={domain[1]}\n" in (DEPLOY / ".env.example").read_text()
+    for guide in ("deployment.md", "member-integration.md"):  # what members' networks open
+        text = (DEPLOY.parent / "docs" / guide).read_text("utf-8")
+        assert all(str(port) in text for port in ports) and domain[1] in text, guide
+
+
+def test_kubernetes_gives_each_broker_pod_an_external_service_and_name() -> None:
+    kafka = k8s("StatefulSet", "kafka")
+    (container,) = kafka["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KAFKA_EXTERNAL_HOST"] == "$(POD_NAME).$(KAFKA_EXTERNAL_DOMAIN)"  # one a pod
+    certs = (DEPLOY / "tls" / "make-certs.sh").read_text()
+    assert f"DNS:*.${{KAFKA_EXTERNAL_DOMAIN:-{env['KAFKA_EXTERNAL_DOMAIN']}}}" in certs
+    external = {p["name"]: p["containerPort"] for p in container["ports"]}["external"]
+    for ordinal in range(kafka["spec"]["replicas"]):
+        svc = k8s("Service", f"kafka-{ordinal}-external")["spec"]
+        assert svc["type"] in {"LoadBalancer", "NodePort"}
+        assert svc["selector"] == {"statefulset.kubernetes.io/pod-name": f"kafka-{ordinal}"}
+        (port,) = svc["ports"]
+        assert port["targetPort"] in {"external", external}
+        assert port["port"] == int(env["KAFKA_EXTERNAL_PORT"])

@@ -5,7 +5,9 @@ loopback by the name `localhost` the broker certificate carries) and the Standar
 `hub acls` generates (deploy/acls/acls.sh) with Kafka's own tools. Member A's credentials
 writing `in.B`, reading `out.B` or using B's consumer group are refused by the broker; A's
 own lanes work, and so do the hub worker's, the CDC's and the central pharmacy's; a client
-that does not trust the consortium's CA is not served."""
+that does not trust the consortium's CA is not served. A member site reaches the broker
+only through its EXTERNAL listener, bound and advertised on 127.0.0.2 (Linux routes all of
+127/8 to lo), which stands in for the address the member's network sees."""
 
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ def password(user: str) -> str:
 
 
 TLS_DIR: list[Path] = []  # where the fixture made the certificates
+OUTSIDE = "127.0.0.2"  # the EXTERNAL listener's address: a member site's view of the hub
 
 
 def credentials(user: str) -> dict[str, str]:
@@ -75,7 +78,8 @@ def credentials(user: str) -> dict[str, str]:
 def make_certificates(folder: Path) -> Path:
     """The CA and broker certificate, by the deployment's own script."""
     script = REPO_ROOT / "deploy" / "tls" / "make-certs.sh"
-    made = subprocess.run(["sh", str(script)], env={**os.environ, "TLS_OUT_DIR": str(folder)},
+    made = subprocess.run(["sh", str(script)], env={**os.environ, "TLS_OUT_DIR": str(folder),
+                                                    "KAFKA_EXTERNAL_SANS": f"IP:{OUTSIDE}"},
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr[-2000:]
     return folder
@@ -88,7 +92,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     folder = tmp_path_factory.mktemp("secure")
     TLS_DIR[:] = [make_certificates(folder / "tls")]
     broker = KafkaBroker(runtime, folder / "kafka", secure=True, heap_mb=384,
-                         tls_dir=TLS_DIR[0]).start()
+                         tls_dir=TLS_DIR[0], external_host=OUTSIDE).start()
     try:
         ids = load_registry().ids
         script = folder / "acls.sh"
@@ -167,6 +171,43 @@ def test_a_client_that_does_not_trust_the_ca_is_not_served(secure: KafkaBroker) 
                                             max_block_ms=5_000, request_timeout_ms=5_000,
                                             bootstrap_timeout_ms=5_000, **untrusting))
     assert refused is not None, "a client without the consortium's CA was served"
+
+
+def test_a_member_site_publishes_through_the_external_listener_only(
+    secure: KafkaBroker,
+) -> None:
+    """The member's SDK is given the EXTERNAL address alone; every broker the cluster
+    names to it is there too (an advertised internal name would be unreachable from a
+    hospital), it writes with SCRAM over TLS, and the hub reads the event on its own
+    listener inside the cluster."""
+    outside = secure.external_bootstrap
+    assert outside.startswith(f"{OUTSIDE}:") and outside != secure.bootstrap
+    wrong = {**credentials(f"member-{A}"), "sasl_plain_password": "not-the-password"}
+    refused = refusal(lambda: KafkaProducer(bootstrap_servers=outside, max_block_ms=5_000,
+                                            bootstrap_timeout_ms=5_000, **wrong))
+    assert refused is not None, "the external listener served a wrong password"
+    publisher = MemberPublisher(outside, A, security=credentials(f"member-{A}"))
+    hub_side = KafkaConsumer(bootstrap_servers=secure.bootstrap, enable_auto_commit=False,
+                             **credentials("hub"))
+    try:
+        result = lab_result(A)
+        publisher.publish(result)
+        named = {(b.host, b.port) for b in publisher.producer._metadata.brokers()}
+        assert named == {(OUTSIDE, secure.ports.external)}, named
+        partitions = [TopicPartition(f"in.{A}", p)
+                      for p in sorted(hub_side.partitions_for_topic(f"in.{A}") or ())]
+        hub_side.assign(partitions)
+        hub_side.seek_to_beginning()
+        seen: set[str] = set()
+        deadline = time.monotonic() + 20
+        while result.envelope.event_id not in seen and time.monotonic() < deadline:
+            for records in hub_side.poll(timeout_ms=500).values():
+                seen |= {CODEC.decode(r.value).envelope.event_id for r in records}
+        assert result.envelope.event_id in seen
+        assert {b.host for b in hub_side._client.cluster.brokers()} == {"localhost"}
+    finally:
+        hub_side.close()
+        publisher.close()
 
 
 def test_the_cdc_and_the_pharmacy_read_only_their_own_topics(secure: KafkaBroker) -> None:

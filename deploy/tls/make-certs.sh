@@ -4,6 +4,9 @@
 # Clients (hub, connectors) only need ca.pem. Re-run to renew; keep ca.key offline.
 #   sh deploy/tls/make-certs.sh [namespace]
 # TLS_OUT_DIR writes them elsewhere (the tests' TLS broker on loopback uses that).
+# The broker certificate also names *.${KAFKA_EXTERNAL_DOMAIN} (default
+# hub.example-consortium.cn), the names member sites reach the EXTERNAL listener by, and
+# KAFKA_EXTERNAL_SANS if set (more subjectAltName entries, e.g. DNS:kafka.hub.example.cn).
 set -eu
 NAMESPACE="${1:-consortium-hub}"
 OUT="${TLS_OUT_DIR:-$(cd "$(dirname "$0")" && pwd)/out}"
@@ -28,7 +31,8 @@ issue() {  # name, subjectAltName
 }
 
 SVC="kafka.${NAMESPACE}.svc"
-issue broker "DNS:kafka-1,DNS:kafka-2,DNS:kafka-3,DNS:*.${SVC},DNS:*.${SVC}.cluster.local,DNS:kafka-bootstrap.${NAMESPACE}.svc,DNS:kafka-bootstrap.${NAMESPACE}.svc.cluster.local,DNS:localhost"
+EXTERNAL="DNS:*.${KAFKA_EXTERNAL_DOMAIN:-hub.example-consortium.cn}${KAFKA_EXTERNAL_SANS:+,${KAFKA_EXTERNAL_SANS}}"
+issue broker "${EXTERNAL},DNS:kafka-1,DNS:kafka-2,DNS:kafka-3,DNS:*.${SVC},DNS:*.${SVC}.cluster.local,DNS:kafka-bootstrap.${NAMESPACE}.svc,DNS:kafka-bootstrap.${NAMESPACE}.svc.cluster.local,DNS:localhost"
 issue admin "DNS:admin"
 chmod 0644 ca.pem broker.pem admin.pem   # read by the containers' own users
 chmod 0600 ca.key

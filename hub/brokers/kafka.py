@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from hub.brokers.base import BaseBroker, free_port, wait_until_serving
@@ -39,12 +40,16 @@ class KafkaBroker(BaseBroker):
         self, runtime: KafkaRuntime, data_dir: Path, *, node_id: int = 1,
         ports: NodePorts | None = None, quorum: str = "", cluster_id: str = "",
         nodes: int = 1, secure: bool = False, heap_mb: int = 512,
-        tls_dir: Path | None = None,
+        tls_dir: Path | None = None, external_host: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.data_dir = data_dir
         self.node_id = node_id
         self.ports = ports or loopback_ports()
+        # Member sites' listener, on another loopback address (127.0.0.2) as "outside".
+        self.external_host = external_host
+        if external_host is not None and self.ports.external is None:
+            self.ports = replace(self.ports, external=free_port(external_host))
         self.port = self.ports.client
         self.quorum = quorum or voters({node_id: self.ports})
         self.cluster_id = cluster_id or new_cluster_id()
@@ -60,6 +65,13 @@ class KafkaBroker(BaseBroker):
         return f"{'localhost' if self.tls_dir else self.host}:{self.port}"
 
     @property
+    def external_bootstrap(self) -> str:
+        """The EXTERNAL listener: what a member site is given."""
+        if self.external_host is None or self.ports.external is None:
+            raise RuntimeError("this node was started without an external listener")
+        return f"{self.external_host}:{self.ports.external}"
+
+    @property
     def internal_bootstrap(self) -> str:
         """The INTERNAL listener: the brokers' and the admin's (a super user)."""
         return f"{self.host}:{self.ports.internal}"
@@ -73,7 +85,7 @@ class KafkaBroker(BaseBroker):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = node_properties(self.node_id, self.ports, self.quorum, self.data_dir,
                                 nodes=self.nodes, secure=self.secure, host=self.host,
-                                tls_dir=self.tls_dir)
+                                tls_dir=self.tls_dir, external_host=self.external_host)
         write_properties(props, self.config_path)
         log = self.log_path.open("ab")
         if not (self.data_dir / "data" / "meta.properties").exists():

@@ -6,7 +6,9 @@ data folder, replication (capped at the number of nodes), the INTERNAL and CONTR
 listeners (plaintext on loopback, their ANONYMOUS principal standing in for the `broker`
 certificate), and with `secure=False` the SASL listener and authorizer. With `tls_dir`
 (certificates made by deploy/tls/make-certs.sh) the CLIENT listener is SASL_SSL, as in
-production, and advertised as `localhost`, the name the broker certificate carries.
+production, and advertised as `localhost`, the name the broker certificate carries. With
+`external_host` the EXTERNAL listener (member sites') is bound and advertised there, another
+loopback address standing in for the outside, with the CLIENT listener's protocol.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ MIN_ISR_KEYS = (
     "min.insync.replicas", "transaction.state.log.min.isr",
     "share.coordinator.state.topic.min.isr",
 )
-SECURITY_KEYS = ("sasl.", "listener.name.client.", "authorizer.", "allow.everyone", "super.users")
+SECURITY_KEYS = ("sasl.", "listener.name.client.", "listener.name.external.", "authorizer.",
+                 "allow.everyone", "super.users")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class NodePorts:
     client: int
     internal: int
     controller: int
+    external: int | None = None  # the EXTERNAL listener (member sites')
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -54,6 +58,7 @@ def voters(ports: dict[int, NodePorts], host: str = "127.0.0.1") -> str:
 def node_properties(
     node_id: int, ports: NodePorts, quorum: str, data_dir: Path, *, nodes: int,
     secure: bool = False, host: str = "127.0.0.1", tls_dir: Path | None = None,
+    external_host: str | None = None,
 ) -> dict[str, str]:
     props = read_properties(DEPLOY_PROPERTIES)
     if tls_dir is None:
@@ -68,15 +73,20 @@ def node_properties(
         props["super.users"] += ";User:ANONYMOUS"
     client_protocol = ("SASL_SSL" if tls_dir else "SASL_PLAINTEXT") if secure else "PLAINTEXT"
     client_host = "localhost" if tls_dir else host
+    listeners = (f"INTERNAL://{host}:{ports.internal},CONTROLLER://{host}:{ports.controller},"
+                 f"CLIENT://{host}:{ports.client}")
+    advertised = f"INTERNAL://{host}:{ports.internal},CLIENT://{client_host}:{ports.client}"
+    protocols = f"INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,CLIENT:{client_protocol}"
+    if external_host is not None and ports.external is not None:
+        external = f",EXTERNAL://{external_host}:{ports.external}"
+        listeners, advertised = listeners + external, advertised + external
+        protocols += f",EXTERNAL:{client_protocol}"
     props.update({
         "node.id": str(node_id),
         "controller.quorum.voters": quorum,
-        "listeners": f"INTERNAL://{host}:{ports.internal},CONTROLLER://{host}:"
-                     f"{ports.controller},CLIENT://{host}:{ports.client}",
-        "advertised.listeners": f"INTERNAL://{host}:{ports.internal},"
-                                f"CLIENT://{client_host}:{ports.client}",
-        "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-                                          f"CLIENT:{client_protocol}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir / "data"),
         # Tests and `hub dev` start consumer groups hundreds of times; the deployment's
         # 3 s wait for more members would be paid on each.
