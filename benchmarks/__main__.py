@@ -180,7 +180,7 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
 
 def _retention(days: int, results_a_year: int, console: Console) -> retention.RetentionFigures:
     visits = max(1, results_a_year // (365 * retention.ITEMS_PER_VISIT))
-    figures = retention.run(days, visits)
+    figures = retention.run(days, visits, measure_disk=True)
     table = Table(title=f"the result index on a simulated clock: {results_a_year:,} result items "
                   f"a year, {figures.residents:,} residents, longest kept "
                   f"{figures.longest_kept_days} days ({figures.seconds:.0f} s)")

@@ -13,12 +13,18 @@ of their JSON values (what the changelog and the RocksDB store hold, before comp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from faust.stores.rocksdb import RocksDBOptions
 
 from hub.rules.recognition.expiry import kept_days, longest_kept_days, prune_index
 from hub.rules.recognition.index import IndexedResult, PatientIndex, add_result
@@ -48,6 +54,7 @@ class RetentionFigures:
     results_fed: int
     samples: list[SizeSample] = field(default_factory=list)
     seconds: float = 0.0
+    rocksdb_mb: float | None = None  # the settled index written to RocksDB, compacted
 
     @property
     def settled(self) -> SizeSample:
@@ -69,13 +76,34 @@ class RetentionFigures:
 
 
 def _bytes(index: dict[str, PatientIndex]) -> int:
-    return sum(len(key) + len(json.dumps(value, separators=(",", ":")))
+    return sum(len(key) + len(json.dumps(value))
                for key, value in index.items())
+
+
+def _pseudonym(resident: int) -> str:
+    """As long as the hub's (32 hex digits)."""
+    return hashlib.blake2b(str(resident).encode(), digest_size=16).hexdigest()
+
+
+def rocksdb_megabytes(table: dict[str, PatientIndex], settings: HubSettings) -> float:
+    """The table in one RocksDB database with the worker's options and Faust's encoding
+    (JSON keys and values), flushed and compacted: its size on disk."""
+    folder = Path(tempfile.mkdtemp(prefix="hub-retention-"))
+    try:
+        db: Any = RocksDBOptions(**settings.rocksdb_options()).open(folder / "index.db")
+        for key, value in table.items():
+            db[json.dumps(key).encode()] = json.dumps(value).encode()
+        db.flush()
+        db.compact_range(None, None)
+        db.close()
+        return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(days: int, visits_per_day: int, items_per_visit: int = ITEMS_PER_VISIT,
         residents: int = 500_000, sweep_days: int = 30, seed: int = 3,
-        settings: HubSettings | None = None) -> RetentionFigures:
+        settings: HubSettings | None = None, measure_disk: bool = False) -> RetentionFigures:
     """`sweep_days`: the simulated sweep's interval (the worker's is 6 h: sweeping less
     often here only lets the size overshoot between sweeps, so the figure errs high)."""
     settings = settings or HubSettings()
@@ -93,7 +121,7 @@ def run(days: int, visits_per_day: int, items_per_visit: int = ITEMS_PER_VISIT,
     for day in range(1, days + 1):
         now = START + timedelta(days=day)
         for _ in range(visits_per_day):
-            key = f"p{rng.randrange(residents)}"
+            key = _pseudonym(rng.randrange(residents))
             index = table.get(key) or {}
             for item in rng.sample(items, items_per_visit):
                 sequence += 1
@@ -117,4 +145,6 @@ def run(days: int, visits_per_day: int, items_per_visit: int = ITEMS_PER_VISIT,
                 day, len(table), sum(len(v) for i in table.values() for v in i.values()),
                 round(_bytes(table) / 2**20, 1)))
     figures.seconds = round(time.monotonic() - started, 1)
+    if measure_disk:
+        figures.rocksdb_mb = rocksdb_megabytes(table, settings)
     return figures
