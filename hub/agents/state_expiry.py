@@ -11,7 +11,7 @@ prune a patient whenever they write it; this finds the patients who never come b
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.agents import recognition, reporting
@@ -39,9 +39,13 @@ def expire_ledger(key: str, value: Any) -> Any:
 
 
 def expire_cases(key: str, value: Any) -> Any:
+    cutoff = runtime.now() - timedelta(days=_settings.reporting_case_retention_days)
+    seen = [datetime.fromisoformat(case["last_seen"]) for case in value.get("cases", ())]
+    if seen and min(seen) >= cutoff:
+        return value  # the common case, without loading the whole state
     state = PatientCases.load(value)
     before = len(state.cases)
-    state.prune(runtime.now() - timedelta(days=_settings.reporting_case_retention_days))
+    state.prune(cutoff)
     if not state.cases:
         return None
     return value if len(state.cases) == before else state.dump()
@@ -56,8 +60,10 @@ async def sweep_state() -> None:
         return
     index = await table_sweep.sweep(recognition.result_index, expire_index)
     ledger = await table_sweep.sweep(recognition.order_ledger, expire_ledger, skip=_is_counts)
-    async with reporting._writing:
-        cases = await table_sweep.sweep(reporting.cases, expire_cases)
+    # Without reporting's lock (held, it would stall the reporting agents for the whole
+    # pass): the sweep reads, rewrites and stores a key with nothing in between; a state
+    # an agent read before and writes after only brings back cases the next pass drops.
+    cases = await table_sweep.sweep(reporting.cases, expire_cases)
     for name, counts in (("index", index), ("ledger", ledger), ("cases", cases)):
         if counts.rewritten or counts.deleted:
             log.info("expired %s: %d patients seen, %d pruned, %d deleted", name,

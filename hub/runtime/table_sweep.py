@@ -58,7 +58,7 @@ def owned_keys(table: TableT[str, Any]) -> Iterator[tuple[int, str]]:
     for partition, db in list(dbs.items()):
         if TP(topic, partition) not in actives:
             continue
-        for encoded, _ in store._visible_items(db):
+        for encoded in store._visible_keys(db):
             yield partition, store._decode_key(encoded)
 
 
