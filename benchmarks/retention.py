@@ -90,7 +90,8 @@ def rocksdb_megabytes(table: dict[str, PatientIndex], settings: HubSettings) -> 
     (JSON keys and values), flushed and compacted: its size on disk."""
     folder = Path(tempfile.mkdtemp(prefix="hub-retention-"))
     try:
-        db: Any = RocksDBOptions(**settings.rocksdb_options()).open(folder / "index.db")
+        options: dict[str, Any] = dict(settings.rocksdb_options())  # as Faust's store takes them
+        db: Any = RocksDBOptions(**options).open(folder / "index.db")
         for key, value in table.items():
             db[json.dumps(key).encode()] = json.dumps(value).encode()
         db.flush()
