@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import failover, faust_floor, index_scale, mllp, scale_out
+from benchmarks import failover, faust_floor, index_scale, mllp, retention, scale_out
 from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
@@ -112,13 +112,20 @@ def default_brokers() -> str:
 @click.option("--scale-out", "scale_out_workers", default="",
               help="Worker counts for the mix on a three-node Kafka cluster, e.g. 1,2,3 "
               "(empty: skip)")
+@click.option("--retention-days", default=730, help="Days of a county's results fed through "
+              "the recognition rules on a simulated clock: the size the index settles at "
+              "(pure, no broker; 0: skip)")
+@click.option("--retention-results", default=2_000_000, help="Result items a year in the "
+              "retention run (a county lead hospital's laboratory: 1-3 M)")
 @click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
               "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
          pharmacy_scale: str, compare_workers: bool, failover_size: int, failover_rate: float,
-         scale_out_workers: str, core: bool) -> None:
+         scale_out_workers: str, retention_days: int, retention_results: int,
+         core: bool) -> None:
     console = Console(width=170)
+    settled = _retention(retention_days, retention_results, console) if retention_days else None
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
     cores = [core_figures(kind, events, rate, seconds, flows, console)
              for kind in kinds] if core else []
@@ -166,8 +173,26 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         "mix_by_workers": by_workers,
         "failover": [f.as_dict() for f in failovers],
         "scale_out_3_nodes": [r.as_dict() for r in scaled],
+        "retention": settled.as_dict() if settled else None,
     }, indent=2))
     console.print(f"written {out}")
+
+
+def _retention(days: int, results_a_year: int, console: Console) -> retention.RetentionFigures:
+    visits = max(1, results_a_year // (365 * retention.ITEMS_PER_VISIT))
+    figures = retention.run(days, visits, measure_disk=True)
+    table = Table(title=f"the result index on a simulated clock: {results_a_year:,} result items "
+                  f"a year, {figures.residents:,} residents, longest kept "
+                  f"{figures.longest_kept_days} days ({figures.seconds:.0f} s)")
+    for column in ("day", "patients held", "results held", "JSON MB"):
+        table.add_column(column, justify="right")
+    for sample in figures.samples[::3]:
+        table.add_row(str(sample.day), f"{sample.patients:,}", f"{sample.results:,}",
+                      f"{sample.megabytes:,.1f}")
+    console.print(table)
+    console.print(f"settled: {figures.settled.results:,} results of {figures.settled.patients:,} "
+                  f"patients; end / first after the window: {figures.growth_after_window():.2f}")
+    return figures
 
 
 def side_by_side(cores: list[BrokerFigures], rate: float) -> Table:

@@ -196,6 +196,12 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     reporting_case_retention_days: int = Field(
         default=1096, ge=1, description="How long a case is remembered after it was last seen"
     )
+    # Retention (docs/deployment.md, "Retention")
+    state_sweep_interval_s: float = Field(
+        default=6 * 3600.0, gt=0, description="How often a worker drops the expired results, "
+        "orders and cases of the patients it owns (hub/agents/state_expiry.py); the rules "
+        "also prune a patient whenever they write it"
+    )
 
     def broker_servers(self) -> str:
         if self.broker:

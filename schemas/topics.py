@@ -55,12 +55,21 @@ class TopicSpec:
     audience: Audience
     partitions: int
     cleanup_policy: str = "delete"
-    retention_ms: int = 7 * DAY_MS
+    # None only for a compacted topic (kept until a newer value of the key replaces it);
+    # every topic that deletes says how long (docs/deployment.md, "Retention")
+    retention_ms: int | None = None
     carries_identities: bool = False
+
+    def __post_init__(self) -> None:
+        if self.retention_ms is None and "delete" in self.cleanup_policy:
+            raise ValueError(f"topic {self.name}: a deleting topic needs its retention_ms")
 
     @property
     def config(self) -> dict[str, str]:
-        return {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
+        config = {"cleanup.policy": self.cleanup_policy}
+        if self.retention_ms is not None:
+            config["retention.ms"] = str(self.retention_ms)
+        return config
 
 
 # Reference data (schemas/reference/published.py): one JSON record per file, the newest
@@ -69,24 +78,31 @@ REFERENCE_PARTITIONS = 1
 
 
 INTERNAL_PARTITIONS = 8
+# Events in transit (ingress, internal, answers): the workers take them in seconds; a week
+# lets a stopped hub or an offline member's connector catch up, and intake's dedup window
+# (HUB_DEDUP_RETENTION_DAYS, 7) covers a replay of all of it.
+TRANSIT_RETENTION_MS = 7 * DAY_MS
 RESULTS = TopicSpec(
     "hub.results", "patient pseudonym", (LabResult, ImagingReport), Audience.HUB_INTERNAL,
-    INTERNAL_PARTITIONS,
+    INTERNAL_PARTITIONS, retention_ms=TRANSIT_RETENTION_MS,
 )
 ORDERS = TopicSpec(
     "hub.orders", "patient pseudonym", (TestOrder, RecognitionDecision), Audience.HUB_INTERNAL,
-    INTERNAL_PARTITIONS,
+    INTERNAL_PARTITIONS, retention_ms=TRANSIT_RETENTION_MS,
 )
 DIAGNOSES = TopicSpec(
-    "hub.diagnoses", "patient pseudonym", (Diagnosis,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS
+    "hub.diagnoses", "patient pseudonym", (Diagnosis,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+    retention_ms=TRANSIT_RETENTION_MS,
 )
 STOCK = TopicSpec(
     "hub.stock", "drug code (all members of a drug together, so dispatch sees them)",
     (StockEvent, ShortageRegistration), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+    retention_ms=TRANSIT_RETENTION_MS,
 )
 CARD_COMPLETIONS = TopicSpec(
     "hub.card-completions", "patient pseudonym (sent to the partition of the patient's cases)",
     (CardCompletion,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+    retention_ms=TRANSIT_RETENTION_MS,
 )
 DEAD_LETTER = TopicSpec(
     "hub.dead-letter", "source topic", (DeadLetter,), Audience.OPERATORS, 1,
@@ -125,10 +141,12 @@ FIXED_TOPICS: tuple[TopicSpec, ...] = (
 
 # The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).
 BASELINE_IN = TopicSpec(
-    "bench.passthrough-in", "as written", (LabResult,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS
+    "bench.passthrough-in", "as written", (LabResult,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+    retention_ms=TRANSIT_RETENTION_MS,
 )
 BASELINE_OUT = TopicSpec(
-    "bench.passthrough-out", "as read", (LabResult,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS
+    "bench.passthrough-out", "as read", (LabResult,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
+    retention_ms=TRANSIT_RETENTION_MS,
 )
 
 # Where intake forwards each accepted ingress schema.
@@ -157,11 +175,13 @@ def member_topics(
 ) -> tuple[TopicSpec, TopicSpec]:
     ingress = TopicSpec(
         ingress_topic(member_id), "ordering key: patient identity hash or drug code",
-        tuple(INTERNAL_ROUTES), Audience.MEMBER_WRITES, partitions, carries_identities=True,
+        tuple(INTERNAL_ROUTES), Audience.MEMBER_WRITES, partitions,
+        retention_ms=TRANSIT_RETENTION_MS, carries_identities=True,
     )
     feedback = TopicSpec(
         feedback_topic(member_id), "event answered",
-        (Feedback, RecognitionAdvice), Audience.MEMBER_READS, partitions, carries_identities=True,
+        (Feedback, RecognitionAdvice), Audience.MEMBER_READS, partitions,
+        retention_ms=TRANSIT_RETENTION_MS, carries_identities=True,
     )
     return ingress, feedback
 

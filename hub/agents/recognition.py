@@ -23,6 +23,7 @@ from hub import metrics
 from hub.agents.base import Meta, hub_agent
 from hub.rules.recognition.advice import advise
 from hub.rules.recognition.eligibility import map_item
+from hub.rules.recognition.expiry import kept_days, longest_kept_days, prune_index
 from hub.rules.recognition.index import (
     PatientIndex,
     add_result,
@@ -65,6 +66,9 @@ RESULTS_AGENT = "recognition-results"
 ORDERS_AGENT = "recognition-orders"
 
 catalogue: ItemCatalogue = load_item_catalogue(runtime.settings.items_file)
+# How long each item's results are kept (hub/rules/recognition/expiry.py)
+kept_days_of = kept_days(catalogue, runtime.settings.recognition_late_order_days)
+longest_days = longest_kept_days(catalogue, runtime.settings.recognition_late_order_days)
 
 # patient key -> {item code: [IndexedResult.to_json(), ...]}
 result_index = app.Table(
@@ -178,8 +182,10 @@ async def index_result(event: Event, meta: Meta) -> None:
     if is_retracted(current, entry):
         metrics.RECOGNITION_RETRACTED.labels(member_id, "late_original").inc()
         return
-    updated = add_result(current, entry,
-                         keep=settings.recognition_keep_per_item, reported_after=horizon)
+    updated = prune_index(
+        add_result(current, entry, keep=settings.recognition_keep_per_item,
+                   reported_after=horizon),
+        runtime.now(), kept_days_of, longest_days)
     if updated is not current:
         await table_writes.put(result_index, meta.partition, key, updated)
         metrics.RECOGNITION_INDEXED.labels(member_id, item.kind.value).inc()

@@ -26,6 +26,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.pharmacy",
     "hub.agents.reporting",
     "hub.agents.card_completion",
+    "hub.agents.state_expiry",
 )
 WEB_MODULES: tuple[str, ...] = (
     "hub.web.access",
