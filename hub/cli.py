@@ -222,7 +222,9 @@ def run_faust_worker(app: faust.App) -> None:
     (settings.data_dir / "faust" / settings.app_id).mkdir(parents=True, exist_ok=True)
     runner = faust.Worker(
         app, loglevel=settings.log_level.lower(),
-        logging_config=worker_logging_config(settings.log_level, settings.log_json),
+        logging_config=worker_logging_config(settings.log_level, settings.log_json,
+                                             settings.log_outage_reminder_s,
+                                             settings.log_outage_quiet_s),
     )
     # Faust's terminal spinner sets the root logger to DEBUG at WARN and above, so every
     # debug call in aiokafka would build a record: 6% of the worker's time.

@@ -61,6 +61,15 @@ FETCH_SEEKS_BACK = Counter(
     "(hub/runtime/patches/fetch_order.py), by topic",
     ["topic"], registry=REGISTRY,
 )
+BROKER_CONNECTION_ERRORS = Counter(
+    "hub_broker_connection_errors_total", "Failed connections to a Kafka broker, logged or "
+    "held back (hub/process/outages.py), by the Kafka client's logger", ["logger"],
+    registry=REGISTRY,
+)
+BROKER_UNREACHABLE = Gauge(
+    "hub_broker_unreachable", "1 while the worker's Kafka clients fail to reach a broker "
+    "(an outage in the log: hub/process/outages.py), else 0", registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "hub_consumer_lag", "Messages not yet consumed, by topic", ["topic"], registry=REGISTRY
 )

@@ -160,6 +160,14 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     log_json: bool | None = Field(default=None, description="None: JSON when not on a terminal")
     log_level: str = "INFO"
+    log_outage_reminder_s: float = Field(
+        default=30.0, gt=0, description="While a broker is unreachable, how often the "
+        "worker's log repeats that it still is (hub/process/outages.py)"
+    )
+    log_outage_quiet_s: float = Field(
+        default=5.0, gt=0, description="Seconds without a broker connection error after "
+        "which the worker's log says the outage ended"
+    )
     # Recognition (result index and decision counts)
     recognition_keep_per_item: int = Field(
         default=3, description="Newest results kept per patient and item"

@@ -23,6 +23,7 @@ from hub.process.logs import (
     wants_json,
     worker_logging_config,
 )
+from hub.process.outages import OutageLogFilter, connection_error_key
 from schemas.codec import AvroCodec
 from tests.factories import lab_result
 
@@ -191,3 +192,96 @@ def test_the_agent_base_logs_a_failure_with_event_member_and_agent(
     assert getattr(record, "agent", None) == "test-agent"
     formatted = JsonFormatter().format(record)
     assert json.loads(formatted)["agent"] == "test-agent"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def outage_log() -> Iterator[tuple[OutageLogFilter, FakeClock, io.StringIO, list[bool]]]:
+    """The outage filter on a JSON handler under the root logger, with a fake clock and
+    no sweeper thread (the test sweeps), recording what it says about reachability."""
+    clock, stream, unreachable = FakeClock(), io.StringIO(), []
+    outages = OutageLogFilter(reminder_s=30, quiet_s=5, clock=clock, sweep_every_s=None,
+                              on_unreachable=unreachable.append)
+    handler = make_handler(log_json=True, stream=stream, outages=outages)
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield outages, clock, stream, unreachable
+    root.removeHandler(handler)
+    root.setLevel(saved_level)
+
+
+def test_a_broker_outage_is_a_few_lines_with_the_held_back_count(
+    outage_log: tuple[OutageLogFilter, FakeClock, io.StringIO, list[bool]],
+) -> None:
+    outages, clock, stream, unreachable = outage_log
+    client = logging.getLogger("aiokafka.client")
+    refused = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9092)")
+    for n in range(10_000):  # 10,000 identical errors within 20 s (aiokafka's own template)
+        clock.now = 1000.0 + n * 0.002
+        client.error("Unable connect to node with id %s: %s", 1, refused)
+        if n == 5000:
+            logging.getLogger("hub.agents.intake").error("lookup failed for %s", MOBILE)
+            logging.getLogger("aiokafka.consumer.group_coordinator").error(
+                "Unexpected error in heartbeat routine")
+        outages.sweep()
+    assert outages.outages and unreachable == [True]
+    clock.now += 5.0
+    outages.sweep()
+    logged = lines(stream)
+    assert len(logged) <= 6, [line["message"] for line in logged]
+    messages = [line["message"] for line in logged]
+    assert messages[0].startswith("Kafka connection outage started (aiokafka.client, node 1)")
+    assert "Connect call failed" in messages[0] and logged[0]["level"] == "ERROR"
+    # other loggers' errors pass untouched, and masked as ever
+    assert "lookup failed for ***" in messages
+    assert "Unexpected error in heartbeat routine" in messages
+    assert messages[-1] == ("Kafka connection outage ended (aiokafka.client, node 1) after "
+                            "20.0 s: 9999 lines like it were held back")
+    assert not outages.outages and unreachable == [True, False]
+
+
+def test_a_long_outage_reminds_every_interval_and_each_node_is_its_own(
+    outage_log: tuple[OutageLogFilter, FakeClock, io.StringIO, list[bool]],
+) -> None:
+    outages, clock, stream, unreachable = outage_log
+    client = logging.getLogger("aiokafka.client")
+    for second in range(95):  # ten errors a second for 95 s, node 1 and node 2
+        for tenth in range(10):
+            clock.now = 1000.0 + second + tenth / 10
+            for node in (1, 2):
+                client.error("Unable connect to node with id %s: %s", node, "refused")
+        outages.sweep()
+    messages = [line["message"] for line in lines(stream)]
+    reminders = [m for m in messages if "outage continues (aiokafka.client, node 1)" in m]
+    assert len(reminders) == 3  # at 30, 60 and 90 s
+    assert reminders[0].startswith("Kafka connection outage continues (aiokafka.client, node 1)"
+                                   " for 30 s: 299 lines like it held back since the last")
+    assert sum("outage started" in m for m in messages) == 2 and len(messages) == 8
+    assert unreachable == [True]
+
+
+def test_only_the_kafka_clients_connection_errors_are_collapsed() -> None:
+    def record(name: str, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+    assert connection_error_key(record("aiokafka.client", 'Unable connect to "%s:%s": %s',
+                                       "kafka-0", 9092, "refused")) == ("aiokafka.client",
+                                                                        "kafka-0")
+    assert connection_error_key(record("aiokafka.consumer.fetcher",
+                                       "Failed fetch messages from %s: %s", 2, "x")) == (
+        "aiokafka.consumer.fetcher", "2")
+    assert connection_error_key(record("aiokafka.consumer.group_coordinator",
+                                       "Group Coordinator Request failed: %s", "x")) == (
+        "aiokafka.consumer.group_coordinator", "-")
+    assert connection_error_key(record("aiokafka.client", "Unable connect to node 1")) is None
+    assert connection_error_key(record("hub.agents.intake",
+                                       "Unable connect to node with id %s: %s", 1, "x")) is None

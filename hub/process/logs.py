@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from hub.process.outages import metered_outage_filter
+
 CONTEXT_FIELDS = ("event_id", "member", "agent")
 MASK = "***"
 # An 18-character resident ID (17 digits and a digit or X), or an 11-digit mobile number
@@ -106,9 +108,13 @@ def wants_json(log_json: bool | None, stream: IO[str] | None = None) -> bool:
         return True
 
 
-def make_handler(log_json: bool | None = None, stream: IO[str] | None = None) -> logging.Handler:
-    """A stream handler with the masking filter and the right formatter."""
+def make_handler(log_json: bool | None = None, stream: IO[str] | None = None,
+                 outages: logging.Filter | None = None) -> logging.Handler:
+    """A stream handler with the masking filter and the right formatter (and `outages`,
+    which collapses a broker outage's connection errors, before them)."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    if outages is not None:
+        handler.addFilter(outages)
     handler.addFilter(PersonalDataFilter())
     handler.setFormatter(JsonFormatter() if wants_json(log_json, stream) else TextFormatter())
     setattr(handler, HANDLER_MARK, True)
@@ -176,15 +182,26 @@ def configure_tool_logging(log_file: Path, level: str = "INFO",
     return handler
 
 
-def worker_logging_config(level: str = "INFO", log_json: bool | None = None) -> dict[str, Any]:
+def make_worker_handler(log_json: bool | None, outage_reminder_s: float,
+                        outage_quiet_s: float) -> logging.Handler:
+    """The worker's handler: a broker outage is a few lines, with metrics (outages.py)."""
+    return make_handler(log_json, outages=metered_outage_filter(outage_reminder_s,
+                                                                outage_quiet_s))
+
+
+def worker_logging_config(level: str = "INFO", log_json: bool | None = None,
+                          outage_reminder_s: float = 30.0,
+                          outage_quiet_s: float = 5.0) -> dict[str, Any]:
     """A `logging.config.dictConfig` for the Faust worker (mode applies it at start)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "handlers": {
             "default": {
-                "()": make_handler,
+                "()": make_worker_handler,
                 "log_json": log_json,
+                "outage_reminder_s": outage_reminder_s,
+                "outage_quiet_s": outage_quiet_s,
                 "level": level.upper(),
             },
         },
