@@ -48,6 +48,10 @@ STREAM_EVENTS = 3000
 CHUNKS = 6
 ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-crash",
        "HUB_COMMIT_INTERVAL": "1.0"}
+# The production store (deploy/) and the default one: a disturbed run on either must
+# give the reference run's outputs and state (the reference itself runs in memory).
+ROCKSDB_ENV = {**ENV, "HUB_STORE": "rocksdb://"}
+STORES = {"memory": ENV, "rocksdb": ROCKSDB_ENV}
 OUTPUT_TOPICS = [s.name for s in FIXED_TOPICS] + [feedback_topic(m) for m in MEMBERS]
 SHOWN_KEYS = 5  # differing keys of a table shown by assert_same
 TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
