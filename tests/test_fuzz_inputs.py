@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +46,7 @@ from schemas.models.outputs import FeedbackStatus
 from schemas.reference.registry import load_registry
 from schemas.topics import DEAD_LETTER, feedback_topic
 from tests.conftest import Decoded, WorkerProcess
-from tests.factories import NOW, diagnosis, lab_result, patient, stock_event
+from tests.factories import diagnosis, lab_result, patient, stock_event
 from tests.factories import test_order as make_order
 from tests.test_batch_csv import AMOXICILLIN
 from tests.test_fhir_resources import condition, observation
@@ -89,7 +89,9 @@ def intake_answer(raw: bytes, topic_member: str = MEMBER) -> str:
     """What intake answers a message on in.<topic_member>: ACCEPTED or a rejection code.
     Anything else raised is a bug (the agent would answer PROCESSING_ERROR)."""
     try:
-        admit(CODEC.decode(raw), topic_member, REGISTRY, SECRET, SEALER, now=NOW,
+        # the clock of the moment: valid_events() stamps envelopes when it is called, and
+        # the suite may reach this test minutes after tests.factories.NOW was taken
+        admit(CODEC.decode(raw), topic_member, REGISTRY, SECRET, SEALER, now=datetime.now(UTC),
               clock_skew=SKEW)
     except (CodecError, Rejection) as exc:
         return exc.code
