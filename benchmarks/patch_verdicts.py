@@ -5,6 +5,7 @@ motivated it, run with the patch and without (`HUB_DISABLED_PATCHES`), on the br
     .venv/bin/python -m benchmarks.patch_verdicts crash --runs 2      # commit rule, order, repair
     .venv/bin/python -m benchmarks.patch_verdicts handover            # group_leave
     .venv/bin/python -m benchmarks.patch_verdicts prefetch            # fetch_backoff's prefetch
+    .venv/bin/python -m benchmarks.patch_verdicts rollback            # store_rollback's cost
     .venv/bin/python -m benchmarks.idle_fetch                         # fetch_backoff's pause
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.harness import Stage, preload, wait_drained
+from benchmarks.harness import Stage, cpu_seconds, preload, wait_drained
 from benchmarks.scenarios import flow_latency
 from benchmarks.workload import Workload, utcnow
 
@@ -88,6 +89,25 @@ def handover_seconds(disabled: list[str], session_timeout: float = 30.0) -> floa
             second.kill()
 
 
+def rocksdb_drain(disabled: list[str], events: int) -> dict[str, float]:
+    """A worker on rocksdb:// drains a preloaded mix: seconds and worker CPU per event."""
+    workload = Workload(seed=5)
+    now = utcnow()
+    with Stage() as stage:
+        preload(stage.bootstrap, [*workload.opening_counts(now),
+                                  *(workload.mix(now) for _ in range(events))])
+        worker = stage.worker("rollback", HUB_STORE="rocksdb://",
+                              HUB_DISABLED_PATCHES=json.dumps(disabled)).start(120)
+        try:
+            cpu_before = cpu_seconds(worker.pid)
+            seconds = wait_drained(stage.bootstrap, "bench-rollback", timeout=600)
+            cpu = cpu_seconds(worker.pid) - cpu_before
+        finally:
+            worker.kill()
+    return {"events_per_s": round(events / seconds), "cpu_ms_per_event":
+            round(cpu * 1000 / events, 3)}
+
+
 @click.group()
 def main() -> None:
     """Judge the patches of library internals on this run's broker."""
@@ -116,6 +136,14 @@ def prefetch(rate: float, seconds: float) -> None:
         click.echo(json.dumps({"prefetch_backoff_ms": backoff, "samples":
                                len(latencies.samples_ms), "p50_ms": latencies.p50,
                                "p99_ms": latencies.p99}))
+
+
+@main.command()
+@click.option("--events", default=6000)
+def rollback(events: int) -> None:
+    """store_rollback's cost: a RocksDB worker's drain of the mix, with and without."""
+    for disabled in ([], ["store_rollback"]):
+        click.echo(json.dumps({"disabled": disabled, **rocksdb_drain(disabled, events)}))
 
 
 @main.command()

@@ -48,6 +48,13 @@ COMMIT_REPAIRS = Counter(
     "(hub/runtime/patches/commit_repair.py), by kind",
     ["kind"], registry=REGISTRY,
 )
+STORE_WRITES_UNDONE = Counter(
+    "hub_store_writes_undone_total",
+    "RocksDB table writes of a killed worker whose changelog records were never "
+    "acknowledged, undone when the partition was opened (hub/runtime/patches/"
+    "store_rollback.py), by table",
+    ["table"], registry=REGISTRY,
+)
 FETCH_JUMPS = Counter(
     "hub_fetch_jumps_total",
     "Times an input partition's fetched offsets jumped over messages not delivered "

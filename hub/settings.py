@@ -77,6 +77,10 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         "at (the ingress), for the card page link; empty: http://<web_host>:<web_port>"
     )
     store: str = Field(default="memory://", description="memory:// or rocksdb://")
+    fault_kill_after_store_write: str = Field(
+        default="", description="Tests only: SIGKILL the worker right after a local write to "
+        "this table whose outputs are not yet acknowledged (tests/test_store_rollback.py)"
+    )
     rocksdb_write_buffer_mb: int = Field(
         default=8, ge=1, description="RocksDB memtable per table partition (Faust: 64, x3)"
     )
@@ -139,7 +143,7 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     disabled_patches: set[
         Literal["fetch_backoff", "group_leave", "commit_guard", "fetch_order", "commit_repair",
-                "topic_create_retry"]
+                "topic_create_retry", "store_rollback"]
     ] = Field(default_factory=set, description="Patches of Faust's and aiokafka's internals "
               'left out, as JSON (\'["fetch_order"]\'): to judge one on a broker, never in '
               "production (their verdicts: docs/architecture.md)")

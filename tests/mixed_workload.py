@@ -49,6 +49,10 @@ STREAM_EVENTS = 3000
 CHUNKS = 6
 ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-crash",
        "HUB_COMMIT_INTERVAL": "1.0"}
+# The production store (deploy/) and the default one: a disturbed run on either must
+# give the reference run's outputs and state (the reference itself runs in memory).
+ROCKSDB_ENV = {**ENV, "HUB_STORE": "rocksdb://"}
+STORES = {"memory": ENV, "rocksdb": ROCKSDB_ENV}
 # hub.reference holds the reference files as JSON, not events
 OUTPUT_TOPICS = ([s.name for s in FIXED_TOPICS if s is not REFERENCE]
                  + [feedback_topic(m) for m in MEMBERS])

@@ -22,14 +22,15 @@ from hub.settings import HubSettings
 from schemas.reference.registry import load_registry
 from schemas.topics import catalogue
 from tests.conftest import WorkerProcess
-from tests.mixed_workload import ENV, Inputs, assert_same, run
+from tests.mixed_workload import ROCKSDB_ENV, Inputs, assert_same, run
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(unavailable_reason() is not None,
                        reason=f"Apache Kafka cannot run here: {unavailable_reason()}"),
 ]
-CLUSTER_ENV = {**ENV, "HUB_REPLICATION_FACTOR": "3"}
+# the deployed hub's store (deploy/): RocksDB, kept across the worker's SIGKILL
+CLUSTER_ENV = {**ROCKSDB_ENV, "HUB_REPLICATION_FACTOR": "3"}
 TOPICS = [spec.name for spec in catalogue(load_registry().ids)]
 
 

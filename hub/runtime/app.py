@@ -15,6 +15,7 @@ from hub.runtime.patches import (
     fetch_backoff,
     fetch_order,
     group_leave,
+    store_rollback,
     topic_create_retry,
 )
 from hub.runtime.services import runtime
@@ -51,6 +52,7 @@ PATCHES = {
     "commit_guard": commit_guard.install,
     "fetch_order": fetch_order.install,
     "topic_create_retry": topic_create_retry.install,
+    "store_rollback": store_rollback.install,
 }
 for patch, install in PATCHES.items():
     if patch not in settings.disabled_patches:

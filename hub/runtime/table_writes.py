@@ -7,13 +7,18 @@ table's store and the changelog message straight to the aiokafka producer undern
 serialized as Faust's recovery reads it, on the partition of the input being handled
 (Faust's own rule: a partition's state is rebuilt from the same changelog partition).
 Faust flushes that producer before it commits the input's offset, so a committed input
-implies its state is written, exactly as with `table[key] = value`.
+implies its state is written, exactly as with `table[key] = value`. A RocksDB store
+outlives a killed worker, so its write carries an undo record until the broker has the
+changelog record (hub/runtime/patches/store_rollback.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from asyncio import Future
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.structs import RecordMetadata
@@ -22,6 +27,8 @@ from faust.types import TP, TableT
 
 from hub.runtime.changelog_gate import GATE
 from hub.runtime.emit import kafka_producer, take_unacknowledged
+from hub.runtime.patches import store_rollback
+from hub.runtime.services import runtime
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +45,48 @@ async def put(table: TableT[str, Any], partition: int | None, key: str, value: A
         store.data[key] = value
         table.send_changelog(None, key, value)
         return
-    _store(store.data, partition, key, value)
-    await _record(producer, table, partition, key, value)
+    outputs = take_unacknowledged()
+    confirm = _store(store.data, partition, key, value)
+    _fault_after_store_write(table, outputs)
+    _record(producer, table, partition, key, value, outputs, confirm)
 
 
-def _store(data: Any, partition: int, key: str, value: Any) -> None:
-    """Into the store. RocksDB keeps a database per partition and takes the partition from
+Confirm = Callable[[int], None]
+
+
+def _store(data: Any, partition: int, key: str, value: Any) -> Confirm | None:
+    """Into the store (None: delete); what to call with the changelog record's offset once
+    the broker has it. RocksDB keeps a database per partition and takes the partition from
     the event being handled, which a timer (the reporting watchdog) has not: name it."""
     into_partition = getattr(data, "_db_for_partition", None)
     if into_partition is None:  # the memory store: one mapping
-        data[key] = value
-        return
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+        return None
     encoded = data._encode_key(key)
+    encoded_value = None if value is None else data._encode_value(value)
     data._key_index[encoded] = partition
-    into_partition(partition).put(encoded, data._encode_value(value))
+    db = into_partition(partition)
+    if not store_rollback.installed():
+        if encoded_value is None:
+            db.delete(encoded)
+        else:
+            db.put(encoded, encoded_value)
+        return None
+    # undone on the next start unless its changelog record is acknowledged first
+    undo_key = store_rollback.write(db, encoded, encoded_value)
+    return lambda offset: store_rollback.confirm(into_partition(partition), undo_key, offset)
+
+
+def _fault_after_store_write(table: Any, outputs: list[Any]) -> None:
+    """Tests only (HUB_FAULT_KILL_AFTER_STORE_WRITE): SIGKILL the worker right after a local
+    write to the named table that has outputs before it still unacknowledged."""
+    if table.name == runtime.settings.fault_kill_after_store_write and \
+            any(not sent.done() for sent in outputs):
+        log.critical("fault injection: killed after a local write to %s", table.name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def delete(table: TableT[str, Any], partition: int, key: str) -> None:
@@ -61,11 +96,13 @@ async def delete(table: TableT[str, Any], partition: int, key: str) -> None:
     if producer is None:
         table.pop(key, None)
         return
-    store.data.pop(key, None)
-    await _record(producer, table, partition, key, None)
+    outputs = take_unacknowledged()
+    confirm = _store(store.data, partition, key, None)
+    _record(producer, table, partition, key, None, outputs, confirm)
 
 
-async def _record(producer: Any, table: Any, partition: int, key: str, value: Any) -> None:
+def _record(producer: Any, table: Any, partition: int, key: str, value: Any,
+            outputs: list[Any], confirm: Confirm | None) -> None:
     """Queue the changelog record behind the outputs this task sent before it (outputs
     before the state that may mark their input done: hub/runtime/changelog_gate.py)."""
     topic = table.changelog_topic.get_topic_name()
@@ -79,7 +116,10 @@ async def _record(producer: Any, table: Any, partition: int, key: str, value: An
             log.error("changelog write to %s[%d] failed: %r", topic, partition,
                       None if done.cancelled() else done.exception())
             return
-        table.data.set_persisted_offset(TP(topic, partition), done.result().offset)
+        offset = done.result().offset
+        if confirm is None:
+            table.data.set_persisted_offset(TP(topic, partition), offset)
+        else:
+            confirm(offset)
 
-    GATE.submit(producer, topic, partition, key_bytes, value_bytes, take_unacknowledged(),
-                persisted)
+    GATE.submit(producer, topic, partition, key_bytes, value_bytes, outputs, persisted)

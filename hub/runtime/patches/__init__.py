@@ -54,4 +54,15 @@ topic_create_retry
     retried with fresh metadata, once a second, for up to `RETRY_FOR_S`.
     Broker: found on a three-node Apache Kafka cluster (cannot happen on one node).
     Proved by: tests/test_topic_create_retry.py, tests/test_cluster_faults.py.
+
+store_rollback
+    Fixes: a RocksDB store (`HUB_STORE=rocksdb://`) is written before its changelog record
+    (held back until the outputs before it are acknowledged) and survives a SIGKILL, and
+    Faust replays the changelog only past the offset the store recorded: a worker killed
+    right after a local write restarted with state saying its input was done, and that
+    input's outputs were lost. Each write now carries an undo record, deleted when its
+    changelog record is acknowledged; opening a partition's database undoes a killed
+    process's unacknowledged writes.
+    Broker: any (the store, not the broker); a no-op with the memory store.
+    Proved by: tests/test_store_rollback.py, tests/test_crash_recovery.py (rocksdb://).
 """
