@@ -38,7 +38,8 @@ def k8s_worker() -> dict[str, Any]:
 
 
 def k8s_container() -> dict[str, Any]:
-    (container,) = k8s_worker()["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = k8s_worker()["spec"]["template"]["spec"]["containers"]
+    (container,) = containers
     return container
 
 

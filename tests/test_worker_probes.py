@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.index_scale import seed_index
@@ -40,9 +41,8 @@ def serving(started: WorkerProcess) -> bool:
     return probe(started)[1] == 200
 
 
-def wait_until(predicate: object, timeout: float) -> float:
+def wait_until(predicate: Callable[[], bool], timeout: float) -> float:
     """Seconds until `predicate()` held (fails the test after `timeout`)."""
-    assert callable(predicate)
     began = time.monotonic()
     while not predicate():
         assert time.monotonic() - began < timeout, f"not within {timeout} s"
