@@ -43,6 +43,10 @@ from schemas.reference.registry import load_registry
 from schemas.topics import feedback_topic
 
 SLOW_S = 1.0  # advice slower than this is "not served" for the outage measure
+# The workers' settings the failover figures were measured with: deploy/ runs the same
+# (tests/test_deploy_files.py compares them).
+MEASURED_ENV = {"HUB_STORE": "rocksdb://", "HUB_TABLE_STANDBY_REPLICAS": "1"}
+SESSION_TIMEOUT_S = 6.0
 
 
 @dataclass
@@ -149,11 +153,12 @@ def wait_settled(worker: WorkerProcess, busy_below: float = 0.3, timeout: float 
         last = now
 
 
-def run(case: str, results: int, rate: float, session_s: float = 6.0) -> FailoverFigures:
+def run(case: str, results: int, rate: float,
+        session_s: float = SESSION_TIMEOUT_S) -> FailoverFigures:
     with Stage() as stage:
         app_id = "bench-failover"
         seeded = seed_index(stage.bootstrap, app_id, results)
-        env = {"HUB_STORE": "rocksdb://", "HUB_SESSION_TIMEOUT": str(session_s),
+        env = {**MEASURED_ENV, "HUB_SESSION_TIMEOUT": str(session_s),
                "HUB_APP_ID": app_id, "HUB_COMMIT_INTERVAL": str(PRODUCTION_COMMIT_INTERVAL)}
         patients = max(1, results // ITEMS_PER_PATIENT)
         first = stage.worker("failover-a", **env).start(timeout=1800)

@@ -104,6 +104,12 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         "SIGKILLed worker keeps its partitions (static membership) before another takes "
         "over; 6 s is the least Kafka accepts (group.min.session.timeout.ms)"
     )
+    table_standby_replicas: int = Field(
+        default=1, ge=0, description="Standby copies of each table partition other workers "
+        "keep up to date (Faust's table_standby_replicas): a worker taking over a dead one's "
+        "partitions finds their tables already restored (the 7.8 s failover was measured "
+        "with 1)"
+    )
     ack_accepted: bool = Field(default=True, description="Send ACCEPTED feedback per event")
     dedup_retention_days: int = 7
     clock_skew_seconds: float = Field(

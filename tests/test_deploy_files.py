@@ -88,6 +88,11 @@ def service(name: str) -> dict[str, Any]:
     return found
 
 
+def compose_workers() -> dict[str, dict[str, Any]]:
+    return {name: spec for name, spec in compose()["services"].items()
+            if spec.get("command") == ["hub", "worker"]}
+
+
 def is_connector(command: list[str]) -> bool:
     return bool(command) and command[0] == "hub-connector"
 
@@ -241,11 +246,13 @@ def scrape_jobs() -> dict[str, dict[str, Any]]:
 
 def test_prometheus_scrapes_the_ports_the_processes_serve() -> None:
     jobs = scrape_jobs()
-    worker = service("hub-worker")
     (sd,) = jobs["hub-worker"]["dns_sd_configs"]
     assert sd["names"] == ["hub-worker"]
-    assert sd["port"] == int(worker["environment"]["HUB_WEB_PORT"])
-    assert worker["command"] == ["hub", "worker"] and worker["deploy"]["replicas"] == 2
+    assert len(compose_workers()) == 2
+    for worker in compose_workers().values():
+        assert sd["port"] == int(worker["environment"]["HUB_WEB_PORT"])
+        assert worker["command"] == ["hub", "worker"]
+        assert worker["networks"]["default"]["aliases"] == ["hub-worker"]
     dockerfile_port = re.search(r"HUB_WEB_PORT=(\d+)", (DEPLOY / "Dockerfile").read_text())
     assert dockerfile_port and int(dockerfile_port[1]) == sd["port"]
     port_var = {"connector-mllp": "HUB_METRICS_PORT", "connector-fhir": "HUB_FHIR_PORT"}
@@ -260,7 +267,7 @@ def test_prometheus_scrapes_the_ports_the_processes_serve() -> None:
 
 def test_kubernetes_pods_are_scraped_where_they_serve() -> None:
     hub_port = int(k8s("ConfigMap", "hub-config")["data"]["HUB_WEB_PORT"])
-    worker = k8s("Deployment", "hub-worker")
+    worker = k8s("StatefulSet", "hub-worker")
     assert worker["spec"]["replicas"] == 2
     for doc in k8s_docs():
         annotations = doc.get("spec", {}).get("template", {}).get("metadata", {}).get(
@@ -347,7 +354,7 @@ def test_kafka_is_three_kraft_nodes_with_scram_over_tls_and_two_in_sync_replicas
 
 
 def test_the_acl_script_is_what_hub_acls_generates() -> None:
-    app_id = service("hub-worker")["environment"]["HUB_APP_ID"]
+    app_id = service("hub-worker-1")["environment"]["HUB_APP_ID"]
     assert k8s("ConfigMap", "hub-config")["data"]["HUB_APP_ID"] == app_id
     script = (DEPLOY / "acls" / "acls.sh").read_text()
     assert script == render_script(MEMBERS, app_id), "run: hub acls --output deploy/acls/acls.sh"
@@ -427,8 +434,8 @@ def test_prometheus_sends_the_operator_token_the_workers_metrics_want() -> None:
     secret = Path(auth["credentials_file"]).name
     assert compose()["secrets"][secret] == {"environment": "HUB_OPERATOR_TOKEN"}
     assert secret in service("prometheus")["secrets"]
-    assert service("hub-worker")["environment"]["HUB_OPERATOR_TOKEN"] == (
-        "${HUB_OPERATOR_TOKEN:?}")
+    for worker in compose_workers().values():
+        assert worker["environment"]["HUB_OPERATOR_TOKEN"] == "${HUB_OPERATOR_TOKEN:?}"
     assert "HUB_OPERATOR_TOKEN" in k8s("Secret", "hub-secrets")["stringData"]
 
 

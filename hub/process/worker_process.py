@@ -52,14 +52,16 @@ class WorkerProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
+    def start(self, timeout: float = 60.0, wait: bool = True) -> WorkerProcess:
+        """Start the worker; unless `wait` is False, return once it is ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", *self.module.split()], env=self.env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-        self.wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float) -> None:

@@ -95,6 +95,7 @@ app = faust.App(
     producer_compression_type=settings.producer_compression,
     topic_replication_factor=settings.replication_factor,
     table_cleanup_interval=60.0,
+    table_standby_replicas=settings.table_standby_replicas,
     web_enabled=True,
     # Faust's /table views would serve table contents to anyone who asks: the hub's own
     # endpoints authenticate members instead.
