@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
 from hub.ops.topic_admin import create_topics
 from hub.process.worker_process import WorkerProcess

@@ -21,9 +21,9 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from benchmarks.workload import LAB_ITEMS, MEMBERS, Workload
-from connectors.cdc_sink import CardFolder, consume
-from connectors.pharmacy_view import PharmacyBoard, catch_up
-from connectors.sdk import FeedbackReader, MemberPublisher
+from connectors.cdc.sink import CardFolder, consume
+from connectors.member.sdk import FeedbackReader, MemberPublisher
+from connectors.pharmacy.view import PharmacyBoard, catch_up
 from hub.ops.tokens import member_token
 from hub.ops.topic_admin import backlog as admin_backlog
 from schemas.codec import AvroCodec

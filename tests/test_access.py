@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sdk import MemberPublisher, PublishError
+from connectors.member.sdk import MemberPublisher, PublishError
 from hub.ops.tokens import member_token
 from schemas.codec import AvroCodec
 from schemas.models import Event, Feedback

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from connectors.batch import ImportSummary, import_csv
 from connectors.cli import main
-from connectors.deadletter import DeadLetterFile
-from connectors.mapping import CodeMapper, MemorySink, Rejected
+from connectors.member.batch import ImportSummary, import_csv
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.mapping import CodeMapper, MemorySink, Rejected
 from hub.brokers import BaseBroker
 from schemas.models import StockEvent
 from schemas.models.pharmacy import StockEventKind
@@ -136,7 +136,7 @@ def test_import_command_on_the_broker(
 
 
 def test_a_file_in_no_known_encoding_is_refused_whole_with_a_reason() -> None:
-    from connectors.batch import UnreadableFile, decode_text
+    from connectors.member.batch import UnreadableFile, decode_text
 
     with pytest.raises(UnreadableFile, match="没有导入任何内容"):
         decode_text(b"\xff\xfe\x00\xd8\x00\xdc" * 3 + b"\x81\x30\x81")

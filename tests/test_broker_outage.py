@@ -18,12 +18,12 @@ import hl7
 import pytest
 from aiohttp import web
 
-from connectors.deadletter import DeadLetterFile
-from connectors.fhir.server import build_app
-from connectors.hl7.handler import start_hl7_listener
-from connectors.hl7.patient_cache import PatientCache
-from connectors.mllp.client import MllpClient
-from connectors.sdk import MemberPublisher
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.fhir.server import build_app
+from connectors.member.hl7.handler import start_hl7_listener
+from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.mllp.client import MllpClient
+from connectors.member.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
 from hub.brokers import BaseBroker
 from schemas.topics import feedback_topic, ingress_topic

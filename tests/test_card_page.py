@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.ops.tokens import member_token
 from hub.rules.reporting.outputs import card_id_for
 from hub.settings import DEV_API_SECRET, DEV_OPERATOR_TOKEN

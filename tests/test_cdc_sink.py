@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from connectors.cdc_sink import HEADERS, CardFolder, Filed, consume, national_layout
+from connectors.cdc.sink import HEADERS, CardFolder, Filed, consume, national_layout
 from hub.brokers import BaseBroker
 from schemas.codec import AvroCodec
 from schemas.models import DiseaseReportCard, LateReport

@@ -118,9 +118,9 @@ def test_an_mllp_port_in_use_is_one_line() -> None:
 
 
 def test_mllp_listens_and_answers_ar_while_the_broker_is_down(tmp_path: Path) -> None:
-    from connectors.hl7.handler import start_hl7_listener
-    from connectors.mllp.client import send_message
-    from connectors.sdk import MemberPublisher
+    from connectors.member.hl7.handler import start_hl7_listener
+    from connectors.member.mllp.client import send_message
+    from connectors.member.sdk import MemberPublisher
 
     publisher = MemberPublisher(DOWN, "lead", timeout=1)  # does not raise: connects later
     assert not publisher.connect()
@@ -143,7 +143,7 @@ def test_the_mllp_command_listens_and_answers_ar_with_the_broker_down(tmp_path: 
     import sys
     import time
 
-    from connectors.mllp.client import send_message
+    from connectors.member.mllp.client import send_message
     from hub.brokers import free_port
 
     port, metrics_port = free_port(), free_port()

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from connectors.demo_script import LI, NO_ID, WANG, ZHANG, morning
-from connectors.sdk import MemberPublisher
+from connectors.demo.script import LI, NO_ID, WANG, ZHANG, morning
+from connectors.member.sdk import MemberPublisher
 from hub import metrics
 from hub.brokers import BaseBroker
 from hub.settings import DEV_OPERATOR_TOKEN

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from connectors.demo import describe
-from connectors.demo_script import morning
+from connectors.demo.console import describe
+from connectors.demo.script import morning
 from schemas.models import Feedback
 from schemas.models.outputs import FeedbackStatus
 from schemas.reference.messages import DEFAULT_LOCALE, Language, Locale

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaConsumer, TopicPartition
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from hub.ops.dlq.commands import (
     Replayer,

@@ -18,17 +18,17 @@ from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from kafka import KafkaProducer
 
-from connectors.feedback_delivery import (
+from connectors.member.feedback_delivery import (
     DeliveryError,
     FeedbackDelivery,
     FhirTarget,
     MllpTarget,
     deliver_from,
 )
-from connectors.fhir.feedback import render_fhir
-from connectors.hl7.feedback import advice_segments, render_hl7
-from connectors.mllp.server import start_mllp_server
-from connectors.sdk import FeedbackReader
+from connectors.member.fhir.feedback import render_fhir
+from connectors.member.hl7.feedback import advice_segments, render_hl7
+from connectors.member.mllp.server import start_mllp_server
+from connectors.member.sdk import FeedbackReader
 from hub.brokers import BaseBroker, free_port
 from schemas.codec import AvroCodec
 from schemas.models import Event, Feedback, RecognitionAdvice
@@ -267,9 +267,10 @@ def test_each_delivery_is_said_and_the_settings_are_in_the_help(
         for event in (advice(), feedback(), feedback(FeedbackStatus.ACCEPTED)):
             await delivery.deliver(event)
 
-    with caplog.at_level(logging.INFO, logger="connectors.feedback_delivery"):
+    logger = "connectors.member.feedback_delivery"
+    with caplog.at_level(logging.INFO, logger=logger):
         with_fake_his(["AA"], scenario)
-    said = [r.getMessage() for r in caplog.records if r.name == "connectors.feedback_delivery"]
+    said = [r.getMessage() for r in caplog.records if r.name == logger]
     assert len(said) == 2 and "ORD8001" in said[0] and "RECOGNISABLE" in said[0]
     assert "REJECTED UNMAPPED_CODE" in said[1] and "e-1" in said[1]
 

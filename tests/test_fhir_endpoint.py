@@ -17,10 +17,10 @@ from aiohttp import web
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from connectors.fhir.server import build_app
-from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import MemorySink
-from connectors.sdk import PublishError
+from connectors.member.fhir.server import build_app
+from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.mapping import MemorySink
+from connectors.member.sdk import PublishError
 from connectors.settings import ConnectorSettings
 from schemas.models import (
     Diagnosis,

@@ -21,9 +21,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from connectors.fhir.server import build_app
-from connectors.hl7.patient_cache import PatientCache
-from connectors.sdk import MemberPublisher
+from connectors.member.fhir.server import build_app
+from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
 from hub.brokers import BaseBroker, free_port
 from schemas.models import (

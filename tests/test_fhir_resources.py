@@ -1,5 +1,5 @@
 """FHIR R4 example resources shaped like the specification's examples (with the lead
-hospital's codes), shared by the FHIR tests, and the readers of `connectors.fhir.resources`:
+hospital's codes), shared by the FHIR tests, and the readers of `connectors.member.fhir.resources`:
 validation, reference resolution, content keys and times."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.fhir.resources import (
+from connectors.member.fhir.resources import (
     InvalidResource,
     References,
     content_key,

@@ -25,16 +25,16 @@ from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.batch import import_csv
-from connectors.deadletter import DeadLetterFile
-from connectors.fhir.server import build_app
-from connectors.hl7.context import MappingContext
-from connectors.hl7.handler import Hl7Handler, start_hl7_listener
-from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import CodeMapper, MemorySink
-from connectors.mllp.client import MllpClient
-from connectors.mllp.framing import FrameReader, FramingError, frame
-from connectors.sdk import MemberPublisher
+from connectors.member.batch import import_csv
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.fhir.server import build_app
+from connectors.member.hl7.context import MappingContext
+from connectors.member.hl7.handler import Hl7Handler, start_hl7_listener
+from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.mapping import CodeMapper, MemorySink
+from connectors.member.mllp.client import MllpClient
+from connectors.member.mllp.framing import FrameReader, FramingError, frame
+from connectors.member.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
 from hub.rules.admission import admit
 from hub.rules.privacy import Sealer
@@ -184,7 +184,7 @@ def handler_errors() -> Iterator[list[logging.LogRecord]]:
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.ERROR)
     handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("connectors.hl7.handler")
+    logger = logging.getLogger("connectors.member.hl7.handler")
     logger.addHandler(handler)
     try:
         yield records

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.hl7.ack import build_ack
-from connectors.hl7.card import card_fields
-from connectors.hl7.context import MappingContext
-from connectors.hl7.handler import map_message
-from connectors.hl7.message import decode, parse_timestamp
-from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import CodeMapper, Rejected, RejectReason
+from connectors.member.hl7.ack import build_ack
+from connectors.member.hl7.card import card_fields
+from connectors.member.hl7.context import MappingContext
+from connectors.member.hl7.handler import map_message
+from connectors.member.hl7.message import decode, parse_timestamp
+from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.mapping import CodeMapper, Rejected, RejectReason
 from schemas.models import Diagnosis, Event, ImagingReport, LabResult, TestOrder
 from schemas.models.clinical import (
     AbnormalFlag,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from schemas.codec import MARKER, AvroCodec
 from schemas.models import DeadLetter, Event, Feedback, LabResult

@@ -26,8 +26,8 @@ from kafka.errors import (
 )
 from kafka.structs import OffsetAndMetadata
 
-from connectors.reference import TOPIC, ReferenceFollower
-from connectors.sdk import FeedbackReader, MemberPublisher
+from connectors.member.reference import TOPIC, ReferenceFollower
+from connectors.member.sdk import FeedbackReader, MemberPublisher
 from hub.brokers import KafkaBroker, resolve
 from hub.brokers.kafka_runtime import REPO_ROOT, unavailable_reason
 from hub.brokers.kafka_tools import run_script

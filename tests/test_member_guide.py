@@ -8,13 +8,13 @@ import re
 from datetime import date
 from pathlib import Path
 
-from connectors.batch import COLUMNS, REQUIRED
-from connectors.fhir.mapping import MAPPERS as FHIR_MAPPERS
-from connectors.hl7.ack import ERROR_CODES
-from connectors.hl7.card import card_fields
-from connectors.hl7.handler import MAPPERS as HL7_MAPPERS
-from connectors.hl7.message import decode
-from connectors.hl7.patient import patient_from_pid
+from connectors.member.batch import COLUMNS, REQUIRED
+from connectors.member.fhir.mapping import MAPPERS as FHIR_MAPPERS
+from connectors.member.hl7.ack import ERROR_CODES
+from connectors.member.hl7.card import card_fields
+from connectors.member.hl7.handler import MAPPERS as HL7_MAPPERS
+from connectors.member.hl7.message import decode
+from connectors.member.hl7.patient import patient_from_pid
 from connectors.settings import ConnectorSettings
 from hub.settings import HubSettings
 from schemas.models.common import Occupation

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mapping import Rejected, RejectReason
+from connectors.member.mapping import Rejected, RejectReason
 from connectors.settings import get_settings as connector_settings
 from hub.rules.rejections import Reason, Rejection
 from hub.settings import HubSettings

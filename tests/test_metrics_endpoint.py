@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import lab_result
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from connectors.mllp.framing import FrameReader, FramingError, frame, unframe
+from connectors.member.mllp.framing import FrameReader, FramingError, frame, unframe
 
 MESSAGE = "MSH|^~\\&|LIS|LEAD|||20250301||ORU^R01|1|P|2.5\rPID|1||X||张^三\r".encode()
 

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import hl7
 import pytest
 
-from connectors.deadletter import DeadLetterFile
-from connectors.hl7.handler import start_hl7_listener
-from connectors.mllp.client import MllpClient, send_message
-from connectors.sdk import MemberPublisher
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.hl7.handler import start_hl7_listener
+from connectors.member.mllp.client import MllpClient, send_message
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker, free_port
 from hub.ops.tokens import member_token
 from schemas.models import (

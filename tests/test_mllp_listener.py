@@ -13,12 +13,12 @@ import hl7
 import pytest
 
 from connectors import metrics
-from connectors.deadletter import DeadLetterFile
-from connectors.hl7.handler import start_hl7_listener
-from connectors.mapping import MemorySink
-from connectors.mllp.client import MllpClient, send_message
-from connectors.mllp.framing import frame
-from connectors.sdk import PublishError
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.hl7.handler import start_hl7_listener
+from connectors.member.mapping import MemorySink
+from connectors.member.mllp.client import MllpClient, send_message
+from connectors.member.mllp.framing import frame
+from connectors.member.sdk import PublishError
 from schemas.models import Event, ImagingReport, LabResult
 from tests.test_hl7_messages import imaging_oru, lab_oru, message, order_orm
 

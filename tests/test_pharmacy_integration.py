@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.pharmacy_view import PharmacyBoard, catch_up
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
+from connectors.pharmacy.view import PharmacyBoard, catch_up
 from hub.brokers import BaseBroker
 from schemas.models import (
     DeadLetter,

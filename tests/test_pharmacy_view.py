@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from connectors.pharmacy_view import PharmacyBoard, apply_records, render
+from connectors.pharmacy.view import PharmacyBoard, apply_records, render
 from schemas.codec import AvroCodec
 from schemas.models import ReplenishmentOrder, Shortage, StockLevel, deterministic_id
 from schemas.models.outputs import ShortageSource, ShortageStatus, TransferState

@@ -18,7 +18,7 @@ import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from kafka import KafkaConsumer, TopicPartition
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from hub.ops.topic_admin import partition_mismatches
 from hub.rules.privacy import patient_key, pseudonym

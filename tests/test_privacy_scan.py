@@ -1,4 +1,4 @@
-"""The privacy boundary, checked on the bytes: a demo morning (connectors/demo_script.py,
+"""The privacy boundary, checked on the bytes: a demo morning (connectors/demo/script.py,
 what `hub dev` publishes) plus a few more patients run through a worker; then every topic
 on the broker is read raw, keys and values. A patient's ID number, name, phone or address
 may appear in clear only on in.<m> and out.<m> of a member m that itself sent that
@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from cryptography.fernet import Fernet
 
-from connectors.demo_script import LI, ZHANG, Step, morning
-from connectors.sdk import MemberPublisher
+from connectors.demo.script import LI, ZHANG, Step, morning
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from hub.ops.topic_admin import list_topics
 from schemas.models import Diagnosis, LabResult, Patient, TestOrder

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.ops.tokens import (
     authenticate,
     bearer_token,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.ops.tokens import member_token
 from schemas.models import (
     DeadLetter,

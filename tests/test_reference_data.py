@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from connectors import metrics
-from connectors.deadletter import DeadLetterFile
-from connectors.hl7.handler import start_hl7_listener
-from connectors.mapping import CodeMapper, MemorySink, Rejected
-from connectors.mllp.client import MllpClient
-from connectors.reference import LOCAL, TOPIC, ReferenceFollower, local_reference
-from connectors.reference_status import versions_in_use
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.hl7.handler import start_hl7_listener
+from connectors.member.mapping import CodeMapper, MemorySink, Rejected
+from connectors.member.mllp.client import MllpClient
+from connectors.member.reference import LOCAL, TOPIC, ReferenceFollower, local_reference
+from connectors.member.reference_status import versions_in_use
 from connectors.settings import ConnectorSettings
 from hub.ops.reference import configured_files
 from hub.settings import HubSettings

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from connectors.mllp.client import send_message
-from connectors.reference_status import versions_in_use
+from connectors.member.mllp.client import send_message
+from connectors.member.reference_status import versions_in_use
 from hub.brokers import BaseBroker, free_port
 from schemas.models import LabResult
 from schemas.reference.published import PublishedFile

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.hl7.context import MappingContext
-from connectors.hl7.handler import map_message
-from connectors.hl7.message import decode
-from connectors.hl7.patient_cache import PatientCache
-from connectors.mapping import CodeMapper
-from connectors.sdk import MemberPublisher
+from connectors.member.hl7.context import MappingContext
+from connectors.member.hl7.handler import map_message
+from connectors.member.hl7.message import decode
+from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.mapping import CodeMapper
+from connectors.member.sdk import MemberPublisher
 from hub.ops.tokens import member_token
 from schemas.models import DiseaseReportCard, Feedback, LabResult, RecognitionAdvice
 from schemas.models.clinical import CaseClassification, DiagnosisVerification, ResultStatus
