@@ -136,8 +136,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
 
 @pytest.fixture(scope="session")
 def mixed_inputs() -> Any:
-    """The mixed workload of the crash and cluster-fault tests (tests/mixed_workload.py)."""
-    from tests.mixed_workload import make_inputs
+    """The mixed workload of the crash and cluster-fault tests (tests/faults/mixed_workload.py)."""
+    from tests.faults.mixed_workload import make_inputs
 
     return make_inputs()
 
@@ -146,7 +146,7 @@ def mixed_inputs() -> Any:
 def mixed_reference(mixed_inputs: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """What the mixed workload gives through a worker nobody disturbs, on a broker of its
     own: what every disturbed run is compared with."""
-    from tests.mixed_workload import ENV, run
+    from tests.faults.mixed_workload import ENV, run
 
     started = start_broker(tmp_path_factory.mktemp("reference-broker"))
     worker = WorkerProcess(started.bootstrap, tmp_path_factory.mktemp("reference"), ENV)
