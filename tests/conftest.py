@@ -133,26 +133,3 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
             return value
         time.sleep(interval)
 
-
-@pytest.fixture(scope="session")
-def mixed_inputs() -> Any:
-    """The mixed workload of the crash and cluster-fault tests (tests/faults/mixed_workload.py)."""
-    from tests.faults.mixed_workload import make_inputs
-
-    return make_inputs()
-
-
-@pytest.fixture(scope="session")
-def mixed_reference(mixed_inputs: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """What the mixed workload gives through a worker nobody disturbs, on a broker of its
-    own: what every disturbed run is compared with."""
-    from tests.faults.mixed_workload import ENV, run
-
-    started = start_broker(tmp_path_factory.mktemp("reference-broker"))
-    worker = WorkerProcess(started.bootstrap, tmp_path_factory.mktemp("reference"), ENV)
-    try:
-        worker.start()
-        return run(started.bootstrap, mixed_inputs, worker, lambda i: None)
-    finally:
-        worker.kill()
-        started.stop()

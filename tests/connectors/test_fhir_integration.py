@@ -154,7 +154,7 @@ def test_a_covid_bundle_reaches_the_cdc_as_a_complete_card(
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
     """Patient + Condition U07.1 with onsetDateTime + the ODH occupation Observation
-    (tests/test_fhir_resources.covid_bundle) through the FHIR endpoint and the hub."""
+    (tests/connectors/test_fhir_resources.covid_bundle) through the FHIR endpoint and the hub."""
     start_worker()
     [(status, body)] = post_all(broker.bootstrap, tmp_path, [("/fhir", covid_bundle())])
     assert status == 200, body

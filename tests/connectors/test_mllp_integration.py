@@ -282,7 +282,7 @@ def test_a_typhoid_admission_reaches_the_cdc_as_a_complete_card(
     broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
-    """The HIS's ADT^A01 (tests/test_hl7_messages.typhoid_adt: the standard's example with
+    """The HIS's ADT^A01 (test_hl7_messages.typhoid_adt: the standard's example with
     a resident ID, a Chinese address in another county of the city, DG1 A01.0 and the
     occupation and onset OBX) through MLLP and the hub to cdc.disease-reports."""
     start_worker()

@@ -1,7 +1,8 @@
 """Retractions end to end on the suite's broker.
 
-Recognition: the lead's LIS sends a potassium result (the ORU^R01 of tests/test_hl7_messages,
-dated yesterday), a community centre orders potassium and is advised to recognise it; the
+Recognition: the lead's LIS sends a potassium result (the ORU^R01 of
+tests/connectors/test_hl7_messages, dated yesterday), a community centre orders potassium
+and is advised to recognise it; the
 LIS then posts the result as wrong (OBX-11 W, the same OBR-3 and OBX-3), and the centre is
 told that the advice citing it is withdrawn, and a new order gets no advice to recognise it.
 
