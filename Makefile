@@ -17,7 +17,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hub dev
 
-# Headless Chromium and a CJK font for tests/test_dashboard.py (Debian, as root); where
+# Headless Chromium and a CJK font for tests/web/test_dashboard.py (Debian, as root); where
 # apt-get cannot install them the test skips and says why.
 browser:
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \

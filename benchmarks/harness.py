@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from connectors.sdk import ordering_key
+from connectors.member.sdk import ordering_key
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
 from hub.ops.topic_admin import backlog, create_topics
 from hub.process.worker_process import WorkerProcess

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Stage
-from connectors.deadletter import DeadLetterFile
-from connectors.hl7.handler import start_hl7_listener
-from connectors.mllp.client import MllpClient
-from connectors.sdk import MemberPublisher
+from connectors.member.deadletter import DeadLetterFile
+from connectors.member.hl7.handler import start_hl7_listener
+from connectors.member.mllp.client import MllpClient
+from connectors.member.sdk import MemberPublisher
 
 MEMBER = "lead"
 ORU = (

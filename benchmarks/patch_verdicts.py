@@ -53,13 +53,13 @@ def _signs(folder: Path) -> dict[str, int]:
 
 
 def crash_run(disabled: list[str]) -> dict[str, object]:
-    """tests/test_crash_recovery.py once: which tests failed, what the patches logged."""
+    """tests/faults/test_crash_recovery.py once: which tests failed, what the patches logged."""
     folder = Path(tempfile.mkdtemp(prefix="hub-verdict-"))
     env = {**os.environ, "HUB_DISABLED_PATCHES": json.dumps(disabled)}
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
-         str(folder), "tests/test_crash_recovery.py"],
+         str(folder), "tests/faults/test_crash_recovery.py"],
         env=env, capture_output=True, text=True, check=False)
     failed = re.findall(r"^FAILED \S+::(\S+)", done.stdout, re.MULTILINE)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]

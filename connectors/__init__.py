@@ -1,2 +1,4 @@
-"""Member-side software: the SDK, protocol connectors (HL7 v2/MLLP, FHIR, CSV), the CDC sink
-and the central pharmacy's view. Never imports `hub`."""
+"""Software that runs outside the hub, grouped by who runs it: `member/` (a member's IT
+staff), `cdc/` (the CDC), `pharmacy/` (the central pharmacy), `demo/` (the demo). The
+`hub-connector` command, its settings and metrics are shared at the root. Never imports
+`hub`."""

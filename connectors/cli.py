@@ -97,13 +97,13 @@ async def _until_stopped() -> None:
 @click.option("--port", type=int, help="Listen port (default HUB_MLLP_PORT)")
 def mllp(member: str | None, broker: str | None, host: str | None, port: int | None) -> None:
     """Listen for HL7 v2 over MLLP and publish what arrives to the hub."""
-    from connectors.deadletter import DeadLetterFile
-    from connectors.hl7.handler import start_hl7_listener
-    from connectors.hl7.patient_cache import PatientCache
-    from connectors.mapping import CodeMapper
+    from connectors.member.deadletter import DeadLetterFile
+    from connectors.member.hl7.handler import start_hl7_listener
+    from connectors.member.hl7.patient_cache import PatientCache
+    from connectors.member.mapping import CodeMapper
+    from connectors.member.reference import follow_reference
+    from connectors.member.sdk import MemberPublisher
     from connectors.metrics import serve_metrics
-    from connectors.reference import follow_reference
-    from connectors.sdk import MemberPublisher
 
     settings = _member_settings(member, broker)
     member_id = settings.require_member()
@@ -156,10 +156,10 @@ def fhir(member: str | None, broker: str | None, host: str | None, port: int | N
     """Serve the FHIR R4 endpoint (and /metrics) and publish what arrives to the hub."""
     from aiohttp import web
 
-    from connectors.fhir.server import build_app
-    from connectors.mapping import CodeMapper
-    from connectors.reference import follow_reference
-    from connectors.sdk import MemberPublisher
+    from connectors.member.fhir.server import build_app
+    from connectors.member.mapping import CodeMapper
+    from connectors.member.reference import follow_reference
+    from connectors.member.sdk import MemberPublisher
 
     settings = _member_settings(member, broker)
     member_id = settings.require_member()
@@ -187,7 +187,7 @@ def fhir(member: str | None, broker: str | None, host: str | None, port: int | N
               "http://127.0.0.1:<HUB_METRICS_PORT>/metrics; a FHIR connector: its own port)")
 def reference(broker: str | None, metrics_url: str | None) -> None:
     """参考数据：运行中的连接器使用的版本，与中心在 hub.reference 上发布的版本对照。"""
-    from connectors.reference_status import show_status
+    from connectors.member.reference_status import show_status
 
     settings = _settings(None, broker)
     url = metrics_url or f"http://127.0.0.1:{settings.metrics_port}/metrics"
@@ -204,9 +204,9 @@ def reference(broker: str | None, metrics_url: str | None) -> None:
               "(default: UTF-8, else GB18030)")
 def import_csv_command(path: Path, member: str | None, broker: str | None,
                        kind: str | None, encoding: str | None) -> None:
-    """Import a CSV of stock counts or dispenses (columns: see connectors/batch.py).
+    """Import a CSV of stock counts or dispenses (columns: see connectors/member/batch.py).
     Exits 1 if any row was rejected."""
-    from connectors.batch import run_import_command
+    from connectors.member.batch import run_import_command
 
     settings = _member_settings(member, broker)
     rejected = run_import_command(path, settings, kind, encoding)
@@ -234,7 +234,7 @@ def _feedback_settings_help() -> str:
               help="mllp or fhir (default HUB_FEEDBACK_TARGET)")
 def deliver_feedback(member: str | None, broker: str | None, target: str | None) -> None:
     """Deliver the hub's feedback for this member to its HIS, as HL7 or FHIR."""
-    from connectors.feedback_delivery import run_delivery
+    from connectors.member.feedback_delivery import run_delivery
 
     settings = _member_settings(member, broker)
     if target:
@@ -250,7 +250,7 @@ def deliver_feedback(member: str | None, broker: str | None, target: str | None)
 @click.option("--refresh", default=1.0, show_default=True, help="Seconds between polls")
 def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -> None:
     """中心药房：各成员实时库存、缺药、调拨和待到货订单，实时显示或导出 CSV。"""
-    from connectors.pharmacy_view import run_view
+    from connectors.pharmacy.view import run_view
 
     settings = _settings(None, broker)
     run_view(settings.broker_servers(), export_dir=export_dir, refresh=refresh,
@@ -268,7 +268,7 @@ def pharmacy_view(broker: str | None, export_dir: Path | None, refresh: float) -
 def cdc_sink(broker: str | None, out_dir: Path, group: str, once: bool) -> None:
     """The CDC: file every report card and revision from cdc.disease-reports as JSON and
     in the national exchange layout."""
-    from connectors.cdc_sink import run_sink
+    from connectors.cdc.sink import run_sink
 
     settings = _settings(None, broker)
     run_sink(settings.broker_servers(), out_dir, group, follow=not once,

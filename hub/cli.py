@@ -263,7 +263,7 @@ def dev(demo: bool, keep_state: bool) -> None:
             settings.operator_token.get_secret_value())))
         if demo:
             demo_process = subprocess.Popen(
-                [sys.executable, "-m", "connectors.demo", "--bootstrap", local.bootstrap])
+                [sys.executable, "-m", "connectors.demo.console", "--bootstrap", local.bootstrap])
         while worker_process.running():
             time.sleep(0.5)
         click.echo(say("dev.worker_stopped", tail=worker_process.log_tail(20)))

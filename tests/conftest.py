@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
 from hub.ops.topic_admin import create_topics
 from hub.process.worker_process import WorkerProcess
@@ -133,26 +133,3 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
             return value
         time.sleep(interval)
 
-
-@pytest.fixture(scope="session")
-def mixed_inputs() -> Any:
-    """The mixed workload of the crash and cluster-fault tests (tests/mixed_workload.py)."""
-    from tests.mixed_workload import make_inputs
-
-    return make_inputs()
-
-
-@pytest.fixture(scope="session")
-def mixed_reference(mixed_inputs: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """What the mixed workload gives through a worker nobody disturbs, on a broker of its
-    own: what every disturbed run is compared with."""
-    from tests.mixed_workload import ENV, run
-
-    started = start_broker(tmp_path_factory.mktemp("reference-broker"))
-    worker = WorkerProcess(started.bootstrap, tmp_path_factory.mktemp("reference"), ENV)
-    try:
-        worker.start()
-        return run(started.bootstrap, mixed_inputs, worker, lambda i: None)
-    finally:
-        worker.kill()
-        started.stop()

@@ -3,28 +3,28 @@
 `hub/runtime/app.py` installs them when the app is built (commit_repair is a timer, loaded
 with the agents); each can be left out with `HUB_DISABLED_PATCHES` to judge it on a broker
 (`python -m benchmarks.patch_verdicts`). Raise the faust-streaming or aiokafka bound in
-pyproject.toml only with these tests and tests/test_crash_recovery.py passing.
+pyproject.toml only with these tests and tests/faults/test_crash_recovery.py passing.
 
 commit_guard
     Fixes: Faust commits a partition past a message no agent acked (the one-offset
     allowance of `Consumer._new_offset`, and offsets its fetch loop jumped over counted as
     acked); one order was lost when a second worker joined the group and left.
     Broker: found on the embedded broker; verdict on Kafka: see docs/architecture.md.
-    Proved by: tests/test_commit_guard.py, tests/test_crash_recovery.py.
+    Proved by: tests/runtime/test_commit_guard.py, tests/faults/test_crash_recovery.py.
 
 fetch_order
     Fixes: right after a rebalance Faust hands over a partition's records from past the
     offset it sought to (jumps of 1 to 72 offsets), so later records ran first and a
     ledger saw a drug's movements out of order; seeks now run in the consumer's thread.
     Broker: found on the embedded broker; verdict on Kafka: see docs/architecture.md.
-    Proved by: tests/test_fetch_order.py, tests/test_crash_recovery.py.
+    Proved by: tests/runtime/test_fetch_order.py, tests/faults/test_crash_recovery.py.
 
 commit_repair
     Fixes: a partition whose commits stay held back for good: a stale committed-offset
     belief after a fast restart, a message never acked after a rebalance, messages
     deleted by retention before any worker took them, a partition not fetched at all.
     Broker: found on the embedded broker; verdict on Kafka: see docs/architecture.md.
-    Proved by: tests/test_commit_repair.py, tests/test_crash_recovery.py.
+    Proved by: tests/runtime/test_commit_repair.py, tests/faults/test_crash_recovery.py.
 
 fetch_backoff
     Fixes: (1) the empty-fetch pause: the embedded broker answers an empty fetch at once,
@@ -38,14 +38,14 @@ fetch_backoff
     without the partitions whose records wait to be taken, so a message for one of those
     waited up to 1.5 s a hop (intake at 250/s on Kafka: p50 1,115 ms; 18.6 ms at 20 ms).
     Broker: (1) embedded broker only; (2) both; (3) Kafka.
-    Proved by: tests/test_fetch_backoff.py; measured by `python -m benchmarks.idle_fetch`.
+    Proved by: tests/runtime/test_fetch_backoff.py; measured by `python -m benchmarks.idle_fetch`.
 
 group_leave
     Fixes: a static member (KIP-345) sends no LeaveGroup when it stops, so its partitions
     stay with it until its session times out (on the embedded broker: never); a worker
     that stops on purpose now leaves the group and the others take over at once.
     Broker: found on the embedded broker; static members behave so on Kafka too.
-    Proved by: tests/test_crash_recovery.py (a second worker joining and leaving);
+    Proved by: tests/faults/test_crash_recovery.py (a second worker joining and leaving);
     measured by `python -m benchmarks.patch_verdicts handover`.
 
 topic_create_retry
@@ -53,7 +53,7 @@ topic_create_retry
     metadata): `NodeNotReadyError` escaped and the worker exited; a failed attempt is now
     retried with fresh metadata, once a second, for up to `RETRY_FOR_S`.
     Broker: found on a three-node Apache Kafka cluster (cannot happen on one node).
-    Proved by: tests/test_topic_create_retry.py, tests/test_cluster_faults.py.
+    Proved by: tests/runtime/test_topic_create_retry.py, tests/faults/test_cluster_faults.py.
 
 store_rollback
     Fixes: a RocksDB store (`HUB_STORE=rocksdb://`) is written before its changelog record
@@ -64,5 +64,5 @@ store_rollback
     changelog record is acknowledged; opening a partition's database undoes a killed
     process's unacknowledged writes.
     Broker: any (the store, not the broker); a no-op with the memory store.
-    Proved by: tests/test_store_rollback.py, tests/test_crash_recovery.py (rocksdb://).
+    Proved by: tests/runtime/test_store_rollback.py, tests/faults/test_crash_recovery.py (rocksdb://).
 """

@@ -2,7 +2,7 @@
 asking the first broker it knows for the controller and sending the request there. With a
 broker of the cluster just killed, that broker stays in the metadata until the controller
 fences it (seconds), so the request goes to a dead node, `NodeNotReadyError` escapes, and
-the worker exits at start: seen on the three-node cluster (tests/test_cluster_faults.py,
+the worker exits at start: seen on the three-node cluster (tests/faults/test_cluster_faults.py,
 a worker restarted right after the leading broker was SIGKILLed). On a single broker or
 the embedded one this cannot happen.
 

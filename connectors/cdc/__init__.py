@@ -1,0 +1,1 @@
+"""What the CDC runs: the sink that files every notifiable disease report card."""

@@ -1,0 +1,1 @@
+"""The demo `make run` plays: scripted members and the console that shows the answers."""

@@ -1,0 +1,160 @@
+"""The demo `make run` shows: a few members publish a realistic morning's events, and the
+console shows what the hub did with each — acknowledgements, rejections with reasons,
+recognition advice, report cards for the CDC, shortages and orders for the pharmacy.
+
+After the scripted morning it keeps a gentle trickle going, so dashboards stay alive.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import click
+from kafka import KafkaConsumer
+from rich.console import Console
+from rich.markup import escape
+
+from connectors.demo.script import morning, trickle
+from connectors.member.sdk import MemberPublisher
+from connectors.settings import get_settings
+from schemas.codec import AvroCodec, CodecError
+from schemas.models import (
+    DeadLetter,
+    DiseaseReportCard,
+    Event,
+    Feedback,
+    LateReport,
+    OperatorAlert,
+    RecognitionAdvice,
+    ReplenishmentOrder,
+    Shortage,
+)
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
+from schemas.topics import (
+    ALERTS,
+    CDC_REPORTS,
+    DEAD_LETTER,
+    PHARMACY_ORDERS,
+    PHARMACY_SHORTAGES,
+    feedback_topic,
+)
+
+DEMO_MEMBERS = ("lead", "chc-east", "thc-river", "mch", "vp-hexi")
+console = Console(highlight=False)
+
+
+def _line(event: Event, locale: Locale) -> str | None:
+    """What one output says, in the locale; None for an event the console does not know."""
+    say = locale.say
+    match event:
+        case Feedback(status=status) if status.value == "ACCEPTED":
+            return say("console.accepted", event=(event.in_reply_to or "")[:8])
+        case Feedback():
+            lacking = say("console.missing", fields=[Label(f) for f in event.missing_fields]) \
+                if event.missing_fields else ""
+            card = say("console.card_ref", card=event.card_id[:8]) if event.card_id else ""
+            return " ".join(part for part in (event.status.value, event.reason_code or "",
+                                              event.reason or "", lacking, card) if part)
+        case RecognitionAdvice():
+            results = [say("console.advice_result", member=r.member_id, item=r.item_code,
+                           value=r.value_numeric or r.conclusion, valid_until=r.valid_until)
+                       for r in event.results]
+            return say("console.advice", order=event.order_id, verdict=event.verdict.value,
+                       results=results)
+        case DiseaseReportCard():
+            return say("console.card", kind=event.kind.value, number=event.card_number,
+                       disease=event.disease_name, disease_class=event.disease_class.value,
+                       unit=event.reporting_unit_name, deadline=event.deadline)
+        case LateReport():
+            return say("console.late", disease=event.disease_name, seconds=event.late_by_seconds,
+                       deadline=event.deadline)
+        case Shortage():
+            via = say("console.via", quantity=event.transfer_quantity,
+                      donor=event.transfer_from) if event.transfer_from else ""
+            return say("console.shortage", status=event.status.value, drug=event.drug_name,
+                       member=event.member_id, on_hand=event.on_hand,
+                       reorder_point=event.reorder_point, via=via)
+        case ReplenishmentOrder():
+            return say("console.order", quantity=event.quantity, unit=event.unit,
+                       drug=event.drug_name, member=event.member_id)
+        case DeadLetter():
+            return say("console.dead_letter", code=event.reason_code, reason=event.reason)
+        case OperatorAlert():
+            return say("console.alert", kind=event.kind, summary=event.summary)
+    return None
+
+
+STYLES = {Feedback: "yellow", RecognitionAdvice: "green", DiseaseReportCard: "red",
+          LateReport: "red", Shortage: "magenta", ReplenishmentOrder: "magenta",
+          DeadLetter: "bright_black", OperatorAlert: "bright_black"}
+
+
+def describe(topic: str, event: Event, locale: Locale = DEFAULT_LOCALE) -> str | None:
+    """One console line per output (Rich markup), in the locale's language and zone."""
+    line = _line(event, locale)
+    if line is None:
+        return f"{topic} {event.avro_name()}"
+    if isinstance(event, Feedback) and event.status.value == "ACCEPTED":
+        return f"[bright_black]{topic} {escape(line)}[/]"
+    return f"[{STYLES[type(event)]}]{topic}[/] {escape(line)}"
+
+
+def follow(bootstrap: str, stop: threading.Event, locale: Locale) -> None:
+    topics = [feedback_topic(m) for m in DEMO_MEMBERS] + [
+        CDC_REPORTS.name, PHARMACY_SHORTAGES.name, PHARMACY_ORDERS.name, DEAD_LETTER.name,
+        ALERTS.name,
+    ]
+    consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                             group_id=f"demo-console-{time.time():.0f}")
+    codec = AvroCodec()
+    while not stop.is_set():
+        for tp, records in consumer.poll(timeout_ms=500).items():
+            for record in records:
+                try:
+                    line = describe(tp.topic, codec.decode(record.value), locale)
+                except CodecError as exc:
+                    line = f"{tp.topic} " + locale.render(text("console.undecodable",
+                                                               detail=str(exc)))
+                if line:
+                    console.print(line)
+    consumer.close()
+
+
+@click.command()
+@click.option("--bootstrap", required=True)
+@click.option("--trickle-seconds", default=5.0, help="Pause between trickle events (0: none)")
+def main(bootstrap: str, trickle_seconds: float) -> None:
+    stop = threading.Event()
+    locale = get_settings().locale()
+    follower = threading.Thread(target=follow, args=(bootstrap, stop, locale), daemon=True)
+    follower.start()
+    time.sleep(2.0)  # let the follower join before the first outputs
+    publishers = {m: MemberPublisher(bootstrap, m) for m in DEMO_MEMBERS}
+    now = datetime.now(UTC)
+    try:
+        for step in morning(now):
+            console.print(f"[cyan]{step.member} ->[/] {escape(locale.render(step.label))}")
+            if step.raw is not None:
+                publishers[step.member].send_bytes(step.raw)
+            else:
+                assert step.event is not None
+                publishers[step.member].publish(step.event)
+            time.sleep(0.3)
+        rng = random.Random(7)
+        while trickle_seconds > 0:
+            time.sleep(trickle_seconds)
+            step = trickle(rng, datetime.now(UTC) - timedelta(seconds=1))
+            publishers[step.member].publish(step.event)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        for pub in publishers.values():
+            pub.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What the central pharmacy runs: the live view of stock, shortages and orders."""
