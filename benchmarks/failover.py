@@ -44,7 +44,7 @@ from schemas.topics import feedback_topic
 
 SLOW_S = 1.0  # advice slower than this is "not served" for the outage measure
 # The workers' settings the failover figures were measured with: deploy/ runs the same
-# (tests/test_deploy_files.py compares them).
+# (tests/deploy/test_deploy_files.py compares them).
 MEASURED_ENV = {"HUB_STORE": "rocksdb://", "HUB_TABLE_STANDBY_REPLICAS": "1"}
 SESSION_TIMEOUT_S = 6.0
 

@@ -79,7 +79,7 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     store: str = Field(default="memory://", description="memory:// or rocksdb://")
     fault_kill_after_store_write: str = Field(
         default="", description="Tests only: SIGKILL the worker right after a local write to "
-        "this table whose outputs are not yet acknowledged (tests/test_store_rollback.py)"
+        "this table whose outputs are not yet acknowledged (tests/runtime/test_store_rollback.py)"
     )
     rocksdb_write_buffer_mb: int = Field(
         default=8, ge=1, description="RocksDB memtable per table partition (Faust: 64, x3)"

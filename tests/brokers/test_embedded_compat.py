@@ -13,7 +13,10 @@ import pytest
 from hub.brokers import BaseBroker
 from tests.conftest import start_broker
 from tests.connectors.test_mllp_integration import test_acks_and_events_on_the_ingress_topic
-from tests.faults.test_broker_outage import outage, test_a_worker_rides_out_a_broker_outage
+from tests.faults.test_broker_outage import (
+    outage,
+    test_a_worker_rides_out_a_broker_outage_in_a_few_log_lines,
+)
 from tests.flows.test_intake_integration import test_intake_accepts_forwards_and_rejects
 from tests.flows.test_pharmacy_integration import (
     test_shortage_transfer_order_close_and_duplicate_pack,
@@ -26,7 +29,7 @@ from tests.flows.test_reporting_integration import (
 pytestmark = pytest.mark.integration
 __all__ = [
     "outage",
-    "test_a_worker_rides_out_a_broker_outage",
+    "test_a_worker_rides_out_a_broker_outage_in_a_few_log_lines",
     "test_acks_and_events_on_the_ingress_topic",
     "test_cards_revisions_duplicates_and_late_reports_across_a_restart",
     "test_intake_accepts_forwards_and_rejects",

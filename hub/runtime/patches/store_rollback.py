@@ -8,7 +8,7 @@ is in the page cache), and Faust then reads the changelog only past the offset t
 recorded last. So a worker killed right after a local write restarted with state saying
 its input was done while neither the outputs nor the record had been written: the input
 came again, found itself done, and its outputs were lost for good (a reporting card:
-tests/test_store_rollback.py).
+tests/runtime/test_store_rollback.py).
 
 So each write through hub.runtime.table_writes goes into the partition's database in one
 batch with an undo record (the key's previous value, or that it had none) under a key of

@@ -14,9 +14,9 @@ from typing import Any
 from benchmarks import failover
 from benchmarks.harness import PRODUCTION_COMMIT_INTERVAL, WORKER_ENV, Stage
 from hub.settings import HubSettings
-from tests.test_deploy_files import compose, compose_workers, k8s
+from tests.deploy.test_deploy_files import compose, compose_workers, k8s
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "deployment.md"
 PAGES = ROOT / "hub" / "web" / "pages.py"
 WORKERS_SECTION = "## Workers: store, volumes and memory"

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from rocksdict import Options, Rdict
 
-from connectors.sdk import MemberPublisher
+from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker
 from hub.ops.topic_admin import backlog
 from hub.runtime.patches import store_rollback

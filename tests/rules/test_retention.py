@@ -20,7 +20,7 @@ from schemas.reference.items import load_item_catalogue
 from schemas.reference.registry import load_registry
 from schemas.topics import DAY_MS, Audience, TopicSpec, catalogue, member_topics
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = load_item_catalogue()
 GRACE = 30
 DAYS_OF = kept_days(CATALOGUE, GRACE)

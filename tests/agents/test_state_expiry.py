@@ -16,7 +16,7 @@ from hub.rules.recognition.index import IndexedResult
 from hub.rules.recognition.stats import OrderRecord
 from hub.runtime import table_sweep, table_writes
 from hub.runtime.services import runtime
-from tests.test_reporting_rules import Hub, dx
+from tests.rules.test_reporting_rules import Hub, dx
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 PARTITION = 5
