@@ -9,6 +9,7 @@ run and the reference is exact."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import uuid
@@ -53,6 +54,9 @@ ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-
 # give the reference run's outputs and state (the reference itself runs in memory).
 ROCKSDB_ENV = {**ENV, "HUB_STORE": "rocksdb://"}
 STORES = {"memory": ENV, "rocksdb": ROCKSDB_ENV}
+# The suite kills workers on the production store only (a run per store costs ~80 s);
+# HUB_TEST_CRASH_STORES=memory,rocksdb kills them on both.
+CRASH_STORES = os.environ.get("HUB_TEST_CRASH_STORES", "rocksdb").split(",")
 # hub.reference holds the reference files as JSON, not events
 OUTPUT_TOPICS = ([s.name for s in FIXED_TOPICS if s is not REFERENCE]
                  + [feedback_topic(m) for m in MEMBERS])

@@ -32,6 +32,7 @@ from schemas.topics import (
 from tests.conftest import WorkerProcess, start_broker
 from tests.faults.mixed_workload import (
     CHUNKS,
+    CRASH_STORES,
     ENV,
     OUTPUT_TOPICS,
     ROCKSDB_ENV,
@@ -58,7 +59,7 @@ def test_reference_run_exercises_every_flow(mixed_reference: dict[str, Any]) -> 
     assert all(mixed_reference["tables"].values()) and all(mixed_reference["stats"].values())
 
 
-@pytest.mark.parametrize("store", list(STORES))
+@pytest.mark.parametrize("store", CRASH_STORES)
 def test_sigkill_at_random_points_loses_and_doubles_nothing(
     mixed_inputs: Inputs, mixed_reference: dict[str, Any],
     tmp_path_factory: pytest.TempPathFactory, store: str,

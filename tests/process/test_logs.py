@@ -211,11 +211,13 @@ def outage_log() -> Iterator[tuple[OutageLogFilter, FakeClock, io.StringIO, list
                               on_unreachable=unreachable.append)
     handler = make_handler(log_json=True, stream=stream, outages=outages)
     root = logging.getLogger()
-    saved_level = root.level
-    root.addHandler(handler)
+    saved_level, saved_handlers = root.level, root.handlers[:]
+    # alone, as on a worker: a masking handler left on the root by an earlier in-process
+    # CLI test would rewrite each record (msg and args) before this one saw its template
+    root.handlers = [handler]
     root.setLevel(logging.INFO)
     yield outages, clock, stream, unreachable
-    root.removeHandler(handler)
+    root.handlers = saved_handlers
     root.setLevel(saved_level)
 
 
