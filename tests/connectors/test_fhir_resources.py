@@ -223,23 +223,14 @@ def covid_bundle(occupation: dict[str, Any] | None = None,
                      "line": ["河口镇", "山下村", "5组18号"], "city": "绵阳", "district": "安县",
                      "state": "四川", **({"country": country} if country else {})}],
     }
-    covid = {
-        "resourceType": "Condition", "id": "covid-1",
-        "identifier": [{"system": "urn:lead:his:diagnosis", "value": "DX-20260301-91"}],
-        "clinicalStatus": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-            "code": "active"}]},
-        "verificationStatus": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-            "code": "confirmed"}]},
-        "category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-            "code": "encounter-diagnosis"}]}],
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "U07.1",
-                             "display": "新型冠状病毒感染"}]},
-        "subject": subject, "onsetDateTime": "2026-02-27",
-        "recordedDate": "2026-03-01T09:40:00+08:00", "asserter": {"display": "周医生"},
-    }
+    covid = condition(
+        id="covid-1",
+        identifier=[{"system": "urn:lead:his:diagnosis", "value": "DX-20260301-91"}],
+        code={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "U07.1",
+                          "display": "新型冠状病毒感染"}]},
+        subject=subject, onsetDateTime="2026-02-27",
+        recordedDate="2026-03-01T09:40:00+08:00", asserter={"display": "周医生"},
+    )
     job = {
         "resourceType": "Observation", "id": "odh-job-1",
         "meta": {"profile": [

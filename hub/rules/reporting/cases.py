@@ -155,11 +155,11 @@ def on_detection(
         case.missing = []
         kind = CardKind.REVISION if case.cards else CardKind.INITIAL
         reason = ctx.locale.clauses(changes) if changes else None
-        _send_card(case, view, report, kind, reason, ctx, now, out)
+        send_card(case, view, report, kind, reason, ctx, now, out)
     return out
 
 
-def _send_card(
+def send_card(
     case: Case, view: CardView, report: Report, kind: CardKind, reason: str | None,
     ctx: Context, now: datetime, out: Outcome,
 ) -> None:

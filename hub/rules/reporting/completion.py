@@ -16,8 +16,7 @@ from datetime import date, datetime
 
 from hub.rules.reporting.card import card_view
 from hub.rules.reporting.card_fields import age_in_years, valid_id_number
-from hub.rules.reporting.cases import MAX_REPORTS, MAX_SEEN, Context
-from hub.rules.reporting.cases import _send_card as send_card
+from hub.rules.reporting.cases import MAX_REPORTS, MAX_SEEN, Context, send_card
 from hub.rules.reporting.detection import local_date
 from hub.rules.reporting.outputs import Outcome
 from hub.rules.reporting.state import Case, PatientCases
