@@ -25,6 +25,8 @@ ENUM_NAMESPACES = {
     "schemas.models.clinical": "consortium.clinical",
     "schemas.models.pharmacy": "consortium.pharmacy",
     "schemas.models.outputs": "consortium.outputs",
+    "schemas.models.referral": "consortium.referral",
+    "schemas.models.coordination": "consortium.coordination",
 }
 PRIMITIVES: dict[Any, Any] = {
     str: "string",

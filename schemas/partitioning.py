@@ -21,6 +21,7 @@ from kafka.partitioner.default import murmur2
 from schemas.models import Event
 from schemas.models.common import IdType, Patient, normalized_id
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
+from schemas.models.referral import CapacityPool, ReferralRequest, ReferralUpdate
 from schemas.topics import INTERNAL_PARTITIONS
 
 
@@ -46,14 +47,25 @@ def patient_ordering_key(patient: Patient, *, issuer: str) -> bytes | None:
 
 
 def ordering_key(event: Event) -> bytes:
-    """Events about one patient (or one drug) stay in order on one partition, the one
-    their flow's state lives on. A record number is the publishing member's own."""
+    """Events about one patient (or one drug, or one receiver's referrals) stay in order on
+    one partition, the one their flow's state lives on. A record number is the publishing
+    member's own."""
     if isinstance(event, StockEvent | ShortageRegistration):
         return event.drug_code.encode()
+    if isinstance(event, ReferralRequest | ReferralUpdate):
+        return referral_ordering_key(event.to_member)
+    if isinstance(event, CapacityPool):
+        return referral_ordering_key(event.envelope.member_id)
     patient: Patient | None = getattr(event, "patient", None)
     key = (patient_ordering_key(patient, issuer=event.envelope.member_id)
            if patient is not None else None)
     return key if key is not None else _digest(event.envelope.event_id)
+
+
+def referral_ordering_key(receiver_id: str) -> bytes:
+    """A referral's steps and its receiver's reserved pools share the receiver's key, so
+    the one worker that owns it books a slot (domain.md section 5)."""
+    return f"referral:{receiver_id}".encode()
 
 
 def partition_of_key(key: bytes, partitions: int = INTERNAL_PARTITIONS) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.models import (
+    CapacityPool,
     CardCompletion,
     DeadLetter,
     Diagnosis,
@@ -24,6 +25,9 @@ from schemas.models import (
     OperatorAlert,
     RecognitionAdvice,
     RecognitionDecision,
+    ReferralRequest,
+    ReferralStatus,
+    ReferralUpdate,
     ReplenishmentOrder,
     Shortage,
     ShortageRegistration,
@@ -99,6 +103,11 @@ STOCK = TopicSpec(
     (StockEvent, ShortageRegistration), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
     retention_ms=TRANSIT_RETENTION_MS,
 )
+REFERRALS = TopicSpec(
+    "hub.referrals", "receiving member (its referrals and reserved pools together)",
+    (ReferralRequest, ReferralUpdate, CapacityPool), Audience.HUB_INTERNAL,
+    INTERNAL_PARTITIONS, retention_ms=TRANSIT_RETENTION_MS,
+)
 CARD_COMPLETIONS = TopicSpec(
     "hub.card-completions", "patient pseudonym (sent to the partition of the patient's cases)",
     (CardCompletion,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
@@ -137,6 +146,7 @@ REFERENCE = TopicSpec(
 FIXED_TOPICS: tuple[TopicSpec, ...] = (
     RESULTS, ORDERS, DIAGNOSES, STOCK, DEAD_LETTER, ALERTS, CDC_REPORTS,
     PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS, CARD_COMPLETIONS, REFERENCE,
+    REFERRALS,
 )
 
 # The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).
@@ -151,7 +161,9 @@ BASELINE_OUT = TopicSpec(
 
 # Where intake forwards each accepted ingress schema.
 INTERNAL_ROUTES: dict[type[Event], TopicSpec] = {
-    schema: spec for spec in (RESULTS, ORDERS, DIAGNOSES, STOCK) for schema in spec.schemas
+    schema: spec
+    for spec in (RESULTS, ORDERS, DIAGNOSES, STOCK, REFERRALS)
+    for schema in spec.schemas
 }
 
 
@@ -174,13 +186,14 @@ def member_topics(
     member_id: str, partitions: int = INTERNAL_PARTITIONS
 ) -> tuple[TopicSpec, TopicSpec]:
     ingress = TopicSpec(
-        ingress_topic(member_id), "ordering key: patient identity hash or drug code",
+        ingress_topic(member_id), "ordering key: patient hash, drug code, referral receiver",
         tuple(INTERNAL_ROUTES), Audience.MEMBER_WRITES, partitions,
         retention_ms=TRANSIT_RETENTION_MS, carries_identities=True,
     )
     feedback = TopicSpec(
         feedback_topic(member_id), "event answered",
-        (Feedback, RecognitionAdvice), Audience.MEMBER_READS, partitions,
+        (Feedback, RecognitionAdvice, ReferralRequest, ReferralStatus), Audience.MEMBER_READS,
+        partitions,
         retention_ms=TRANSIT_RETENTION_MS, carries_identities=True,
     )
     return ingress, feedback

@@ -37,6 +37,7 @@ orders = _channel(topics.ORDERS)
 diagnoses = _channel(topics.DIAGNOSES)
 stock = _channel(topics.STOCK)
 card_completions = _channel(topics.CARD_COMPLETIONS)
+referrals = _channel(topics.REFERRALS)
 dead_letter = _channel(topics.DEAD_LETTER)
 alerts = _channel(topics.ALERTS)
 cdc_reports = _channel(topics.CDC_REPORTS)
@@ -49,6 +50,7 @@ INTERNAL: dict[str, TopicT] = {
     topics.ORDERS.name: orders,
     topics.DIAGNOSES.name: diagnoses,
     topics.STOCK.name: stock,
+    topics.REFERRALS.name: referrals,
 }
 
 

@@ -22,6 +22,12 @@ from schemas.models.outputs import (
     StockLevel,
 )
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
+from schemas.models.referral import (
+    CapacityPool,
+    ReferralRequest,
+    ReferralStatus,
+    ReferralUpdate,
+)
 
 INGRESS_EVENTS: tuple[type[Event], ...] = (
     LabResult,
@@ -31,6 +37,9 @@ INGRESS_EVENTS: tuple[type[Event], ...] = (
     RecognitionDecision,
     StockEvent,
     ShortageRegistration,
+    ReferralRequest,
+    ReferralUpdate,
+    CapacityPool,
 )
 HUB_EVENTS: tuple[type[Event], ...] = (
     RecognitionAdvice,
@@ -43,6 +52,7 @@ HUB_EVENTS: tuple[type[Event], ...] = (
     DeadLetter,
     OperatorAlert,
     CardCompletion,
+    ReferralStatus,
 )
 ALL_EVENTS: tuple[type[Event], ...] = INGRESS_EVENTS + HUB_EVENTS
 EVENTS_BY_NAME: dict[str, type[Event]] = {e.avro_name(): e for e in ALL_EVENTS}
@@ -53,6 +63,7 @@ __all__ = [
     "HUB_EVENTS",
     "INGRESS_EVENTS",
     "Address",
+    "CapacityPool",
     "CardCompletion",
     "DeadLetter",
     "Diagnosis",
@@ -68,6 +79,9 @@ __all__ = [
     "RecognitionAdvice",
     "RecognitionDecision",
     "Record",
+    "ReferralRequest",
+    "ReferralStatus",
+    "ReferralUpdate",
     "ReplenishmentOrder",
     "Shortage",
     "ShortageRegistration",
