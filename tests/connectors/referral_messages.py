@@ -18,16 +18,16 @@ def join(*segments: str) -> str:
 
 def hapi_village_ref_i12(control: str = "") -> str:
     """HAPI HL7v2's REF^I12 test message (hapifhir/hapi-hl7v2, hapi-test, the parser test
-    `testMissingSegment`): MSH-10 empty, an SFT, RF1 with only RF1-6 and RF1-7, PRD RP and RT
-    identified in PRD-7, and typed NTE (^REASON_FOR_CONSULTATION ...). Adapted: 河西村卫生室
-    (facility VPHEXI) refers its patient to the lead hospital (LEAD); PID with a resident ID
-    and a Chinese name; the DG1 every member's referral carries."""
+    `testMissingSegment`): MSH-10 empty, an SFT, RF1 with only RF1-6 and RF1-7, PRD RP with
+    the doctor's number in PRD-7 and RT, and typed NTE (^REASON_FOR_CONSULTATION ...).
+    Adapted: 河西村卫生室 (facility VPHEXI) refers its patient to the lead hospital (RT PRD-7
+    LEAD); PID with a resident ID and a Chinese name; the DG1 a member's referral carries."""
     return join(
         f"MSH|^~\\&|HIS|VPHEXI|||20261207083000||REF^I12^REF_I12|{control}||2.5"
         "|||||CHN|UNICODE UTF-8",
         "SFT|WINNING|5.1|HIS|2026/11/04 10:44, branch : trunk",
         f"RF1||||||{REFERRAL_REF}|20261207080000",
-        "PRD|RP^Referring Provider|王^建国^^^医生|^^^^^^O||||VPHEXI",
+        "PRD|RP^Referring Provider|王^建国^^^医生|^^^^^^O||||999998",
         "PRD|RT^Referred to Provider|张^伟^^^主任|^^^^^^O||^^^^^^^^^^^0816-4200120||LEAD",
         f"PID|1||{RESIDENT_ID}^^^^ID||李^建华^^^^^L||19900307|M|||^^^四川省^^^H",
         "NTE|||请安排心内科专家号|^APPOINTMENT_NOTES",

@@ -5,6 +5,7 @@ segment and field), and the hub's REF^I12 / RRI^I12 back to each party's HIS."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from connectors.member.hl7.patient import patient_from_pid
 from connectors.member.hl7.patient_cache import PatientCache
 from connectors.member.hl7.referral_out import render_referral
 from connectors.member.mapping import CodeMapper, MemorySink, Rejected, RejectReason
+from hub.brokers import BaseBroker
 from schemas.models import Event
 from schemas.models.clinical import OrderPriority
 from schemas.models.common import IdType, Patient, Sex
@@ -36,6 +38,8 @@ from schemas.models.referral import (
     ReferralStatus,
     ReferralUpdate,
 )
+from schemas.topics import ingress_topic
+from tests.conftest import Decoded
 from tests.connectors.referral_messages import (
     REFERRAL_REF,
     RESIDENT_ID,
@@ -46,6 +50,7 @@ from tests.connectors.referral_messages import (
 )
 from tests.connectors.test_feedback_delivery import with_fake_his
 from tests.connectors.test_hl7_messages import seg
+from tests.connectors.test_mllp_integration import event_ids, exchange, msa
 
 ZONE = ZoneInfo("Asia/Shanghai")
 REFERRAL_ID = f"chc-east:{REFERRAL_REF}"
@@ -324,3 +329,29 @@ def test_feedback_delivery_sends_both_referral_messages_to_the_his() -> None:
     assert str(rri.segment("MSH")[9]) == "RRI^I12^RRI_I12"
 
 
+
+
+@pytest.mark.integration
+def test_a_referral_and_its_answer_over_mllp_reach_kafka(
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
+) -> None:
+    """HAPI's REF^I12 without MSH-10 from 河西村卫生室's HIS and the lead's GBK RRI^I12,
+    through each member's MLLP listener and MemberPublisher to in.<member>."""
+    [ref_ack] = exchange(broker.bootstrap, tmp_path, [hapi_village_ref_i12().encode()],
+                         member="vp-hexi")
+    [rri_ack] = exchange(broker.bootstrap, tmp_path, [zato_lead_rri_i12("LEAD-E2E-1")],
+                         member="lead")
+    assert msa(ref_ack)[0] == "AA" and msa(rri_ack, "gb18030")[:2] == ["AA", "LEAD-E2E-1"]
+    [request_id], [step_id] = event_ids(ref_ack), event_ids(rri_ack, "gb18030")
+
+    def published(member: str, event_id: str) -> list[Event]:
+        got = read_topic(ingress_topic(member), timeout=30, until=lambda events: any(
+            e.envelope.event_id == event_id for _, e in events))
+        return [e for _, e in got if e.envelope.event_id == event_id]
+
+    [request] = published("vp-hexi", request_id)
+    [step] = published("lead", step_id)
+    assert isinstance(request, ReferralRequest) and request.to_member == "lead"
+    assert isinstance(step, ReferralUpdate)
+    assert (step.referral_id, step.action) == (f"vp-hexi:{REFERRAL_REF}",
+                                               ReferralAction.ACCEPTED)

@@ -91,7 +91,7 @@ def _request(ctx: MappingContext, message: Hl7Message) -> ReferralRequest:
     referring = provider(message, REFERRING_ROLES)
     referred_to = provider(message, REFERRED_TO_ROLES)
     _check_is_me(ctx, member_of(registry, referring), "PRD(RP)")
-    to_member = member_of(registry, referred_to)
+    to_member = member_of(registry, referred_to, required=True)
     if to_member is None:
         raise Rejected(RejectReason.MISSING_FIELD, text("connector.referral_no_receiver"),
                        "PRD(RT)")
@@ -159,24 +159,26 @@ def _update(ctx: MappingContext, message: Hl7Message, kind: tuple[str, str]) -> 
     named, ref = _referral_ref(message)
     message_type, trigger = kind
     from_receiver = message_type == "RRI" or rt == ctx.member_id
+    referrer: str | None
+    to_member: str | None
     if from_receiver:
         _check_is_me(ctx, rt, "PRD(RT)")
-        referrer = named or rp or member_named(registry, message.header.receiving_facility)
         rf1 = message.first("RF1")
-        referrer = referrer or (member_named(registry, get(rf1, 6, 2)) if rf1 else None)
+        referrer = (named or rp or member_named(registry, message.header.receiving_facility)
+                    or (member_named(registry, get(rf1, 6, 2)) if rf1 is not None else None)
+                    or member_of(registry, referring, required=True))
         if referrer is None:
             raise Rejected(RejectReason.MISSING_FIELD, text("connector.referral_no_referrer"),
                            "PRD(RP)")
         to_member = ctx.member_id
     else:
-        if named is not None:
-            _check_is_me(ctx, named, "RF1-6")
+        _check_is_me(ctx, named, "RF1-6")
         _check_is_me(ctx, rp, "PRD(RP)")
         referrer = ctx.member_id
-        if rt is None:
+        to_member = rt or member_of(registry, referred_to, required=True)
+        if to_member is None:
             raise Rejected(RejectReason.MISSING_FIELD, text("connector.referral_no_receiver"),
                            "PRD(RT)")
-        to_member = rt
     step = step_fields(message)
     action, reason_code = _action(message, trigger, from_receiver, step)
     onward = None

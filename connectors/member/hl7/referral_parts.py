@@ -68,8 +68,9 @@ def member_named(registry: Registry, name: str) -> str | None:
     return None
 
 
-def member_of(registry: Registry, found: Provider | None) -> str | None:
-    """The member a PRD names; None without one; refused when it names none we know."""
+def member_of(registry: Registry, found: Provider | None, *, required: bool = False) -> str | None:
+    """The member a PRD names, or None. PRD-7 often holds the doctor's own number, so
+    values that name no member are refused only where the member is `required`."""
     if found is None:
         return None
     prd = found.segment
@@ -81,8 +82,8 @@ def member_of(registry: Registry, found: Provider | None) -> str | None:
         member = member_named(registry, value)
         if member is not None:
             return member
-    if given:
-        values = ", ".join(sorted({value for value, _ in given}))
+    if required and given:
+        values = ", ".join(dict.fromkeys(value for value, _ in given))
         raise Rejected(RejectReason.UNMAPPED_CODE,
                        text("connector.referral_unknown_facility", values=values), given[0][1])
     return None
