@@ -5,6 +5,7 @@ segment and field), and the hub's REF^I12 / RRI^I12 back to each party's HIS."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -247,6 +248,42 @@ def test_the_ack_refuses_precisely_and_keeps_msh10_required_elsewhere(tmp_path: 
         "MSH|^~\\&|LIS|EAST|HUB|ANXIAN|20261207093000+0800||ORU^R01|||2.5\rPID|1||X^^^^MR\r")
     (code, _, where), _ = answer("chc-east", lab_without_control.encode(), tmp_path)
     assert (code, where) == ("AE", "MSH^1^10")
+
+
+GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "member-integration.md").read_text(
+    "utf-8")
+
+
+def guide_examples() -> list[list[str]]:
+    """The HL7 code blocks of the guide's referral section, each as its messages (a
+    blank line separates messages; lines are segments)."""
+    section = GUIDE.split("\n## 双向转诊 (HL7 v2)", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```\n(.*?)```", section, flags=re.DOTALL)
+    return [[m.strip() for m in block.split("\n\n") if m.strip()] for block in blocks]
+
+
+def test_the_guides_referral_examples_map_as_it_says() -> None:
+    [[village], [answer_, *steps], [provided, cancelled]] = guide_examples()
+    request = mapped("vp-hexi", village.replace("\n", "\r") + "\r")
+    assert isinstance(request, ReferralRequest)
+    assert (request.referral_ref, request.to_member, request.direction, request.kind) == (
+        REFERRAL_REF, "lead", ReferralDirection.UP, ReferralKind.OUTPATIENT)
+    assert request.reason.startswith("头晕三月余")
+    rri = answer_.replace("\n", "\r") + "\r"
+    accepted = mapped("lead", rri.encode("gb18030"))
+    assert isinstance(accepted, ReferralUpdate) and accepted.action is ReferralAction.ACCEPTED
+    actions = []
+    for zrf in steps[0].split("\n"):
+        step = mapped("lead", (rri + zrf + "\r").encode("gb18030"))
+        assert isinstance(step, ReferralUpdate)
+        actions.append(step.action)
+    assert actions == [ReferralAction.BOOKED, ReferralAction.ARRIVED, ReferralAction.COMPLETED,
+                       ReferralAction.REFERRED_ONWARD]
+    for example, action in ((provided, ReferralAction.INFO_PROVIDED),
+                            (cancelled, ReferralAction.CANCELLED)):
+        step = mapped("chc-east", example.replace("\n", "\r") + "\r")
+        assert isinstance(step, ReferralUpdate)
+        assert (step.referral_id, step.action) == (REFERRAL_ID, action)
 
 
 PATIENT = Patient(id_type=IdType.RESIDENT_ID, id_number=RESIDENT_ID, name="李建华",

@@ -2,11 +2,12 @@
 change, REF^I14 a cancellation, and RRI^I12/I13 the receiver's answer, to ReferralRequest
 and ReferralUpdate. The member guide (docs/member-integration.md, 双向转诊) is the profile.
 
-The sending member is the connector's own. In REF^I12/I14 it is the referrer: PRD RT names
-the receiver. In RRI it is the receiver: the referrer is named by PRD RP, else RF1-6.2, else
-MSH-6. In REF^I13 it is whichever PRD names it (RT: the receiver changes the status;
-otherwise the referrer provides information). RF1-6.1 is the referrer's referral number
-(or the hub's whole name `<member>:<number>`, as the hub's RRI carries it in RF1-11).
+The sending member is the connector's own. In an RRI, or a REF whose PRD RT names it, it is
+the receiver: the referrer is the member of a hub name in RF1-6, else PRD RP, else MSH-6,
+else RF1-6.2 (a receiver's REF^I14 is refused: cancelling is the referrer's). Otherwise it
+is the referrer and PRD RT names the receiver; its REF^I13 provides information. RF1-6.1
+is the referrer's referral number (or the hub's whole name `<member>:<number>`, as the
+hub's REF/RRI carry it in RF1-11).
 
 Segments are read by name, so their order does not matter; unknown Z-segments are ignored.
 MSH-10 may be empty: the event id is then derived from the message's text.
