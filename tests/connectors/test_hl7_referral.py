@@ -206,6 +206,15 @@ def test_the_referrer_provides_information_and_cancels() -> None:
     assert isinstance(cancelled, ReferralUpdate) and cancelled.action is ReferralAction.CANCELLED
 
 
+def test_rf1_6_may_carry_the_hubs_name_of_the_referral() -> None:
+    by_hub_name = update("RRI^I12", "L-12", facility="LEAD", status="A", rp="").replace(
+        f"{REFERRAL_REF}^CHCEAST", REFERRAL_ID)
+    step = mapped("lead", by_hub_name)
+    assert isinstance(step, ReferralUpdate) and step.referral_id == REFERRAL_ID
+    colon = mapped("chc-east", chc_ref_i12(rf1={6: "2026:0042^CHCEAST"}))
+    assert isinstance(colon, ReferralRequest) and colon.referral_ref == "2026:0042"
+
+
 @pytest.mark.parametrize(("member", "text", "code", "location"), [
     ("lead", update("REF^I14", "L-9", facility="LEAD", rp="", rt="LEAD"),
      RejectReason.INVALID_VALUE, "MSH-9"),
@@ -392,3 +401,18 @@ def test_a_referral_and_its_answer_over_mllp_reach_kafka(
     assert isinstance(step, ReferralUpdate)
     assert (step.referral_id, step.action) == (f"vp-hexi:{REFERRAL_REF}",
                                                ReferralAction.ACCEPTED)
+
+
+def test_the_receivers_his_answers_the_hubs_ref_i12_with_its_rri() -> None:
+    """The lead's HIS gets the hub's REF^I12 and answers with what it received (RF1, PRD,
+    PID) as an RRI^I12 with RF1-1 A: the answer names the same referral."""
+    sent = render_referral(referral_request(), "lead").decode().rstrip("\r").split("\r")
+    rf1 = next(s for s in sent if s.startswith("RF1|")).replace("RF1|P|", "RF1|A|", 1)
+    kept = [s for s in sent if s[:3] in ("PRD", "PID")]
+    answer_ = "\r".join([
+        "MSH|^~\\&|HIS|LEAD|HUB|CONSORTIUM|20261207100000+0800||RRI^I12^RRI_I12|L-RT-1|P|2.5",
+        rf1, *kept]) + "\r"
+    step = mapped("lead", answer_)
+    assert isinstance(step, ReferralUpdate)
+    assert (step.referral_id, step.to_member, step.action) == (
+        REFERRAL_ID, "lead", ReferralAction.ACCEPTED)

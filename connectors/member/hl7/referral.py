@@ -50,6 +50,7 @@ from schemas.models.referral import (
     referral_id,
 )
 from schemas.reference.messages import text
+from schemas.reference.registry import Registry
 
 REFERRAL_TYPES: tuple[tuple[str, str], ...] = (
     ("REF", "I12"), ("REF", "I13"), ("REF", "I14"), ("RRI", "I12"), ("RRI", "I13"))
@@ -67,14 +68,14 @@ def _event_id(ctx: MappingContext, message: Hl7Message, part: str) -> str:
     return deterministic_id(ctx.member_id, "hl7-no-control-id", digest, part)
 
 
-def _referral_ref(message: Hl7Message) -> tuple[str | None, str]:
+def _referral_ref(registry: Registry, message: Hl7Message) -> tuple[str | None, str]:
     """(the member a hub name carries, the referral number) from RF1-6."""
     rf1 = message.first("RF1")
     ref = get(rf1, 6, 1) if rf1 is not None else ""
     if not ref:
         raise Rejected(RejectReason.MISSING_FIELD, text("connector.referral_no_ref"), "RF1-6")
-    member, sep, number = ref.partition(":")
-    return (member, number) if sep and number else (None, ref)
+    member, _, number = ref.partition(":")
+    return (member, number) if number and registry.get(member) else (None, ref)
 
 
 def map_referral(ctx: MappingContext, message: Hl7Message) -> EventList:
@@ -99,7 +100,8 @@ def _request(ctx: MappingContext, message: Hl7Message) -> ReferralRequest:
     if to_member == ctx.member_id:
         raise Rejected(RejectReason.INVALID_VALUE, text("connector.referral_to_self"),
                        referred_to.at(7) if referred_to else "PRD(RT)")
-    _, ref = _referral_ref(message)
+    named, ref = _referral_ref(registry, message)
+    _check_is_me(ctx, named, "RF1-6")
     step = step_fields(message)
     patient = patient_from_pid(message.first("PID"), message.segments("NK1"))
     icd10, diagnosis_name, reason = _diagnosis(ctx, message)
@@ -157,7 +159,7 @@ def _update(ctx: MappingContext, message: Hl7Message, kind: tuple[str, str]) -> 
     referring = provider(message, REFERRING_ROLES)
     referred_to = provider(message, REFERRED_TO_ROLES)
     rp, rt = member_of(registry, referring), member_of(registry, referred_to)
-    named, ref = _referral_ref(message)
+    named, ref = _referral_ref(registry, message)
     message_type, trigger = kind
     from_receiver = message_type == "RRI" or rt == ctx.member_id
     referrer: str | None
