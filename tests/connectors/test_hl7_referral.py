@@ -240,6 +240,8 @@ def test_rf1_6_may_carry_the_hubs_name_of_the_referral() -> None:
     ("lead", update("RRI^I12", "L-8", facility="LEAD", zrf="ZRF|ARRIVED"),
      RejectReason.MISSING_FIELD, "ZRF-5"),
     ("lead", update("REF^I13", "L-10", facility="LEAD"), RejectReason.MISSING_FIELD, "RF1-1"),
+    ("lead", update("RRI^I12", "L-13", facility="LEAD", extra=("MSA|AE|HEXI-1|无法解析",)),
+     RejectReason.MISSING_FIELD, "RF1-1"),
     ("lead", update("RRI^I12", "L-11", facility="LEAD", rp="", zrf="ZRF|REFERRED_ONWARD"),
      RejectReason.MISSING_FIELD, "ZRF-6"),
 ])

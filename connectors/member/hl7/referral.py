@@ -236,6 +236,11 @@ def _action(message: Hl7Message, trigger: str, from_receiver: bool,
             return status_action(status, from_receiver)
         return ReferralAction.INFO_PROVIDED, None
     if message.header.message_type.upper() == "RRI":
+        msa = message.first("MSA")
+        acknowledged = get(msa, 1).upper() if msa is not None else ""
+        if acknowledged not in ("", "AA", "CA"):  # its HIS could not take the referral
+            raise Rejected(RejectReason.MISSING_FIELD, text(
+                "connector.referral_rri_not_taken", code=acknowledged), "RF1-1")
         return ReferralAction.RECEIVED, None
     raise Rejected(RejectReason.MISSING_FIELD, text("connector.referral_no_status"), "RF1-1")
 
