@@ -297,6 +297,18 @@ def test_the_guides_referral_examples_map_as_it_says() -> None:
         assert (step.referral_id, step.action) == (REFERRAL_ID, action)
 
 
+def test_a_document_of_unknown_kind_is_kept_and_the_ack_warns(tmp_path: Path) -> None:
+    text = chc_ref_i12().replace("ZRD|1|SUMMARY|", "ZRD|1|转诊单扫描件|")
+    (code, _, where), events = answer("chc-east", text.encode(), tmp_path)
+    assert (code, where) == ("AA", "ZRD^1^2")
+    [request] = events
+    assert isinstance(request, ReferralRequest)
+    assert request.documents[0].kind is DocumentKind.OTHER
+    ack = asyncio.run(Hl7Handler(context("chc-east"), MemorySink(),
+                                 DeadLetterFile(tmp_path, "chc-east"))(text.encode())).decode()
+    assert "|W|" in ack and "转诊单扫描件" in ack
+
+
 PATIENT = Patient(id_type=IdType.RESIDENT_ID, id_number=RESIDENT_ID, name="李建华",
                   sex=Sex.MALE, birth_date=date(1990, 3, 7), phone="13800001111")
 AT = datetime(2026, 12, 7, 1, 30, tzinfo=UTC)

@@ -26,7 +26,12 @@ from connectors.member.hl7.context import EventList, MappingContext
 from connectors.member.hl7.message import Header, Hl7Message, decode, read_header
 from connectors.member.hl7.orders import map_order
 from connectors.member.hl7.patient_cache import PatientCache
-from connectors.member.hl7.referral import REFERRAL_TYPES, is_referral, map_referral
+from connectors.member.hl7.referral import (
+    REFERRAL_TYPES,
+    is_referral,
+    map_referral,
+    referral_warnings,
+)
 from connectors.member.hl7.results import map_mdm, map_oru
 from connectors.member.mapping import CodeMapper, EventSink, Rejected, RejectReason, invalid_event
 from connectors.member.mllp.server import MllpServer, start_mllp_server
@@ -83,7 +88,8 @@ class Hl7Handler:
             message = decode(raw, self.default_charset, control_id_required=not is_referral(
                 header.message_type, header.trigger))
             events = map_message(self.context, message)
-            warnings = card_fields(message).warnings if events else ()
+            warnings = ((*card_fields(message).warnings, *referral_warnings(message))
+                        if events else ())
         except Rejected as rejection:
             return self._refuse(raw, header, rejection)
         except ValidationError as exc:  # e.g. a name longer than the contract allows

@@ -33,6 +33,7 @@ from connectors.member.hl7.referral_parts import (
     provider,
     registry_of,
     step_fields,
+    unknown_document_kinds,
 )
 from connectors.member.hl7.referral_terms import (
     direction_of,
@@ -76,6 +77,13 @@ def _referral_ref(registry: Registry, message: Hl7Message) -> tuple[str | None, 
         raise Rejected(RejectReason.MISSING_FIELD, text("connector.referral_no_ref"), "RF1-6")
     member, _, number = ref.partition(":")
     return (member, number) if number and registry.get(member) else (None, ref)
+
+
+def referral_warnings(message: Hl7Message) -> tuple[Rejected, ...]:
+    """What a referral message said that was kept without being understood (ACK ERR W)."""
+    if not is_referral(message.header.message_type, message.header.trigger):
+        return ()
+    return unknown_document_kinds(message)
 
 
 def map_referral(ctx: MappingContext, message: Hl7Message) -> EventList:

@@ -129,6 +129,18 @@ def _kind(code: str) -> DocumentKind:
     return DocumentKind.__members__.get(code.strip().upper(), DocumentKind.OTHER)
 
 
+def unknown_document_kinds(message: Hl7Message) -> tuple[Rejected, ...]:
+    """ACK warnings (ERR severity W) for documents taken as OTHER because their kind was
+    not understood: the document is kept, the HIS is told which value."""
+    found = [(get(zrd, 2), f"ZRD[{n}]-2") for n, zrd in enumerate(message.segments("ZRD"), 1)]
+    found += [(get(obx, 3, 1), f"OBX[{n}]-3") for n, obx in enumerate(message.segments("OBX"), 1)
+              if get(obx, 2).upper() == "RP" and get(obx, 5, 3).upper() != "DICOM"]
+    return tuple(Rejected(RejectReason.UNMAPPED_CODE,
+                          text("connector.referral_document_kind", code=code), location)
+                 for code, location in found
+                 if code and code.strip().upper() not in DocumentKind.__members__)
+
+
 def documents(ctx: MappingContext, message: Hl7Message) -> list[DocumentRef]:
     """ZRD|set id|kind|reference|title|issued at, and OBX of type RP (reference pointer:
     OBX-5 pointer^application^type; OBX-3 the kind or the title; type DICOM: a study)."""
