@@ -204,6 +204,9 @@ def _set(path: str, value: object) -> Any:
                            "action": "EXPIRED"}]),
      r"timed_steps\[0\]: EXPIRED is not allowed from 'booked'"),
     (_set("roles", {"requester": "referrer", "sender": "x"}), r"roles: unknown role 'sender'"),
+    (_set("steps", {"action": "RECEIVED"}), r"steps: expected a list of tables"),
+    (_set("priorities", ["URGENT"]), r"deadlines.requested: unknown priority 'EMERGENCY'"),
+    (_set("flow", ""), r"flow: the file must name its flow"),
 ])
 def test_a_configuration_error_names_its_entry(change: Any, error: str) -> None:
     table = shipped()
