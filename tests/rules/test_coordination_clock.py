@@ -40,7 +40,7 @@ STEP_BY = {"INFO_PROVIDED": VILLAGE, "CANCELLED": VILLAGE, "EXPIRED": HUB_MEMBER
 DEADLINES = {
     "requested": ((), True, ("30m", "2h", "24h")),
     "received": (("RECEIVED",), True, ("30m", "2h", "24h")),
-    "information-provided": (("INFO_REQUESTED", "INFO_PROVIDED"), True, ("30m", "2h", "24h")),
+    "information-provided": (("INFO_REQUESTED", "INFO_PROVIDED"), False, ("30m", "2h", "24h")),
     "waiting-for-information": (("INFO_REQUESTED",), False, ("2h", "8h", "48h")),
     "accepted": (("ACCEPTED",), False, ("1h", "4h", "24h")),
     "arrived": (("ACCEPTED", "BOOKED", "ARRIVED"), False, ("2d", "7d", "30d")),
