@@ -194,20 +194,25 @@ def test_the_receivers_task_steps_become_referral_updates(tmp_path: Path) -> Non
 
 def test_quirks_a_member_sends_are_read(tmp_path: Path) -> None:
     """businessStatus as text only, an unknown extension, the referrer cancelling with no
-    owner's identifier but its name, meta changing between resends of one version."""
+    owner's identifier but its name, meta changing between resends of one version, a
+    business status left behind by the status."""
     sink = MemorySink()
     booked_as_text = booked_task()
     booked_as_text["businessStatus"] = {"text": "Booked"}
     booked_as_text["extension"] = [{"url": "http://his.example/ext/queue", "valueString": "A3"}]
     resend = copy.deepcopy(booked_as_text)
     resend["meta"] = {"versionId": "7", "lastUpdated": "2025-03-01T10:40:00+08:00"}
+    stale = booked_task()  # the HIS moved the status on and left the business status
+    stale.update(status="in-progress", lastModified="2025-03-05T09:05:00+08:00")
     cancel = answer_task("cancelled", owner={"display": "安县人民医院"})
     del cancel["requester"]  # the sender is the referrer
     [east] = exchange(tmp_path, "chc-east", sink, [("POST", "/fhir/Task", cancel)])
     replies = exchange(tmp_path, "lead", sink, [("POST", "/fhir/Task", booked_as_text),
-                                                ("POST", "/fhir/Task", resend)])
-    assert [east[0], *(s for s, _ in replies)] == [201, 201, 201]
-    cancelled, booked, again = sink.events
+                                                ("POST", "/fhir/Task", resend),
+                                                ("PUT", "/fhir/Task/task-zz-0007", stale)])
+    assert [east[0], *(s for s, _ in replies)] == [201, 201, 201, 201]
+    cancelled, booked, again, arrived = sink.events
+    assert isinstance(arrived, ReferralUpdate) and arrived.action is ReferralAction.ARRIVED
     assert isinstance(cancelled, ReferralUpdate) and isinstance(booked, ReferralUpdate)
     assert (cancelled.action, cancelled.referral_id, cancelled.to_member) == (
         ReferralAction.CANCELLED, RID, "lead")

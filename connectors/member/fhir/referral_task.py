@@ -8,7 +8,8 @@ identifier names the referrer's number and Task.requester the referrer (the send
 requester is missing). The receiver: Task.owner, else the sender when it is not the referrer.
 
 The step: businessStatus (a code of urn:consortium-hub:referral-business-status, or the same
-code in another system or as text) when it names one, else Task.status (received,
+code in another system or as text) when it names one that goes with Task.status (a booked
+left over on an in-progress Task is the arrival), else Task.status (received,
 accepted, rejected, cancelled, completed; in-progress = arrived; on-hold = information
 requested). statusReason → reason_code (its code) and note (its text, else Task.note).
 Task.output: Appointment / Slot → the booking (the pool: Slot.schedule, else the extension
@@ -49,6 +50,22 @@ TASK_STATUSES: dict[str, ReferralAction] = {
 PARTY_STEPS = {code: action for code, action in BUSINESS_STATUSES.items()
                if action is not ReferralAction.EXPIRED}
 BOOKING_STEPS = frozenset({ReferralAction.BOOKED, ReferralAction.REBOOKED})
+A = ReferralAction
+# The Task.status each business step goes with. A business status left over from an earlier
+# step (booked while the status is in-progress) gives way to the status.
+HOME_STATUSES: dict[ReferralAction, frozenset[str]] = {
+    A.RECEIVED: frozenset({"received"}),
+    A.INFO_REQUESTED: frozenset({"on-hold", "received", "requested"}),
+    A.INFO_PROVIDED: frozenset({"on-hold", "received", "requested", "in-progress"}),
+    A.ACCEPTED: frozenset({"accepted"}), A.REJECTED: frozenset({"rejected"}),
+    A.REFERRED_ONWARD: frozenset({"rejected", "cancelled", "completed", "received",
+                                  "accepted", "in-progress"}),
+    A.BOOKED: frozenset({"accepted", "received"}), A.REBOOKED: frozenset({"accepted", "received"}),
+    A.ARRIVED: frozenset({"in-progress"}), A.NO_SHOW: frozenset({"accepted"}),
+    A.INTERIM_REPORT: frozenset({"in-progress", "accepted"}),
+    A.COMPLETED: frozenset({"completed"}), A.FOLLOWED_UP: frozenset({"completed", "in-progress"}),
+    A.CANCELLED: frozenset({"cancelled"}),
+}
 
 
 def carried_by_request(task: Resource, refs: References) -> bool:
@@ -62,10 +79,13 @@ def _action(task: Resource) -> ReferralAction:
     business = [business_code(code) for _, code, _ in codings(task.businessStatus)]
     if task.businessStatus is not None and task.businessStatus.text:
         business.append(business_code(task.businessStatus.text))
+    status = str(task.status or "")
     for code in business:
         if code in PARTY_STEPS:
-            return PARTY_STEPS[code]
-    action = TASK_STATUSES.get(str(task.status or ""))
+            step = PARTY_STEPS[code]
+            stale = status in TASK_STATUSES and status not in HOME_STATUSES[step]
+            return TASK_STATUSES[status] if stale else step
+    action = TASK_STATUSES.get(status)
     if action is None:
         raise Rejected(RejectReason.UNSUPPORTED, msg(
             "connector.fhir_referral_step", status=task.status or "-",
