@@ -114,7 +114,9 @@ def test_a_resent_referral_keeps_its_event_id_and_a_lone_service_request_is_read
         tmp_path: Path) -> None:
     sink = MemorySink()
     alone = service_request()
-    alone["performer"] = [{"display": "安县人民医院"}]  # a member known by its name only
+    alone["performer"] = [{"reference": "#cardiology"}]  # BSeR: a PractitionerRole
+    alone["contained"].append({"resourceType": "PractitionerRole", "id": "cardiology",
+                               "organization": {"display": "安县人民医院"}})  # by name only
     alone["subject"] = {"identifier": {"type": {"coding": [{"code": "NNCHN"}]},
                                        "value": RESIDENT_ID}}
     del alone["insurance"]

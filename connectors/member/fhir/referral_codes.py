@@ -56,14 +56,16 @@ def consortium_registry() -> Registry:
 
 
 def member_of(reference: Any, refs: References, holder: Resource) -> str | None:
-    """The member an Organization reference names: an identifier of system
-    urn:consortium-hub:member, else an id, identifier value or name that is a member's
-    (in the Bundle, contained, or on the logical reference itself)."""
+    """The member an Organization reference (or a PractitionerRole's organization) names:
+    an identifier of system urn:consortium-hub:member, else an id, identifier value or name
+    that is a member's (in the Bundle, contained, or on the logical reference itself)."""
     if reference is None:
         return None
     registry = consortium_registry()
     names = {m.name: m.id for m in registry.members}
     target = refs.resolve(reference, holder)
+    if target is not None and target.get_resource_type() == "PractitionerRole":
+        return member_of(target.organization, refs, target)  # BSeR's requester and owner
     candidates: list[str] = []
     for identifier in ([reference.identifier] if reference.identifier is not None else []) + \
             list(getattr(target, "identifier", None) or []):
