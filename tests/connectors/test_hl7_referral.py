@@ -333,7 +333,7 @@ def referral_status(status: TaskStatus = TaskStatus.ACCEPTED) -> ReferralStatus:
         status_id="s-1", referral_id=REFERRAL_ID, referrer_id="chc-east", receiver_id="lead",
         direction=ReferralDirection.UP, kind=ReferralKind.OUTPATIENT,
         priority=OrderPriority.URGENT, action=ReferralAction.BOOKED, status=status,
-        business_status="BOOKED", by_member="lead", at=AT, due_at=AT + timedelta(days=2),
+        business_status="booked", by_member="lead", at=AT, due_at=AT + timedelta(days=2),
         escalation_level=1, patient=PATIENT,
         booking=Booking(pool_id="LEAD-XNK-2026W50", slot_id="S-1209-0830",
                         starts_at=datetime(2026, 12, 9, 0, 30, tzinfo=UTC)),
@@ -372,7 +372,7 @@ def test_each_status_goes_to_a_party_as_rri_i12(status: TaskStatus, code: str) -
     zrf = message.segment("ZRF")
     assert [str(zrf[n]) for n in (1, 2, 3, 4, 13, 14, 15, 16, 18, 19)] == [
         "BOOKED", "LEAD-XNK-2026W50", "S-1209-0830", "20261209083000+0800", status.value,
-        "BOOKED", "20261209093000+0800", "1", "lead", REFERRAL_ID]
+        "booked", "20261209093000+0800", "1", "lead", REFERRAL_ID]
     assert str(zrf[17]) == "已预约 12月9日 08:30 心内科专家号"
     assert "请携带医保卡" in str(message["NTE.F3"])
 
