@@ -28,10 +28,12 @@ from connectors.member.fhir.outcome import FHIR_JSON
 from connectors.member.fhir.referral_out import REFERRAL_EVENTS, referral_exchange
 from connectors.member.hl7.feedback import render_hl7
 from connectors.member.hl7.message import read_header
+from connectors.member.hl7.referral_out import render_referral
 from connectors.member.mllp.client import send_message
 from connectors.member.mllp.framing import FramingError
 from connectors.settings import ConnectorSettings, FeedbackTarget, SettingsError
 from schemas.models import Event, Feedback, RecognitionAdvice
+from schemas.models.referral import ReferralRequest, ReferralStatus
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ class MllpTarget:
         self.charset_label, self.zone, self.timeout = charset_label, zone, timeout
 
     async def deliver(self, event: Event) -> None:
-        message = render_hl7(event, self.member_id, charset_label=self.charset_label,
-                             zone=self.zone)
+        # two-way referral: REF^I12 / RRI^I12 (connectors/member/hl7/referral_out.py)
+        render = render_referral if isinstance(event, REFERRAL_EVENTS) else render_hl7
+        message = render(event, self.member_id, charset_label=self.charset_label, zone=self.zone)
         try:
             reply = await send_message(self.host, self.port, message, self.timeout)
         except (OSError, TimeoutError, FramingError) as exc:
@@ -106,6 +109,10 @@ def describe(event: Event) -> str:
         reason = f" {event.reason_code}" if event.reason_code else ""
         return (f"反馈 {event.envelope.event_id}：{event.status.value}{reason}，"
                 f"回复事件 {event.in_reply_to or '-'}")
+    if isinstance(event, ReferralStatus):
+        return f"转诊 {event.referral_id}：{event.status.value}（{event.business_status}）"
+    if isinstance(event, ReferralRequest):
+        return f"转诊申请 {event.envelope.member_id}:{event.referral_ref}"
     return f"{type(event).__name__} {event.envelope.event_id}"
 
 
@@ -119,8 +126,8 @@ class FeedbackDelivery:
     def should_deliver(self, event: Event) -> bool:
         if isinstance(event, Feedback):
             return event.status.value not in self.skip_statuses
-        if isinstance(event, REFERRAL_EVENTS) and self.target.name == "fhir":
-            return True  # every referral step reaches the HIS
+        if isinstance(event, REFERRAL_EVENTS):  # every referral step reaches the HIS
+            return True
         return isinstance(event, RecognitionAdvice)
 
     async def deliver(self, event: Event, stop: asyncio.Event | None = None) -> bool:

@@ -49,7 +49,8 @@ def test_the_guide_names_only_settings_that_exist() -> None:
 def test_the_card_field_examples_of_the_guide_map_as_it_says() -> None:
     """The guide's HL7 examples of the card's fields, put into an ADT^A01, give the
     occupation group, onset and address it describes."""
-    lines = re.findall(r"^((?:OBX|ZCD|PID)\|.*)$", GUIDE, flags=re.MULTILINE)
+    card_section = GUIDE.split("\n## 报告卡字段", 1)[1].split("\n## ", 1)[0]
+    lines = re.findall(r"^((?:OBX|ZCD|PID)\|.*)$", card_section, flags=re.MULTILINE)
     segments = {line[:3]: [x for x in lines if x.startswith(line[:3])] for line in lines}
     assert len(segments["OBX"]) == 3 and len(segments["ZCD"]) == 1
     for extra in ([segments["OBX"][0], segments["OBX"][2]], segments["ZCD"]):

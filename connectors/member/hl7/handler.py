@@ -26,6 +26,12 @@ from connectors.member.hl7.context import EventList, MappingContext
 from connectors.member.hl7.message import Header, Hl7Message, decode, read_header
 from connectors.member.hl7.orders import map_order
 from connectors.member.hl7.patient_cache import PatientCache
+from connectors.member.hl7.referral import (
+    REFERRAL_TYPES,
+    is_referral,
+    map_referral,
+    referral_warnings,
+)
 from connectors.member.hl7.results import map_mdm, map_oru
 from connectors.member.mapping import CodeMapper, EventSink, Rejected, RejectReason, invalid_event
 from connectors.member.mllp.server import MllpServer, start_mllp_server
@@ -44,6 +50,7 @@ MAPPERS: dict[tuple[str, str], Mapper] = {
     ("ADT", "A01"): map_adt,
     ("ADT", "A04"): map_adt,
     ("ADT", "A08"): map_adt,
+    **dict.fromkeys(REFERRAL_TYPES, map_referral),
 }
 
 
@@ -78,9 +85,11 @@ class Hl7Handler:
     async def __call__(self, raw: bytes) -> bytes:
         header = read_header(raw, self.default_charset)
         try:
-            message = decode(raw, self.default_charset)
+            message = decode(raw, self.default_charset, control_id_required=not is_referral(
+                header.message_type, header.trigger))
             events = map_message(self.context, message)
-            warnings = card_fields(message).warnings if events else ()
+            warnings = ((*card_fields(message).warnings, *referral_warnings(message))
+                        if events else ())
         except Rejected as rejection:
             return self._refuse(raw, header, rejection)
         except ValidationError as exc:  # e.g. a name longer than the contract allows

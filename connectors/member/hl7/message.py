@@ -95,8 +95,11 @@ def _charset_key(label: str) -> str:
     return " ".join(label.upper().split())
 
 
-def decode(raw: bytes, default_charset: str = "utf-8") -> Hl7Message:
-    """Decode, check and parse one message; a `Rejected` says what is wrong and where."""
+def decode(raw: bytes, default_charset: str = "utf-8", *,
+           control_id_required: bool = True) -> Hl7Message:
+    """Decode, check and parse one message; a `Rejected` says what is wrong and where.
+    Referral messages may come without MSH-10 (their ids are then derived from the
+    content: connectors/member/hl7/referral.py)."""
     header = read_header(raw, default_charset)
     if header.charset_label and _charset_key(header.charset_label) not in CHARSETS:
         raise Rejected(RejectReason.UNSUPPORTED,
@@ -120,7 +123,7 @@ def decode(raw: bytes, default_charset: str = "utf-8") -> Hl7Message:
             raise Rejected(RejectReason.MALFORMED,
                            msg("connector.not_a_segment", start=repr(name[:12])),
                            f"segment {index}")
-    if not header.control_id:
+    if not header.control_id and control_id_required:
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_control_id"), "MSH-10")
     if not header.message_type:
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.no_message_type"), "MSH-9")
