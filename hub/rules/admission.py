@@ -20,6 +20,8 @@ from schemas.models import (
 )
 from schemas.models.common import Patient
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
+from schemas.models.referral import CapacityPool, ReferralRequest, ReferralUpdate
+from schemas.partitioning import ordering_key
 from schemas.reference.registry import Registry
 from schemas.topics import INTERNAL_ROUTES, TopicSpec
 
@@ -98,6 +100,12 @@ def admit(
     route = INTERNAL_ROUTES[type(event)]
     if isinstance(event, StockEvent | ShortageRegistration):
         return Admitted(event, route, event.drug_code)
+    if isinstance(event, CapacityPool | ReferralUpdate):  # no patient: keyed by receiver
+        return Admitted(event, route, ordering_key(event).decode())
+    if isinstance(event, ReferralRequest):
+        sealed = _protect(event.patient, event.envelope.member_id, secret, sealer)
+        return Admitted(event.model_copy(update={"patient": sealed}), route,
+                        ordering_key(event).decode())
     if not isinstance(event, LabResult | ImagingReport | Diagnosis | TestOrder
                       | RecognitionDecision):
         raise Rejection(
