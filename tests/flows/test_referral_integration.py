@@ -112,7 +112,7 @@ def test_an_upward_referral_is_accepted_into_a_reserved_slot(
         isinstance(e, OperatorAlert) and e.kind == "referral-reserve-below-20pct"
         for _, e in ev)) if isinstance(e, OperatorAlert)
         and e.kind == "referral-reserve-below-20pct"]
-    assert alert.summary == "lead 的 CT检查 预留给转诊患者 10/100（10%），低于 20%"
+    assert alert.summary == "安县人民医院的CT检查预留给转诊患者 10/100（10%），低于 20%"
     lead.publish(referral_update("lead", "vp-hexi:R1", "lead", "ACCEPTED", at=NOW,
                                  booking=Booking(pool_id="card-w50", slot_id="CARD-0900")))
     for member in ("vp-hexi", "lead"):
