@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from hub import metrics
 from hub.agents.base import Meta, hub_agent
 from hub.rules.coordination import shipped_flow
+from hub.rules.referral.board import Board, board
 from hub.rules.referral.capacity import Pool
 from hub.rules.referral.engine import (
     Context,
@@ -175,6 +176,12 @@ def figures(by: Period = "month") -> list[PeriodFigures]:
     """The office's figures over the referrals and pools this worker owns, per period in
     the consortium's zone."""
     return office_figures(owned_records(), owned_pools(), by, _zone())
+
+
+def referral_board(member: str | None = None) -> Board:
+    """The board of one member (None: the office's) over what this worker owns."""
+    return board(member, owned_records(), owned_pools(), shipped_flow("referral"),
+                 runtime.now())
 
 
 def _zone() -> ZoneInfo:
