@@ -7,6 +7,12 @@ from typing import Any
 
 from schemas.models import Diagnosis, Event, LabResult, Patient, StockEvent, TestOrder
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
+from schemas.models.referral import (
+    CapacityPool,
+    ReferralRequest,
+    ReferralUpdate,
+    ReservedSlot,
+)
 from schemas.partitioning import home_partition, partition_of_key
 from schemas.topics import INTERNAL_PARTITIONS
 
@@ -79,3 +85,46 @@ def misplaced_key(event: Event, partitions: int = INTERNAL_PARTITIONS) -> bytes:
     home = home_partition(event, partitions)
     return next(key for n in range(64)
                 if partition_of_key(key := f"other-{n}".encode(), partitions) != home)
+
+
+def referral_request(member: str, to_member: str, ref: str, *, direction: str = "UP",
+                     at: datetime | None = None, **overrides: Any) -> ReferralRequest:
+    """A referral as a member's HIS sends it: a hypertension patient to the lead's
+    cardiology (the patient in clear: intake seals it)."""
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": ReferralRequest.new_envelope(member, occurred_at=when),
+        "patient": patient(), "referral_ref": ref, "direction": direction,
+        "to_member": to_member, "to_service": "CARD", "to_service_name": "心血管内科",
+        "kind": "OUTPATIENT", "reason": "血压控制不佳，三种降压药联用仍>160/100mmHg",
+        "icd10": "I10.x00", "diagnosis_name": "原发性高血压", "requested_at": when,
+        "referring_doctor": "王医生",
+    }
+    fields.update(overrides)
+    return ReferralRequest(**fields)
+
+
+def referral_update(member: str, referral: str, to_member: str, action: str, *,
+                    at: datetime | None = None, **overrides: Any) -> ReferralUpdate:
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": ReferralUpdate.new_envelope(member, occurred_at=when),
+        "referral_id": referral, "to_member": to_member, "action": action,
+    }
+    fields.update(overrides)
+    return ReferralUpdate(**fields)
+
+
+def capacity_pool(member: str, pool_id: str, *, total: int, reserved: int,
+                  slots: list[tuple[str, datetime]] | None = None,
+                  at: datetime | None = None, **overrides: Any) -> CapacityPool:
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": CapacityPool.new_envelope(member, occurred_at=when), "pool_id": pool_id,
+        "resource": "SPECIALIST_SLOT", "resource_code": "CARD",
+        "resource_name": "心血管内科专家号", "period_start": when,
+        "period_end": when + timedelta(days=7), "total": total, "reserved": reserved,
+        "slots": [ReservedSlot(slot_id=s, starts_at=t) for s, t in slots or ()],
+    }
+    fields.update(overrides)
+    return CapacityPool(**fields)
