@@ -6,6 +6,7 @@ and the hub's ORM^O01 / ORU^R01 back to each member."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -335,3 +336,19 @@ def test_a_critical_value_and_its_delivery_over_mllp() -> None:
     assert str(zcv[10]) == "20261207102700+0800"
     assert str(oru.segment("OBX")[8]) == "AA"
     assert str(orm.segment("MSH")[9]) == "ORM^O01^ORM_O01"
+
+
+def test_the_guides_remote_read_examples_map_as_it_says() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "member-integration.md").read_text(
+        "utf-8")
+    section = guide.split("\n## 远程诊断 (HL7 v2)", 1)[1].split("\n## ", 1)[0]
+    order, report = (block.strip().replace("\n", "\r") + "\r"
+                     for block in re.findall(r"```\n(.*?)```", section, flags=re.DOTALL))
+    request = one("thc-river", order)
+    assert isinstance(request, ReadRequest)
+    assert (request.accession, request.item_code, request.study_uid) == (
+        ACCESSION, "CT-CHEST", STUDY_UID)
+    update, critical = events("lead", report)
+    assert isinstance(update, ReadUpdate) and update.request_id == REQUEST_ID
+    assert update.action is ReadAction.FINAL_REPORT
+    assert isinstance(critical, CriticalValueUpdate) and critical.finding == "右侧大量气胸"
