@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from connectors.member.hl7.message import decode, read_header
 from connectors.member.hl7.patient_cache import PatientCache
 from connectors.member.hl7.remote_read_out import render_remote_read
 from connectors.member.mapping import CodeMapper, MemorySink
+from hub.brokers import BaseBroker
 from schemas.models import Event, TestOrder
 from schemas.models.clinical import OrderPriority
 from schemas.models.common import IdType, Patient
@@ -39,6 +41,8 @@ from schemas.models.remote_read import (
     ReadStatus,
     ReadUpdate,
 )
+from schemas.topics import ingress_topic
+from tests.conftest import Decoded
 from tests.connectors.referral_messages import RESIDENT_ID
 from tests.connectors.remote_read_messages import (
     ACCESSION,
@@ -52,6 +56,7 @@ from tests.connectors.remote_read_messages import (
     pacs_oru_r01,
 )
 from tests.connectors.test_feedback_delivery import with_fake_his
+from tests.connectors.test_mllp_integration import event_ids, exchange, msa
 
 ZONE = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 12, 7, 2, 12, tzinfo=UTC)
@@ -114,7 +119,8 @@ def test_an_omi_with_ipc_is_an_emergency_request_with_its_images() -> None:
                                                    PatientSetting.EMERGENCY)
     assert request.item_code == "CT-HEAD"
     assert request.clinical_question == "突发头痛伴呕吐2小时"
-    assert request.images_available_at is not None  # ORC-5 CM and IPC-3: the clock starts
+    # ORC-5 CM and IPC-3: the clock starts, at the exam's time (TQ1-7, Beijing time)
+    assert request.images_available_at == datetime(2026, 12, 7, 1, 10, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("message", "action"), [
@@ -352,3 +358,27 @@ def test_the_guides_remote_read_examples_map_as_it_says() -> None:
     assert isinstance(update, ReadUpdate) and update.request_id == REQUEST_ID
     assert update.action is ReadAction.FINAL_REPORT
     assert isinstance(critical, CriticalValueUpdate) and critical.finding == "右侧大量气胸"
+
+
+@pytest.mark.integration
+def test_a_township_order_and_the_centres_gbk_report_reach_kafka(
+    broker: BaseBroker, tmp_path: Path, read_topic: Callable[..., list[Decoded]]
+) -> None:
+    """The township's OMI^O23 and the lead's GBK MDM^T02 without MSH-7, through each
+    member's MLLP listener and MemberPublisher to in.<member>."""
+    [omi_ack] = exchange(broker.bootstrap, tmp_path, [mesa_omi_o23().encode()],
+                         member="thc-river")
+    [mdm_ack] = exchange(broker.bootstrap, tmp_path, [inspector_mdm_t02("LD-E2E-1")],
+                         member="lead")
+    assert msa(omi_ack)[0] == "AA" and msa(mdm_ack, "gb18030")[:2] == ["AA", "LD-E2E-1"]
+    [request_id], [update_id] = event_ids(omi_ack), event_ids(mdm_ack, "gb18030")
+
+    def published(member: str, event_id: str) -> list[Event]:
+        got = read_topic(ingress_topic(member), timeout=30, until=lambda events: any(
+            e.envelope.event_id == event_id for _, e in events))
+        return [e for _, e in got if e.envelope.event_id == event_id]
+
+    [request] = published("thc-river", request_id)
+    [update] = published("lead", update_id)
+    assert isinstance(request, ReadRequest) and request.accession == "CT20261207-0042"
+    assert isinstance(update, ReadUpdate) and update.action is ReadAction.AMENDED_REPORT

@@ -11,7 +11,7 @@ ZDS-1.2 when it is a URL; body site OBR-15.4, else OBR-46.
 
 Images are available when ORC-5 is CM (the exam done), or an OMI carries IPC-3 (the study
 exists), or ZRR-1 says IMAGES_AVAILABLE: a request then starts the clock at OBR-8
-(observation end), else OBR-7, else the message time.
+(observation end), else OBR-7, else TQ1-7, else ORC-9, else the message time.
 
 Other steps: ZRR-1 first (IMAGES_AVAILABLE, INFO_PROVIDED, CANCELLED); else ORC-1 CA, DC or
 OC cancels; else ORC-5 CM or the study (ZDS, IPC-3) makes the images available.
@@ -119,7 +119,7 @@ def read_request(ctx: MappingContext, message: Hl7Message, request_id: str) -> R
         get(obr, 31, 2) or get(obr, 31, 1), get(obr, 13)) if t)) or notes(message)
     uid, zds_url = _study(message)
     ordered_at = message_time(ctx, message, (orc, 9), (obr, 6), (obr, 7))
-    done_at = (message_time(ctx, message, (obr, 8), (obr, 7), (orc, 9))
+    done_at = (message_time(ctx, message, (obr, 8), (obr, 7), (tq1, 7), (orc, 9))
                if images_available(message, orc)
                or step.action.upper() == ReadAction.IMAGES_AVAILABLE.value else None)
     pv1_department = get(pv1, 3, 1) if pv1 is not None else ""
