@@ -212,11 +212,14 @@ def test_what_cannot_be_read_is_refused_naming_the_element(tmp_path: Path) -> No
     del no_reviewer["resultsInterpreter"][1]
     amended_alone = ct_report("amended")
     no_read_back = _without(read_back(), "payload")
+    half_named = ct_report()
+    half_named["basedOn"][0]["identifier"]["value"] = ACCESSION  # the member id left out
     sink = MemorySink()
     lead = exchange(tmp_path, "lead", sink, [
         ("POST", "/fhir/Task", unknown_step), ("PUT", "/fhir/Task/hub-task", no_reader),
         ("POST", "/fhir/DiagnosticReport", no_reviewer),
-        ("POST", "/fhir/DiagnosticReport", amended_alone)])
+        ("POST", "/fhir/DiagnosticReport", amended_alone),
+        ("POST", "/fhir/DiagnosticReport", half_named)])
     river = exchange(tmp_path, "thc-river", sink, [
         ("POST", "/fhir", no_accession), ("POST", "/fhir", other_requester),
         ("POST", "/fhir", no_modality), ("POST", "/fhir/Communication", no_read_back)])
@@ -224,10 +227,11 @@ def test_what_cannot_be_read_is_refused_naming_the_element(tmp_path: Path) -> No
     assert [(status, where) for status, where, _ in answers] == [
         (422, "Task.businessStatus"), (422, "Task.owner"),
         (422, "DiagnosticReport.resultsInterpreter"), (422, "DiagnosticReport.extension"),
+        (422, "DiagnosticReport.basedOn"),
         (422, "Bundle.entry[4].resource.identifier"),
         (422, "Bundle.entry[4].resource.requester"),
         (422, "Bundle.entry[4].resource.category"), (422, "Communication.payload")]
-    assert "审核" in answers[2][2] and "复述" in answers[7][2]
+    assert "审核" in answers[2][2] and "复述" in answers[8][2]
     assert sink.events == []
 
 

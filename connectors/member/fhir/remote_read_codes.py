@@ -27,7 +27,9 @@ from typing import Any
 
 from connectors.member.fhir.referral_codes import member_of
 from connectors.member.fhir.resources import References, Resource, codings, concept_text
+from connectors.member.mapping import Rejected, RejectReason
 from schemas.models.remote_read import CriticalAction, ReadAction, Reader, ReadModality
+from schemas.reference.messages import text as msg
 
 READ_REQUEST_SYSTEM = "urn:consortium-hub:read-request-id"
 SERVICE_KIND_SYSTEM = "urn:consortium-hub:service-kind"
@@ -181,6 +183,17 @@ def request_named(ctx_member: str, holder: Resource, references: list[Any],
                 and is_remote_read_request(target, refs):
             return request_of_service_request(ctx_member, target, refs)
     return hub_request_id(list(getattr(holder, "identifier", None) or []))
+
+
+def require_request(ctx_member: str, holder: Resource, references: list[Any],
+                    refs: References, location: str) -> str:
+    """The read request named, refused precisely when none is or it is no
+    '<examining member>:<accession>'."""
+    rid = request_named(ctx_member, holder, references, refs)
+    if rid is None or ":" not in rid:
+        raise Rejected(RejectReason.MISSING_FIELD if rid is None else RejectReason.INVALID_VALUE,
+                       msg("connector.fhir_remote_read_no_request"), location)
+    return rid
 
 
 def reader_of(reference: Any, refs: References, holder: Resource) -> Reader | None:

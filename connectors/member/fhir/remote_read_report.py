@@ -45,6 +45,7 @@ from connectors.member.fhir.remote_read_codes import (
     code_words,
     reader_of,
     request_named,
+    require_request,
 )
 from connectors.member.fhir.resources import References, Resource, codings, concept_text
 from connectors.member.fhir.resources import to_datetime as fhir_time
@@ -165,7 +166,8 @@ def critical_raised(ctx: FhirContext, obs: Resource, refs: References, rid: str,
 
 def read_report(ctx: FhirContext, report: Resource, refs: References) -> list[Event]:
     refs = refs.including_contained(report)
-    rid = request_named(ctx.member_id, report, list(report.basedOn or []), refs) or ""
+    rid = require_request(ctx.member_id, report, list(report.basedOn or []), refs,
+                          "DiagnosticReport.basedOn")
     action = REPORT_ACTIONS.get(str(report.status or ""))
     if action is None:
         raise Rejected(RejectReason.UNSUPPORTED, msg(
@@ -222,7 +224,8 @@ def critical_observation(ctx: FhirContext, obs: Resource, refs: References) -> l
     if not is_critical(obs):
         raise Rejected(RejectReason.INVALID_VALUE, msg("connector.fhir_remote_read_not_critical"),
                        "Observation.interpretation")
-    rid = request_named(ctx.member_id, obs, list(obs.basedOn or []), refs) or ""
+    rid = require_request(ctx.member_id, obs, list(obs.basedOn or []), refs,
+                          "Observation.basedOn")
     return critical_raised(ctx, obs, refs, rid)
 
 
@@ -262,11 +265,9 @@ def is_critical_communication(ctx: FhirContext, comm: Resource, refs: References
 
 def critical_answer(ctx: FhirContext, comm: Resource, refs: References) -> list[Event]:
     refs = refs.including_contained(comm)
-    rid = request_named(ctx.member_id, comm, [*(comm.basedOn or []), *(comm.about or []),
-                                              *(comm.partOf or [])], refs)
-    if rid is None:
-        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_remote_read_no_request"),
-                       "Communication.basedOn")
+    rid = require_request(ctx.member_id, comm, [*(comm.basedOn or []), *(comm.about or []),
+                                                 *(comm.partOf or [])], refs,
+                          "Communication.basedOn")
     critical_id = _critical_id(comm, refs)
     if critical_id is None:
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_remote_read_no_critical"),

@@ -19,6 +19,7 @@ from connectors.member.fhir.remote_read_codes import (
     business_status,
     reader_of,
     request_named,
+    require_request,
     says_remote_read,
 )
 from connectors.member.fhir.resources import (
@@ -68,10 +69,8 @@ def remote_read_update(ctx: FhirContext, task: Resource, refs: References) -> li
             return []  # the ServiceRequest's ReadRequest reads it
         raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_remote_read_task_alone"),
                        "Task.focus")
-    rid = request_named(ctx.member_id, task, [task.focus, *(task.basedOn or [])], refs)
-    if rid is None or ":" not in rid:
-        raise Rejected(RejectReason.MISSING_FIELD, msg("connector.fhir_remote_read_no_request"),
-                       "Task.focus")
+    rid = require_request(ctx.member_id, task, [task.focus, *(task.basedOn or [])], refs,
+                          "Task.focus")
     action = _action(task)
     reader = reader_of(task.owner, refs, task)
     if action in READER_STEPS and reader is None:
@@ -104,7 +103,8 @@ def images_available(ctx: FhirContext, study: Resource, refs: References) -> lis
     if any((t := refs.resolve(b, study)) is not None
            and t.get_resource_type() == "ServiceRequest" for b in study.basedOn or []):
         return []
-    rid = request_named(ctx.member_id, study, list(study.basedOn or []), refs) or ""
+    rid = require_request(ctx.member_id, study, list(study.basedOn or []), refs,
+                          "ImagingStudy.basedOn")
     if study.status != "available":
         raise Rejected(RejectReason.UNSUPPORTED, msg(
             "connector.fhir_remote_read_study_status", status=study.status or "-"),
