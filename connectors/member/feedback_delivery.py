@@ -26,6 +26,7 @@ from connectors import metrics
 from connectors.member.fhir.feedback import render_fhir
 from connectors.member.fhir.outcome import FHIR_JSON
 from connectors.member.fhir.referral_out import REFERRAL_EVENTS, referral_exchange
+from connectors.member.fhir.remote_read_out import READ_EVENTS, read_exchange
 from connectors.member.hl7.feedback import render_hl7
 from connectors.member.hl7.message import read_header
 from connectors.member.hl7.referral_out import render_referral
@@ -87,6 +88,8 @@ class FhirTarget:
     async def deliver(self, event: Event) -> None:
         if isinstance(event, REFERRAL_EVENTS):  # a Bundle to [base], a Task PUT
             method, path, resource = referral_exchange(event, self.zone)
+        elif isinstance(event, READ_EVENTS):  # remote diagnosis: a Bundle, a Task PUT, ...
+            method, path, resource = read_exchange(event, self.zone)
         else:
             method, resource = "POST", render_fhir(event, self.zone)
             path = resource["resourceType"]
