@@ -20,7 +20,7 @@ from hub.rules.remote_read.limits import (
 from schemas.models.clinical import OrderPriority as P
 from schemas.models.remote_read import PatientSetting as S
 from schemas.models.remote_read import ReadModality as M
-from tests.rules.remote_read_support import LI, T0, WORK, moved, opened
+from tests.rules.remote_read_support import CTX, LI, T0, WORK, moved, opened
 
 RULES = load_limits()
 
@@ -67,14 +67,14 @@ def test_a_late_read_goes_to_both_members_then_to_the_backup_centre() -> None:
     record = moved(opened(), "lead", "CLAIMED", T0 + timedelta(minutes=1), reader=LI)
     due = record.report_due_at
     assert due is not None
-    assert on_tick(record, due - timedelta(seconds=1), _ctx()).record is None
-    first = on_tick(record, due, _ctx())
+    assert on_tick(record, due - timedelta(seconds=1), CTX).record is None
+    first = on_tick(record, due, CTX)
     assert first.escalation_level == 1 and first.record is not None
     assert [s.envelope.member_id for s in first.statuses] == ["thc-river", "lead"]
     assert first.statuses[0].reason is not None and "第 1 级督办" in first.statuses[0].reason
     assert first.alerts == [] and first.requests == []
-    assert on_tick(first.record, due + timedelta(minutes=30), _ctx()).record is None
-    second = on_tick(first.record, due + timedelta(hours=1), _ctx())
+    assert on_tick(first.record, due + timedelta(minutes=30), CTX).record is None
+    second = on_tick(first.record, due + timedelta(hours=1), CTX)
     assert second.record is not None and second.record.reading == "city-tcm"
     assert second.record.claimant is None and second.record.backup is None
     assert second.record.task.business_status == "routed-to-backup"
@@ -92,11 +92,7 @@ def test_the_escalation_repeats_byte_for_byte_after_a_crash() -> None:
     record = opened()
     due = record.report_due_at
     assert due is not None
-    a, b = on_tick(record, due + timedelta(minutes=5), _ctx()), \
-        on_tick(record, due + timedelta(minutes=9), _ctx())
+    a, b = on_tick(record, due + timedelta(minutes=5), CTX), \
+        on_tick(record, due + timedelta(minutes=9), CTX)
     assert [s.model_dump() for s in a.statuses] == [s.model_dump() for s in b.statuses]
 
-
-def _ctx():  # type: ignore[no-untyped-def]
-    from tests.rules.remote_read_support import CTX
-    return CTX
