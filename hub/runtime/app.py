@@ -28,6 +28,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.reporting",
     "hub.agents.card_completion",
     "hub.agents.referral",
+    "hub.agents.remote_read",
     "hub.agents.state_expiry",
 )
 WEB_MODULES: tuple[str, ...] = (
