@@ -152,8 +152,7 @@ def on_request(existing: ReadRecord | None, request: ReadRequest, ctx: Context) 
         images_at = max(request.images_available_at, at)
         cause = f"{request.envelope.event_id}/images"
         moved = _step(ctx, task, A.IMAGES_AVAILABLE.value, sender, images_at, cause).task
-        record = _timed(ctx, task, replace(record, task=moved, **_images(record, images_at,
-                                                                         ctx)))
+        record = _timed(ctx, task, record.with_task(moved, **_images(record, images_at, ctx)))
         out.statuses += read_statuses(
             record, cause=cause, action=A.IMAGES_AVAILABLE, by_member=sender, at=images_at,
             due_at=due_at(ctx.config, record.task), open_patient=ctx.open_patient,
@@ -207,7 +206,7 @@ def on_update(record: ReadRecord | None, update: ReadUpdate, ctx: Context) -> Ou
     ref = getattr(report, "report_ref", None)
     if ref is not None and ref not in record.report_refs:
         changes["report_refs"] = (*record.report_refs, ref)
-    moved = _timed(ctx, record.task, replace(record, task=applied.task, **changes))
+    moved = _timed(ctx, record.task, record.with_task(applied.task, **changes))
     out = Outcome(record=moved, steps=[update.action.value])
     out.statuses = read_statuses(
         moved, cause=event_id, action=update.action, by_member=sender, at=at,
