@@ -38,6 +38,7 @@ WEB_MODULES: tuple[str, ...] = (
     "hub.web.reporting_cds",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
+    "hub.web.remote_read_api",
     "hub.web.dashboard.views",
 )
 

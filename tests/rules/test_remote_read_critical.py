@@ -12,6 +12,7 @@ import pytest
 from hub.rules.coordination import shipped_flow
 from hub.rules.rejections import Reason, Rejection
 from hub.rules.remote_read.critical import (
+    REGISTER_COLUMNS,
     CriticalContext,
     CriticalOutcome,
     CriticalRecord,
@@ -19,6 +20,7 @@ from hub.rules.remote_read.critical import (
     on_critical_tick,
     register_rows,
 )
+from hub.rules.remote_read.figures import register_csv
 from hub.rules.remote_read.record import ReadRecord
 from schemas.models.coordination import TaskStatus
 from schemas.reference.messages import DEFAULT_LOCALE
@@ -130,3 +132,13 @@ def test_the_register_keeps_who_what_when_of_every_step() -> None:
         ("RAISED", "lead", "李影像"), ("DOUBLE_CHECKED", "lead", "赵主任"),
         ("DELIVERED", "hub", ""), ("ACKNOWLEDGED", "thc-river", "")]
     assert rows[0]["at"] == "2026-12-08 09:11:00" and rows[3]["text"] == READ_BACK
+
+
+def test_the_register_exports_as_csv_a_spreadsheet_reads() -> None:
+    record, _ = raised_and_checked()
+    text = register_csv(register_rows([record], BEIJING), REGISTER_COLUMNS)
+    lines = text.removeprefix("\ufeff").splitlines()
+    assert lines[0] == ",".join(REGISTER_COLUMNS)
+    assert lines[1].startswith(f"{RID},CV1,thc-river,lead,{FINDING},RAISED,lead,R017,李影像,"
+                               "2026-12-08 09:11:00")
+    assert len(lines) == 4

@@ -5,6 +5,8 @@ reports). Pure: over the stored records."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -66,3 +68,13 @@ def compliance(records: Iterable[ReadRecord]) -> list[Compliance]:
         due = record.report_due_at
         counts[1] += due is None or (record.final_at is not None and record.final_at <= due)
     return [Compliance(m, p, n, ok) for (m, p), (n, ok) in sorted(totals.items())]
+
+
+def register_csv(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
+    """The critical value register as CSV (UTF-8 with a BOM, so a spreadsheet opens the
+    Chinese text as such), one row per step."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return "\ufeff" + out.getvalue()
