@@ -43,7 +43,6 @@ from hub.rules.remote_read.critical import (
 from hub.rules.remote_read.engine import Context, Outcome, on_request, on_tick, on_update
 from hub.rules.remote_read.engine import past_retention as closed_long_ago
 from hub.rules.remote_read.limits import LimitRule, WorkingTime, load_limits
-from hub.rules.remote_read.outputs import result_partition
 from hub.rules.remote_read.record import ReadRecord, closed_since
 from hub.runtime import channels, table_sweep, table_writes
 from hub.runtime.app import app
@@ -57,7 +56,7 @@ from schemas.models.remote_read import (
     ReadUpdate,
     read_request_id,
 )
-from schemas.partitioning import partition_of_key, read_ordering_key
+from schemas.partitioning import partition_of_key, patient_ordering_key, read_ordering_key
 from schemas.reference.reading_centres import shipped_reading_centres
 
 AGENT = "remote_read"
@@ -105,11 +104,18 @@ def load_critical(key: str) -> CriticalRecord | None:
     return CriticalRecord.from_json(value) if value is not None else None
 
 
+def result_partition(record: ReadRecord) -> int | None:
+    """The patient's home partition on hub.results, where its recognition index lives."""
+    patient = runtime.sealer.open_patient(record.sealed())
+    key = patient_ordering_key(patient, issuer=record.examining)
+    return None if key is None else partition_of_key(key)
+
+
 async def _send(out: Outcome) -> None:
     if out.record is not None:  # before the statuses: the report counts once it is told
         for result in out.results:
             await publish(channels.results, result.patient.key, result,
-                          partition=result_partition(out.record, runtime.sealer.open_patient))
+                          partition=result_partition(out.record))
     for status in out.statuses:
         await publish(channels.out(status.envelope.member_id), status.request_id, status)
     for centre, request in out.requests:

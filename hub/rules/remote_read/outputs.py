@@ -15,7 +15,6 @@ from schemas.models import ImagingReport, OperatorAlert, deterministic_id
 from schemas.models.clinical import Modality, ResultStatus
 from schemas.models.common import Patient
 from schemas.models.remote_read import ReadAction, Reader, ReadRequest, ReadStatus, ReadUpdate
-from schemas.partitioning import partition_of_key, patient_ordering_key
 from schemas.reference.messages import Label, Locale, Text
 from schemas.reference.registry import Registry
 
@@ -93,12 +92,6 @@ def recognisable_report(record: ReadRecord, registry: Registry, cause: str,
         order_ref=record.request_id, report_ref=record.study_ref,
         findings=report.findings, conclusion=report.impression,
         status=ResultStatus.CORRECTED if amended else ResultStatus.FINAL, reported_at=at)
-
-
-def result_partition(record: ReadRecord, open_patient: OpenPatient) -> int | None:
-    """The patient's home partition on hub.results (where its index lives)."""
-    key = patient_ordering_key(open_patient(record.sealed()), issuer=record.examining)
-    return None if key is None else partition_of_key(key)
 
 
 def overdue_reason(record: ReadRecord, due: datetime, level: int, reader_name: str) -> Text:
