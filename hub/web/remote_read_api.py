@@ -14,6 +14,7 @@ from __future__ import annotations
 from faust.web import Request, Response, View
 
 from hub.agents.remote_read import critical_register, owned_records
+from hub.rules.referral.figures import Period
 from hub.rules.remote_read.critical import REGISTER_COLUMNS
 from hub.rules.remote_read.figures import compliance, diagnoses_per_centre, register_csv
 from hub.runtime.app import app
@@ -45,7 +46,7 @@ class RemoteReadFigures(View):
         allowed, member_id = _member_filter(request)
         if not allowed:
             return unauthorised(self, "an operator's or a member's bearer token is required")
-        by = "day" if request.query.get("by") == "day" else "month"
+        by: Period = "day" if request.query.get("by") == "day" else "month"
         records = [r for r in owned_records() if member_id is None
                    or member_id in (r.examining, r.reading)]
         return self.json({

@@ -33,7 +33,8 @@ from schemas.models.remote_read import (
 from schemas.reference.registry import load_registry
 from schemas.topics import ALERTS, DEAD_LETTER, REMOTE_READS, feedback_topic, ingress_topic
 from tests.conftest import Decoded, WorkerProcess, read_all
-from tests.factories import critical_update, patient, read_request, read_update, test_order
+from tests.factories import critical_update, patient, read_request, read_update
+from tests.factories import test_order as make_order
 from tests.runtime.test_store_rollback import start_past_what_is_there
 
 pytestmark = pytest.mark.integration
@@ -113,7 +114,7 @@ def test_a_township_ct_read_at_the_lead_goes_home_and_earns_recognition(
     stored = b"".join(v or b"" for _, v in read_all(worker.env["HUB_BROKER"], changelog))
     assert CT1.encode() in stored
     assert "王秀英".encode() not in stored and b"110101199003074518" not in stored
-    order = test_order("chc-east", item="CT-HEAD", patient=WANG, at=NOW + timedelta(minutes=1),
+    order = make_order("chc-east", item="CT-HEAD", patient=WANG, at=NOW + timedelta(minutes=1),
                        order_id="ORD-EAST-1")
     publisher("chc-east").publish(order)
 
