@@ -114,8 +114,8 @@ def test_a_township_ct_read_at_the_lead_goes_home_and_earns_recognition(
     stored = b"".join(v or b"" for _, v in read_all(worker.env["HUB_BROKER"], changelog))
     assert CT1.encode() in stored
     assert "王秀英".encode() not in stored and b"110101199003074518" not in stored
-    order = make_order("chc-east", item="CT-HEAD", patient=WANG, at=NOW + timedelta(minutes=1),
-                       order_id="ORD-EAST-1")
+    order = make_order("chc-east", item="CT-HEAD", patient=WANG, order_id="ORD-EAST-1",
+                       ordered_at=NOW + timedelta(minutes=1))
     publisher("chc-east").publish(order)
 
     def advice(events: list[Decoded]) -> list[RecognitionAdvice]:
