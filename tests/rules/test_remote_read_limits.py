@@ -96,3 +96,13 @@ def test_the_escalation_repeats_byte_for_byte_after_a_crash() -> None:
         on_tick(record, due + timedelta(minutes=9), CTX)
     assert [s.model_dump() for s in a.statuses] == [s.model_dump() for s in b.statuses]
 
+
+
+def test_a_question_left_unanswered_escalates_as_the_examining_members_delay() -> None:
+    record = moved(opened(), "lead", "CLAIMED", T0 + timedelta(minutes=1), reader=LI)
+    asked = moved(record, "lead", "INFO_REQUESTED", T0 + timedelta(minutes=2), reader=LI)
+    late = on_tick(asked, T0 + timedelta(hours=25), CTX)  # routine: 24 h to answer
+    assert late.escalation_level == 1 and late.statuses[0].reason is not None
+    assert "等待检查方补充信息" in late.statuses[0].reason
+    office = on_tick(late.record or asked, T0 + timedelta(hours=26), CTX)
+    assert office.escalation_level == 2 and office.alerts and office.requests == []

@@ -95,7 +95,9 @@ def recognisable_report(record: ReadRecord, registry: Registry, cause: str,
 
 
 def overdue_reason(record: ReadRecord, due: datetime, level: int, reader_name: str) -> Text:
-    return Text("remote_read.overdue", {
+    """Late with the report, or (on hold) late with the information the reader asked for."""
+    waiting = record.task.business_status == "waiting-for-information"
+    return Text("remote_read.info_overdue" if waiting else "remote_read.overdue", {
         "request_id": record.request_id,
         "modality": Label(f"remote_read.modality.{record.modality.value}"),
         "priority": Label(f"remote_read.priority.{record.priority.value}"),
