@@ -194,3 +194,10 @@ HEAP_TRIMMED_BYTES = Counter(
     "hub_heap_trimmed_bytes_total", "Resident bytes handed back by heap trims",
     registry=REGISTRY,
 )
+# Working calendar (schemas/reference/calendar/, hub.rules.worktime)
+WORKING_CALENDAR_LAST_YEAR = Gauge(
+    "hub_working_calendar_last_year",
+    "The last year with a working calendar file (0: none); a year past it counts working "
+    "days as Monday to Friday, without its holidays and make-up days",
+    registry=REGISTRY,
+)

@@ -8,9 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from hub.rules.worktime import DEFAULT_WORKING_HOURS, WorkingHours
 from schemas.client_security import KafkaClientSecurity
 from schemas.locale_settings import LocaleSettings
 from schemas.reference.registry import Registry, load_registry
@@ -223,6 +224,21 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         default=90, ge=1, description="How long a closed referral stays in the "
         "`referral-tasks` table after it closed: a quarter of the office's figures"
     )
+    # Working time (schemas/reference/calendar/, hub.rules.worktime)
+    calendar_dir: Path | None = Field(
+        default=None, description="Folder of the working calendar's year files (2026.toml...); "
+        "None: shipped"
+    )
+    working_hours: str = Field(
+        default=DEFAULT_WORKING_HOURS, description="The periods of a working day that "
+        "working-hours limits count, HH:MM-HH:MM separated by commas (lunch not counted)"
+    )
+
+    @field_validator("working_hours")
+    @classmethod
+    def _working_hours(cls, text: str) -> str:
+        WorkingHours.parse(text)
+        return text
     # Retention (docs/deployment.md, "Retention")
     state_sweep_interval_s: float = Field(
         default=6 * 3600.0, gt=0, description="How often a worker drops the expired results, "

@@ -48,6 +48,7 @@ from schemas import topics
 from schemas.models import Diagnosis, Event, LabResult
 from schemas.models.common import Patient
 from schemas.models.outputs import CardKind
+from schemas.reference.calendar import WorkingCalendar
 from schemas.reference.diseases import DiseaseCatalogue, load_disease_catalogue
 from schemas.reference.items import ItemCatalogue, load_item_catalogue
 
@@ -57,6 +58,7 @@ RESULTS_AGENT = "reporting-results"
 
 catalogue: DiseaseCatalogue = load_disease_catalogue(runtime.settings.diseases_file)
 items: ItemCatalogue = load_item_catalogue(runtime.settings.items_file)  # local lab codes
+calendar: WorkingCalendar = runtime.calendar  # the foodborne cards' working days
 # patient key -> PatientCases.dump()
 cases = app.Table("reporting-cases", default=None, partitions=topics.INTERNAL_PARTITIONS,
                   options=runtime.settings.rocksdb_options())
@@ -70,7 +72,7 @@ def _open_patient(report: Report) -> Patient:
 
 def _context() -> Context:
     return Context(catalogue, runtime.registry, _open_patient,
-                   runtime.settings.reporting_case_retention_days, runtime.locale)
+                   runtime.settings.reporting_case_retention_days, calendar, runtime.locale)
 
 
 def _load(key: str) -> PatientCases | None:

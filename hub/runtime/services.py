@@ -1,15 +1,22 @@
-"""Process-wide singletons an agent needs: settings, registry, codec, sealer and clock."""
+"""Process-wide singletons an agent needs: settings, registry, codec, sealer, clock, and the
+working calendar and hours every working-time limit counts on."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from hub import metrics
 from hub.rules.privacy import Sealer
+from hub.rules.worktime import WorkingHours, missing_years
 from hub.settings import HubSettings, get_settings
 from schemas.codec import AvroCodec
+from schemas.reference.calendar import WorkingCalendar, load_working_calendar
 from schemas.reference.messages import Locale
 from schemas.reference.registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -24,6 +31,26 @@ class Runtime:
     def locale(self) -> Locale:
         """Language and time zone of the text people read (HUB_LANGUAGE, HUB_TIMEZONE)."""
         return self.settings.locale()
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        """Loaded once per worker (HUB_CALENDAR_DIR); a year without its file is reported
+        (hub_working_calendar_last_year, and this warning) and counts weekends only."""
+        calendar = load_working_calendar(self.settings.calendar_dir)
+        metrics.WORKING_CALENDAR_LAST_YEAR.set(calendar.last_year or 0)
+        today = self.now().astimezone(self.locale.zone).date()
+        for year in missing_years(calendar, today):
+            log.warning(
+                "WORKING CALENDAR: no file for %d (%s/%d.toml): its working days are counted "
+                "as Monday to Friday, without public holidays or make-up days. Add the State "
+                "Council's notice for %d (docs/runbook.md, Working calendar)",
+                year, self.settings.calendar_dir or "schemas/reference/calendar", year, year)
+        return calendar
+
+    @cached_property
+    def working_hours(self) -> WorkingHours:
+        """The periods of a working day (HUB_WORKING_HOURS) working-hours limits count."""
+        return WorkingHours.parse(self.settings.working_hours)
 
     @cached_property
     def codec(self) -> AvroCodec:

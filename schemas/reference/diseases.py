@@ -53,7 +53,8 @@ class _Frozen(BaseModel):
 
 
 class Limit(_Frozen):
-    """A reporting limit: hours from diagnosis, or working days (weekends skipped)."""
+    """A reporting limit: hours from diagnosis, or working days (of the working calendar,
+    schemas.reference.calendar)."""
 
     hours: int | None = None
     working_days: int | None = None

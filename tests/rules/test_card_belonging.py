@@ -23,6 +23,7 @@ from hub.rules.reporting import (
 from schemas.models import DiseaseReportCard
 from schemas.models.clinical import CaseClassification
 from schemas.models.common import Address, Belonging, Occupation, Patient
+from schemas.reference.calendar import load_working_calendar
 from schemas.reference.diseases import load_disease_catalogue
 from schemas.reference.occupations import OCCUPATIONS_FILE, load_occupations, occupations
 from schemas.reference.registry import load_registry
@@ -75,7 +76,8 @@ def _card_of(who: Patient) -> tuple[list[str], DiseaseReportCard | None]:
     def opener(report: Report) -> Patient:
         return SEALER.open_patient(Patient(key="k", sealed=report.sealed.encode()))
 
-    ctx = Context(load_disease_catalogue(), REGISTRY, opener, retention_days=1096)
+    ctx = Context(load_disease_catalogue(), REGISTRY, opener, retention_days=1096,
+                  calendar=load_working_calendar())
     event = diagnosis("lead", "A01.0", "伤寒", at=datetime(2026, 3, 1, 3, tzinfo=UTC),
                       case_classification=CaseClassification.CLINICAL,
                       patient=pseudonymous(who, b"secret", SEALER, issuer="lead"))

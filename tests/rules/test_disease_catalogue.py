@@ -8,18 +8,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hub.rules.reporting.detection import (
-    add_working_days,
-    deadline_for,
-    late_by_seconds,
-    local_zone,
-)
+from hub.rules.reporting.detection import deadline_for, late_by_seconds, local_zone
+from hub.rules.worktime import add_working_days
 from schemas.models.clinical import AbnormalFlag, CaseClassification, Chronicity
 from schemas.models.outputs import DiseaseClass
 from schemas.reference import DATA_DIR
+from schemas.reference.calendar import load_working_calendar
 from schemas.reference.diseases import Limit, load_disease_catalogue
 
 CATALOGUE = load_disease_catalogue()
+CALENDAR = load_working_calendar()
 CST = local_zone(8)
 # 2026-11-26 is a Thursday.
 THURSDAY_10 = datetime(2026, 11, 26, 10, 0, tzinfo=CST)
@@ -117,10 +115,10 @@ def test_deadline_of_each_class() -> None:
     expected = {DiseaseClass.A: 2, DiseaseClass.B_AS_A: 2, DiseaseClass.B: 24,
                 DiseaseClass.C: 24}
     for klass, hours in expected.items():
-        assert deadline_for(CATALOGUE.limits[klass], at, 8) == at + timedelta(hours=hours)
-    assert deadline_for(CATALOGUE.limits[DiseaseClass.FOODBORNE], at, 8) == at + timedelta(
-        days=4  # Thursday -> Friday (1), weekend skipped, Monday (2)
-    )
+        due = deadline_for(CATALOGUE.limits[klass], at, 8, CALENDAR)
+        assert due == at + timedelta(hours=hours)
+    foodborne = deadline_for(CATALOGUE.limits[DiseaseClass.FOODBORNE], at, 8, CALENDAR)
+    assert foodborne == at + timedelta(days=4)  # Thu -> Fri (1), weekend skipped, Mon (2)
 
 
 @pytest.mark.parametrize(("start", "due"), [
@@ -131,13 +129,13 @@ def test_deadline_of_each_class() -> None:
     (THURSDAY_10 - timedelta(days=3), datetime(2026, 11, 25, 10, 0, tzinfo=CST)),  # Mon -> Wed
 ])
 def test_working_days_skip_weekends(start: datetime, due: datetime) -> None:
-    assert add_working_days(start.astimezone(UTC), 2, CST) == due
+    assert add_working_days(CALENDAR, start.astimezone(UTC), 2, CST) == due
 
 
 def test_working_days_count_in_local_time() -> None:
     # Friday 23:30 UTC is already Saturday 07:30 in China: due Tuesday 07:30 local.
     friday_night_utc = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
-    due = add_working_days(friday_night_utc, 2, CST)
+    due = add_working_days(CALENDAR, friday_night_utc, 2, CST)
     assert due.astimezone(CST) == datetime(2026, 12, 1, 7, 30, tzinfo=CST)
 
 

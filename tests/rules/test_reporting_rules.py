@@ -33,6 +33,7 @@ from schemas.models.clinical import (
 from schemas.models.clinical import VisitKind as Visit
 from schemas.models.common import Address, AgeUnit, IdType, Occupation, Patient, Sex
 from schemas.models.outputs import CardKind, DiseaseClass, FeedbackStatus
+from schemas.reference.calendar import load_working_calendar
 from schemas.reference.diseases import load_disease_catalogue
 from schemas.reference.items import load_item_catalogue
 from schemas.reference.messages import Language, Locale
@@ -51,7 +52,8 @@ def opener(report: Report) -> Patient:
     return SEALER.open_patient(Patient(key="k", sealed=report.sealed.encode()))
 
 
-CTX = Context(load_disease_catalogue(), load_registry(), opener, retention_days=1096)
+CTX = Context(load_disease_catalogue(), load_registry(), opener, retention_days=1096,
+              calendar=load_working_calendar())
 ITEMS = load_item_catalogue()
 
 
@@ -551,3 +553,29 @@ def test_timeliness_per_unit_and_disease() -> None:
     assert measles.on_time_rate == 0.5 and measles.mean_delay_seconds == 15.5 * 3600
     cholera = rows[("chc-east", "CHOLERA")]
     assert (cholera.open, cholera.late_reports, cholera.reported) == (1, 1, 0)
+
+
+# Wednesday 30 September 2026 10:00 in China, the eve of the National Day week (1-7 October,
+# 10 October a make-up Saturday: schemas/reference/calendar/2026.toml).
+EVE_OF_NATIONAL_DAY = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
+
+
+def test_a_foodborne_case_before_national_day_is_due_after_the_holiday_week() -> None:
+    hub = Hub()
+    event = dx("lead", "T62.000", at=EVE_OF_NATIONAL_DAY, onset_date=None)
+    opened = hub.send(event)
+    # working days 8 and 9 October: due Friday 9 October 10:00, not Friday 2 October
+    due = datetime(2026, 10, 9, 2, 0, tzinfo=UTC)
+    assert opened.feedback[0].details["deadline"] == due.isoformat()
+    hub.tick(datetime(2026, 10, 8, 2, 0, tzinfo=UTC))  # late under weekends-only counting
+    assert not hub.late
+    hub.tick(due + timedelta(seconds=1))
+    [late] = hub.late
+    assert late.deadline == due and late.late_by_seconds == 1
+
+
+def test_a_foodborne_case_on_a_spring_festival_eve_counts_the_make_up_saturday() -> None:
+    friday = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday 13 February, 10:00 in China
+    [(_, card)] = Hub().send(dx("lead", "T62.000", at=friday)).cards
+    # Saturday 14 February is worked (调休), 15-23 February are the holiday: Tuesday 24th
+    assert card.deadline == datetime(2026, 2, 24, 2, 0, tzinfo=UTC)

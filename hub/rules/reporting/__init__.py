@@ -8,7 +8,6 @@ from hub.rules.reporting.card_fields import lacks, missing_fields
 from hub.rules.reporting.cases import Context, on_detection
 from hub.rules.reporting.detection import (
     Detection,
-    add_working_days,
     deadline_for,
     detect_diagnosis,
     detect_lab,
@@ -37,7 +36,6 @@ __all__ = [
     "PatientCases",
     "Report",
     "Timeliness",
-    "add_working_days",
     "belonging_of",
     "build_card",
     "card_view",

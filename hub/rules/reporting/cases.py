@@ -36,6 +36,7 @@ from hub.rules.reporting.state import Case, PatientCases, Report, SentCard, high
 from schemas.models import Feedback, deterministic_id
 from schemas.models.clinical import VisitKind
 from schemas.models.outputs import CardKind, FeedbackStatus
+from schemas.reference.calendar import WorkingCalendar
 from schemas.reference.diseases import DiseaseCatalogue
 from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.reference.registry import Registry
@@ -50,6 +51,7 @@ class Context:
     registry: Registry
     opener: Opener
     retention_days: int
+    calendar: WorkingCalendar  # the working days a foodborne card's limit counts
     locale: Locale = DEFAULT_LOCALE  # language and zone of the reasons people read
 
     @property
@@ -78,7 +80,9 @@ def find_case(
     return None if gap > catalogue.new_course_after_days else latest
 
 
-def open_case(key: str, detection: Detection, catalogue: DiseaseCatalogue) -> Case:
+def open_case(
+    key: str, detection: Detection, catalogue: DiseaseCatalogue, calendar: WorkingCalendar
+) -> Case:
     report = detection.report
     chronic_follow_up = (
         detection.match.chronic and report.visit_kind is VisitKind.FOLLOW_UP
@@ -87,19 +91,21 @@ def open_case(key: str, detection: Detection, catalogue: DiseaseCatalogue) -> Ca
     return Case(
         case_id=deterministic_id("disease-case", key, detection.match.code, report.event_id),
         disease_code=detection.match.code, opened_at=report.diagnosed_at,
-        deadline=detection.deadline(catalogue), reports=[report],
+        deadline=detection.deadline(catalogue, calendar), reports=[report],
         lab_classification=report.classification if report.from_lab else None,
         last_seen=report.diagnosed_at, reported_elsewhere=chronic_follow_up,
     )
 
 
-def add_report(case: Case, detection: Detection, catalogue: DiseaseCatalogue) -> None:
+def add_report(
+    case: Case, detection: Detection, catalogue: DiseaseCatalogue, calendar: WorkingCalendar
+) -> None:
     report = detection.report
     case.reports = _ordered(case, [*case.reports, report])
     case.last_seen = max(case.last_seen, report.diagnosed_at)
     if case.is_open:
         # a more urgent subtype (pulmonary anthrax) tightens the deadline, never loosens it
-        case.deadline = min(case.deadline, detection.deadline(catalogue))
+        case.deadline = min(case.deadline, detection.deadline(catalogue, calendar))
         if report.from_lab:
             case.lab_classification = higher(case.lab_classification, report.classification)
 
@@ -137,10 +143,10 @@ def on_detection(
     if case is not None and report.from_lab and case.cards:
         return out
     if case is None:
-        case = open_case(key, detection, ctx.catalogue)
+        case = open_case(key, detection, ctx.catalogue, ctx.calendar)
         state.cases.append(case)
     else:
-        add_report(case, detection, ctx.catalogue)
+        add_report(case, detection, ctx.catalogue, ctx.calendar)
     if case.reported_elsewhere:
         out.feedback.append(_duplicate(case, report, ctx, now))
         return out

@@ -2,10 +2,11 @@
 subtype, in which case class, and by when.
 
 Hours limits run on the clock from the diagnosis. Working-day limits (foodborne cases)
-step day by day in the consortium's local time, counting only Monday to Friday, and keep
-the time of day: a case diagnosed on Thursday 10:00 with 2 working days is due on Monday
-10:00, one diagnosed on Friday, Saturday or Sunday 10:00 on Tuesday 10:00. Public holidays
-are not modelled (they would need a calendar in the reference data).
+step day by day in the consortium's local time on the working calendar
+(hub.rules.worktime: public holidays off, 调休 weekend days worked) and keep the time of
+day: a case diagnosed on Thursday 10:00 with 2 working days is due on Monday 10:00, one
+diagnosed on Wednesday 30 September 2026 10:00, before the National Day week, on Friday
+9 October 10:00.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from hub.rules.reporting.state import Report
+from hub.rules.worktime import add_working_days
 from schemas.models import Diagnosis, LabResult
 from schemas.models.clinical import (
     CaseClassification,
@@ -22,11 +24,11 @@ from schemas.models.clinical import (
     ResultStatus,
 )
 from schemas.models.common import Patient
+from schemas.reference.calendar import WorkingCalendar
 from schemas.reference.diseases import DiseaseCatalogue, DiseaseMatch, Limit
 from schemas.reference.items import ItemCatalogue
 from schemas.reference.registry import Registry
 
-SATURDAY = 5
 # A preliminary result can still change; only final or corrected ones open a case.
 TRIGGERING_STATUSES = frozenset({ResultStatus.FINAL, ResultStatus.CORRECTED})
 
@@ -35,23 +37,16 @@ def local_zone(utc_offset_hours: int) -> timezone:
     return timezone(timedelta(hours=utc_offset_hours))
 
 
-def add_working_days(start: datetime, days: int, zone: timezone) -> datetime:
-    """`days` working days after `start` (weekends skipped), same local time of day."""
-    moment = start.astimezone(zone)
-    counted = 0
-    while counted < days:
-        moment += timedelta(days=1)
-        if moment.weekday() < SATURDAY:
-            counted += 1
-    return moment.astimezone(UTC)
-
-
-def deadline_for(limit: Limit, diagnosed_at: datetime, utc_offset_hours: int) -> datetime:
+def deadline_for(
+    limit: Limit, diagnosed_at: datetime, utc_offset_hours: int, calendar: WorkingCalendar
+) -> datetime:
     """When the card of a case diagnosed at `diagnosed_at` must be at the CDC."""
     if limit.hours is not None:
         return (diagnosed_at + timedelta(hours=limit.hours)).astimezone(UTC)
     assert limit.working_days is not None  # Limit guarantees one of the two
-    return add_working_days(diagnosed_at, limit.working_days, local_zone(utc_offset_hours))
+    return add_working_days(
+        calendar, diagnosed_at, limit.working_days, local_zone(utc_offset_hours)
+    )
 
 
 def warning_at(opened_at: datetime, deadline: datetime) -> datetime:
@@ -80,9 +75,9 @@ class Detection:
         withdrawal) instead of reporting one."""
         return self.verification is not DiagnosisVerification.ASSERTED
 
-    def deadline(self, catalogue: DiseaseCatalogue) -> datetime:
+    def deadline(self, catalogue: DiseaseCatalogue, calendar: WorkingCalendar) -> datetime:
         return deadline_for(
-            self.match.limit, self.report.diagnosed_at, catalogue.utc_offset_hours
+            self.match.limit, self.report.diagnosed_at, catalogue.utc_offset_hours, calendar
         )
 
 

@@ -84,7 +84,7 @@ def _withdraw_card(
                       DiagnosisVerification.REFUTED else built.case_classification)
     card = built.model_copy(update={
         "case_classification": classification, "diagnosed_at": report.diagnosed_at,
-        "deadline": detection.deadline(ctx.catalogue),
+        "deadline": detection.deadline(ctx.catalogue, ctx.calendar),
         "reporting_doctor": report.doctor or built.reporting_doctor,
     })
     case.cards.append(SentCard(
