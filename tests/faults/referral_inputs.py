@@ -1,4 +1,4 @@
-"""The referrals of the crash workload (issue 26): nine referrals between the workload's
+"""The referrals of the crash workload (issue 26): eleven referrals between the workload's
 members through their steps, one chunk at a time, and what a run leaves of them.
 
 The centres refer patients up to the lead hospital, which books them in the specialist
