@@ -124,7 +124,7 @@ def apply(config: FlowConfig, task: Task, action: str, member: str, at: datetime
 
 
 def set_due(task: Task, due: datetime | None) -> Task:
-    """The task with the flow's own deadline for its current state (e.g. a booked
+    """The task with the flow's own deadline for its current state (e.g. an
     appointment plus grace); a new deadline starts its escalations afresh."""
     if due == task.due_override:
         return task

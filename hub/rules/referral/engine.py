@@ -26,11 +26,12 @@ from hub.rules.coordination import (
     timed_step_due,
 )
 from hub.rules.referral.admission import (
-    check_receiver,
+    check_onward,
     check_request,
     check_update,
     direction_between,
     is_repeat,
+    member_name,
 )
 from hub.rules.referral.capacity import Pool, book, pool_key, publish, release
 from hub.rules.referral.outputs import (
@@ -47,7 +48,7 @@ from hub.rules.referral.outputs import (
 from hub.rules.referral.record import ReferralRecord, fingerprint
 from hub.rules.rejections import Reason, Rejection
 from schemas.models import OperatorAlert, deterministic_id
-from schemas.models.coordination import TERMINAL_STATUSES
+from schemas.models.coordination import TERMINAL_STATUSES, TaskStatus
 from schemas.models.referral import (
     Booking,
     CapacityPool,
@@ -57,13 +58,14 @@ from schemas.models.referral import (
     ReferralUpdate,
     referral_id,
 )
-from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, Text
 from schemas.reference.registry import Registry
 
 A = ReferralAction
 BOOKING_STEPS = frozenset({A.BOOKED, A.REBOOKED})
 RELEASING_STEPS = frozenset({A.CANCELLED, A.REJECTED, A.NO_SHOW, A.REFERRED_ONWARD, A.EXPIRED})
 ANSWERS = frozenset({A.ACCEPTED, A.REJECTED, A.REFERRED_ONWARD})
+AWAITING_ANSWER = frozenset({TaskStatus.REQUESTED, TaskStatus.RECEIVED})
 ARRIVAL_GRACE = timedelta(days=1)  # a booked referral's arrival or no-show is due by then
 LoadPool = Callable[[str], Pool | None]
 
@@ -112,7 +114,8 @@ def on_request(existing: ReferralRecord | None, request: ReferralRequest, ctx: C
     )
     opened = statuses(record, cause=request.envelope.event_id, action=None, by_member=sender,
                       at=at, due_at=due, open_patient=ctx.open_patient, locale=ctx.locale,
-                      reason=Text("referral.opened", {"receiver": request.to_member}))
+                      reason=Text("referral.opened", {
+                          "receiver": member_name(ctx.registry, request.to_member)}))
     return Outcome(record=record, statuses=opened,
                    requests=[receiver_copy(request, ctx.open_patient)], steps=["OPENED"])
 
@@ -123,7 +126,8 @@ def on_pool(existing: Pool | None, event: CapacityPool, ctx: Context) -> Outcome
     if existing is not None and existing.publication == event.envelope.event_id:
         return Outcome(repeated=True)
     pool = publish(existing, event)
-    alerts = [reserve_alert(pool, event.envelope.occurred_at, ctx.locale)] \
+    owner = member_name(ctx.registry, pool.owner)
+    alerts = [reserve_alert(pool, owner, event.envelope.occurred_at, ctx.locale)] \
         if pool.below_minimum else []
     return Outcome(pools=[pool], alerts=alerts)
 
@@ -157,20 +161,14 @@ def _booking(update: ReferralUpdate, record: ReferralRecord, load_pool: LoadPool
 
 
 def _released(record: ReferralRecord, load_pool: LoadPool) -> list[Pool]:
-    if record.booking is None:
+    """The pool without the referral's place: it ends before the patient came (a place
+    used by an arrived patient stays booked, as the reserved-slot use counts it)."""
+    if record.booking is None or record.arrived_at is not None:
         return []
     pool = load_pool(pool_key(record.receiver, record.booking.pool_id))
     if pool is None or pool.holder(record.referral_id) is None:
         return []
     return [release(pool, record.referral_id)]
-
-
-def _check_onward(update: ReferralUpdate, record: ReferralRecord, ctx: Context) -> None:
-    target = update.onward_to
-    if target is None or target == record.receiver:
-        raise Rejection(Reason.REFERRAL_ONWARD_INVALID, "referral.onward_invalid",
-                        member=target or "-")
-    check_receiver(record.referrer, target, ctx.registry)
 
 
 def _marks(record: ReferralRecord, action: A, at: datetime) -> dict[str, object]:
@@ -197,7 +195,7 @@ def on_update(record: ReferralRecord | None, update: ReferralUpdate, ctx: Contex
     if first.repeated or first.step is None:
         return Outcome(repeated=True)
     if update.action is A.REFERRED_ONWARD:
-        _check_onward(update, found, ctx)
+        check_onward(update, found, ctx.registry)
     applied: list[tuple[A, str, Task]] = [(update.action, event_id, first.task)]
     pools: list[Pool] = []
     changes: dict[str, object] = _marks(found, update.action, at)
@@ -230,6 +228,9 @@ def _outcome(found: ReferralRecord, applied: list[tuple[A, str, Task]],
         closing = {"closed_at": at} if task.status in TERMINAL_STATUSES and \
             record.closed_at is None else {}
         record = record.with_task(task, **changes, **closing)
+        if record.answered_at is None and task.status in AWAITING_ANSWER:
+            # the answer's deadline as the machine keeps it (information provided restarts it)
+            record = record.with_task(task, answer_due_at=due_at(ctx.config, task))
         out.statuses += statuses(record, cause=cause, action=action, by_member=by_member,
                                  at=at, due_at=due_at(ctx.config, task),
                                  open_patient=ctx.open_patient, locale=ctx.locale,
@@ -267,8 +268,9 @@ def on_tick(record: ReferralRecord, now: datetime, ctx: Context,
         action = A(timed.action)
         pools = _released(record, load_pool) if action in RELEASING_STEPS else []
         return _outcome(record, [(action, cause, result.task)], {}, pools, HUB, ctx,
-                        reason=Text("referral.timed_step", {"action": timed.action,
-                                                            "status": task.business_status}))
+                        reason=Text("referral.timed_step", {
+                            "action": Label(f"referral.action.{timed.action}"),
+                            "status": Label(f"referral.status.{task.business_status}")}))
     escalation = escalation_due(ctx.config, task, now)
     if escalation is None:
         return Outcome()
@@ -287,6 +289,6 @@ def on_tick(record: ReferralRecord, now: datetime, ctx: Context,
     return out
 
 
-def expired(record: ReferralRecord, now: datetime, retention: timedelta) -> bool:
-    """A closed referral past its retention leaves the table."""
-    return record.closed_at is not None and record.closed_at + retention < now
+def past_retention(closed_at: datetime | None, now: datetime, retention: timedelta) -> bool:
+    """Whether a referral closed then has stayed its retention: it leaves the table."""
+    return closed_at is not None and closed_at + retention < now
