@@ -1,9 +1,10 @@
 """The referral watchdog's cost: one full sweep of a `referral-tasks` table holding
 100,000 open referrals (benchmarks.referral_table), done as
-hub.agents.referral.referral_watchdog does it: the table's items listed, each record loaded
-(ReferralRecord.from_json) and placed (home_partition), a closed one dropped past its
-retention, an open one looked at (engine.on_tick), and for what changed its statuses and
-alerts encoded for sending, the pools it released and the record written back. No broker.
+hub.agents.referral.referral_watchdog does it: the table's items listed, each placed
+(home_partition), a closed one judged without loading it (dropped past its retention), an
+open one loaded (ReferralRecord.from_json) and looked at (engine.on_tick), and for what
+changed its statuses and alerts encoded for sending, the pools it released and the record
+written back. No broker.
 
 Three sweeps each time, at the same `now`: the first finds the overdue share due (it
 tells both parties, or expires a no-show), the second tells the office of those overdue by
@@ -35,8 +36,8 @@ from faust.stores.rocksdb import RocksDBOptions
 from benchmarks.referral_table import NOW, ReferralTable, build
 from hub.rules.coordination import shipped_flow
 from hub.rules.referral.capacity import Pool
-from hub.rules.referral.engine import Context, expired, on_tick
-from hub.rules.referral.record import ReferralRecord
+from hub.rules.referral.engine import Context, on_tick, past_retention
+from hub.rules.referral.record import ReferralRecord, closed_since
 from hub.settings import HubSettings
 from schemas.codec import AvroCodec
 from schemas.partitioning import partition_of_key, referral_ordering_key
@@ -122,14 +123,14 @@ def sweep(store: Store, ctx: Context, pools: dict[str, Pool], codec: AvroCodec,
     figures.list_seconds = round(time.perf_counter() - started, 3)
     for key, value in rows:
         figures.records += 1
-        record = ReferralRecord.from_json(value)
-        home_partition(record.receiver)  # the agent's owned-partition check
-        if record.is_closed:
+        home_partition(value["task"]["performer"])  # the agent's owned-partition check
+        closed_at = closed_since(value)
+        if closed_at is not None:
             figures.closed += 1
-            if expired(record, NOW, retention):
+            if past_retention(closed_at, NOW, retention):
                 store.delete(key)
             continue
-        out = on_tick(record, NOW, ctx, pools.get)
+        out = on_tick(ReferralRecord.from_json(value), NOW, ctx, pools.get)
         if out.record is None:
             continue
         for event in (*out.statuses, *out.alerts):
