@@ -17,7 +17,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import failover, faust_floor, index_scale, mllp, retention, scale_out
+from benchmarks import (
+    failover,
+    faust_floor,
+    index_scale,
+    mllp,
+    referral_watchdog,
+    retention,
+    scale_out,
+)
 from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
@@ -117,15 +125,19 @@ def default_brokers() -> str:
               "(pure, no broker; 0: skip)")
 @click.option("--retention-results", default=2_000_000, help="Result items a year in the "
               "retention run (a county lead hospital's laboratory: 1-3 M)")
+@click.option("--referral-watchdog", "open_referrals", default=100_000, help="Open "
+              "referrals in the table one sweep of the referral watchdog goes through, timed "
+              "and its memory measured (pure, no broker; 0: skip)")
 @click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
               "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
          pharmacy_scale: str, compare_workers: bool, failover_size: int, failover_rate: float,
          scale_out_workers: str, retention_days: int, retention_results: int,
-         core: bool) -> None:
+         open_referrals: int, core: bool) -> None:
     console = Console(width=170)
     settled = _retention(retention_days, retention_results, console) if retention_days else None
+    watchdog = _watchdog(open_referrals, console) if open_referrals else None
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
     cores = [core_figures(kind, events, rate, seconds, flows, console)
              for kind in kinds] if core else []
@@ -174,6 +186,7 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         "failover": [f.as_dict() for f in failovers],
         "scale_out_3_nodes": [r.as_dict() for r in scaled],
         "retention": settled.as_dict() if settled else None,
+        "referral_watchdog": watchdog.as_dict() if watchdog else None,
     }, indent=2))
     console.print(f"written {out}")
 
@@ -192,6 +205,31 @@ def _retention(days: int, results_a_year: int, console: Console) -> retention.Re
     console.print(table)
     console.print(f"settled: {figures.settled.results:,} results of {figures.settled.patients:,} "
                   f"patients; end / first after the window: {figures.growth_after_window():.2f}")
+    return figures
+
+
+def _watchdog(open_referrals: int, console: Console) -> referral_watchdog.WatchdogFigures:
+    figures = referral_watchdog.run(open_referrals)
+    table = Table(title=f"the referral watchdog: one sweep of {open_referrals:,} open referrals "
+                  f"({figures.overdue:,} overdue), target under {figures.target_s:.0f} s")
+    for column in ("store", "sweep", "s", "of which listing s", "us/referral", "changed",
+                   "statuses", "alerts"):
+        table.add_column(column, justify="right")
+    for store, sweeps in (("rocksdb", figures.store), ("memory", figures.memory)):
+        for name, row in zip(referral_watchdog.SWEEPS, sweeps, strict=False):
+            table.add_row(store, name, f"{row.seconds:.2f}", f"{row.list_seconds:.2f}",
+                          f"{row.us_per_record:.0f}", f"{row.changed:,}",
+                          f"{row.statuses:,}", f"{row.alerts:,}")
+    unlisted = figures.store_unlisted_quiet
+    if unlisted is not None:
+        table.add_row("rocksdb", "quiet, unlisted", f"{unlisted.seconds:.2f}", "-",
+                      f"{unlisted.us_per_record:.0f}", "0", "0", "0")
+    console.print(table)
+    console.print(f"table {figures.table_json_mb:,.0f} MB of JSON, {figures.rocksdb_mb} MB in "
+                  f"RocksDB; a sweep's tracemalloc peak {figures.tracemalloc_peak_mb:,.0f} MB "
+                  f"({figures.tracemalloc_peak_unlisted_mb:,.0f} MB unlisted); RSS "
+                  f"{figures.rss_before_store_sweeps_mb:,.0f} -> "
+                  f"{figures.rss_after_store_sweeps_mb:,.0f} MB over the store sweeps")
     return figures
 
 
