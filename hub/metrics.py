@@ -145,6 +145,38 @@ SHORTAGES = Counter(
     "hub_shortages_total", "Shortages opened and closed, by source and status",
     ["source", "status"], registry=REGISTRY,
 )
+# Two-way referral (hub/agents/referral.py)
+REFERRAL_STEPS = Counter(
+    "hub_referral_steps_total", "Referral state transitions applied, by direction and step "
+    "(OPENED: a new referral; the hub's own steps too)", ["direction", "step"],
+    registry=REGISTRY,
+)
+REFERRALS_ARRIVED = Counter(
+    "hub_referrals_arrived_total", "Referred patients who arrived, by direction (the office "
+    "counts referrals by arrival, not by request)", ["direction"], registry=REGISTRY,
+)
+REFERRAL_ANSWERS = Counter(
+    "hub_referral_answers_total", "Receivers' first answers (accepted, rejected, referred "
+    "onward), in_time or late against the answer deadline", ["timeliness"],
+    registry=REGISTRY,
+)
+REFERRALS_OPEN = Gauge(
+    "hub_referrals_open", "Open referrals this worker owns, by direction (the watchdog's "
+    "last pass)", ["direction"], registry=REGISTRY,
+)
+REFERRAL_ESCALATIONS = Counter(
+    "hub_referral_escalations_total", "Missed referral deadlines escalated, by level "
+    "(1: both parties; 2: the office)", ["level"], registry=REGISTRY,
+)
+REFERRAL_RESERVED_PLACES = Gauge(
+    "hub_referral_reserved_places", "Reserved places of the current pools this worker owns, "
+    "by member, resource code and state (booked, free)", ["member", "resource", "state"],
+    registry=REGISTRY,
+)
+REFERRAL_SLOT_CONFLICTS = Counter(
+    "hub_referral_slot_conflicts_total", "Bookings refused because another referral holds "
+    "the slot, by receiving member", ["member"], registry=REGISTRY,
+)
 # Process
 GC_PAUSE_SECONDS = Histogram(
     "hub_gc_pause_seconds", "Python garbage collections (the whole process waits), by generation",

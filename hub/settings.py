@@ -214,6 +214,15 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     reporting_case_retention_days: int = Field(
         default=1096, ge=1, description="How long a case is remembered after it was last seen"
     )
+    # Two-way referral (deadline watchdog, closed referrals)
+    referral_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="How often the open referrals a worker owns are "
+        "checked against their deadlines and timed steps (escalation, no-show expiry)"
+    )
+    referral_closed_retention_days: int = Field(
+        default=90, ge=1, description="How long a closed referral stays in the "
+        "`referral-tasks` table after it closed: a quarter of the office's figures"
+    )
     # Retention (docs/deployment.md, "Retention")
     state_sweep_interval_s: float = Field(
         default=6 * 3600.0, gt=0, description="How often a worker drops the expired results, "

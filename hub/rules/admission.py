@@ -21,7 +21,6 @@ from schemas.models import (
 from schemas.models.common import Patient
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.models.referral import CapacityPool, ReferralRequest, ReferralUpdate
-from schemas.partitioning import ordering_key
 from schemas.reference.registry import Registry
 from schemas.topics import INTERNAL_ROUTES, TopicSpec
 
@@ -100,12 +99,15 @@ def admit(
     route = INTERNAL_ROUTES[type(event)]
     if isinstance(event, StockEvent | ShortageRegistration):
         return Admitted(event, route, event.drug_code)
-    if isinstance(event, CapacityPool | ReferralUpdate):  # no patient: keyed by receiver
-        return Admitted(event, route, ordering_key(event).decode())
+    # a referral's events are keyed by the receiving member (its pools: their owner), on
+    # the home partition intake places them on (schemas.partitioning)
+    if isinstance(event, CapacityPool):
+        return Admitted(event, route, event.envelope.member_id)
+    if isinstance(event, ReferralUpdate):
+        return Admitted(event, route, event.to_member)
     if isinstance(event, ReferralRequest):
         sealed = _protect(event.patient, event.envelope.member_id, secret, sealer)
-        return Admitted(event.model_copy(update={"patient": sealed}), route,
-                        ordering_key(event).decode())
+        return Admitted(event.model_copy(update={"patient": sealed}), route, event.to_member)
     if not isinstance(event, LabResult | ImagingReport | Diagnosis | TestOrder
                       | RecognitionDecision):
         raise Rejection(

@@ -27,6 +27,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.pharmacy",
     "hub.agents.reporting",
     "hub.agents.card_completion",
+    "hub.agents.referral",
     "hub.agents.state_expiry",
 )
 WEB_MODULES: tuple[str, ...] = (

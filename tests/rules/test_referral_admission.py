@@ -5,11 +5,12 @@ one request per referral id, and steps only on a referral kept at the receiver n
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
 
+from hub.rules.admission import admit
 from hub.rules.coordination import Task
 from hub.rules.privacy import Sealer, pseudonymous
 from hub.rules.referral.admission import (
@@ -127,3 +128,16 @@ def test_a_step_needs_a_known_referral_at_its_receiver() -> None:
     assert elsewhere.value.code == "REFERRAL_RECEIVER_MISMATCH"
     assert check_update(referral_update("lead", "chc-east:R7", "lead", "ACCEPTED"),
                         kept) is kept
+
+
+def test_intake_admits_referral_events_to_hub_referrals_keyed_by_the_receiver() -> None:
+    now = datetime.now(UTC)
+    request = referral_request("vp-hexi", "lead", "R1", at=now)
+    admitted = admit(request, "vp-hexi", REGISTRY, b"secret", SEALER, now=now,
+                     clock_skew=timedelta(minutes=5))
+    assert (admitted.route.name, admitted.key) == ("hub.referrals", "lead")
+    assert isinstance(admitted.event, ReferralRequest)
+    assert admitted.event.patient.name is None and admitted.event.patient.sealed
+    step = referral_update("lead", "vp-hexi:R1", "lead", "ACCEPTED", at=now)
+    assert admit(step, "lead", REGISTRY, b"secret", SEALER, now=now,
+                 clock_skew=timedelta(minutes=5)).key == "lead"

@@ -30,7 +30,7 @@ def test_every_message_used_in_the_code_is_in_the_catalogue_in_both_languages() 
     sources = [p.read_text(encoding="utf-8") for folder in ("hub", "connectors")
                for p in (ROOT / folder).rglob("*.py")]
     used = {key for source in sources for key in re.findall(
-        r'"((?:rejection|advice|report|revision|pharmacy|duration|console|dlq|sink|dev|demo|connector)'
+        r'"((?:rejection|advice|report|revision|pharmacy|duration|console|dlq|sink|dev|demo|connector|coordination|referral)'
         r'\.[a-z_]+)"', source)}
     assert used and used <= set(catalogue().messages)
     for texts in catalogue().messages.values():
