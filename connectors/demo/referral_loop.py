@@ -58,7 +58,8 @@ def referral_ids(now: datetime) -> tuple[str, str]:
 
 
 def _slot(start: datetime, i: int) -> str:
-    return f"CARD-{start + i * timedelta(minutes=30):%Y%m%d-%H%M}"
+    """A slot's number: the clinic and its Beijing start time."""
+    return f"CARD-{(start + i * timedelta(minutes=30)).astimezone(BEIJING):%Y%m%d-%H%M}"
 
 
 def _period(now: datetime) -> tuple[datetime, datetime]:

@@ -1,13 +1,15 @@
 """The referral board of the operators' page (issue 26), read from the referral flow's
-stored records and pools (hub.agents.referral): per member, the referrals it sent and
-received by state with the open ones listed, overdue first; the reserved pools and their
-fill; the office's escalations; and the office's figures per month.
+tables (`referral-tasks`, `referral-pools`, hub.agents.referral) over the partitions this
+worker owns, read only: per member, the referrals it sent and received by state with the
+open ones listed, overdue first; the reserved pools and their fill; the office's
+escalations; and the office's figures per month.
 
-Pure: the caller passes the records, the pools, the clock and how a task's deadline is
-read (the coordination machine's `due_at`). The page is the operators' and pseudonymous: a
-referral is shown by its number, its parties, direction, priority, state and deadline;
-never a patient, not even the pseudonym. Texts are rendered here in the hub's locale
-(Chinese by default), times in the consortium's zone with their date.
+Everything but `referral_figures` is pure: the records, the pools, the clock and how a
+task's deadline is read (the coordination machine's `due_at`) are passed in. The page is
+the operators' and pseudonymous: a referral is shown by its number, its parties,
+direction, priority, state and deadline; never a patient, not even the pseudonym. Texts
+are rendered here in the hub's locale (Chinese by default), times in the consortium's
+zone with their date.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from hub.rules.coordination import Task
+from hub.agents import referral
+from hub.rules.coordination import Task, due_at, shipped_flow
 from hub.rules.referral.capacity import MINIMUM_RESERVED_SHARE, Pool
-from hub.rules.referral.figures import PeriodFigures
+from hub.rules.referral.figures import CONSORTIUM_ZONE, PeriodFigures, office_figures
 from hub.rules.referral.record import ReferralRecord
+from hub.runtime.services import runtime
 from schemas.reference.messages import Locale
 
 JsonDict = dict[str, Any]
 DueAt = Callable[[Task], datetime | None]
 LISTED = 12  # rows per list; the counts cover all of them
-SHORT_REF = 14  # characters of a referral number the page shows
+SHORT_REF = 20  # characters of a referral number the page shows
 OFFICE_LEVEL = 2  # an escalation this high has reached the consortium's office
 FIGURE_PERIODS = 6  # the latest periods of the office's figures
 
@@ -81,6 +86,7 @@ def referral_row(record: ReferralRecord, member: str, now: datetime, due: dateti
         "left": None if left is None else time_left(left, locale),
         "overdue": left is not None and left < 0,
         "escalation_level": task.escalation_level,
+        "since": task.since.isoformat(),
         "closed": record.is_closed,
     }
 
@@ -104,19 +110,22 @@ def _by_state(rows: list[JsonDict]) -> list[JsonDict]:
 def member_section(member: str, records: Iterable[ReferralRecord], now: datetime,
                    due_at: DueAt, locale: Locale) -> JsonDict:
     """What one member's part of the board holds: only the referrals it is a party to,
-    counted by state for what it sent and what it received, the open ones listed."""
+    counted by state for what it sent and what it received; listed open ones first
+    (overdue first, then the soonest due), then the last closed."""
     rows = [referral_row(r, member, now, due_at(r.task), locale) for r in records
             if member in (r.referrer, r.receiver)]
     sent = [row for row in rows if row["role"] == "sent"]
     received = [row for row in rows if row["role"] == "received"]
-    listed = sorted((row for row in rows if not row["closed"]), key=_order)
+    still_open = sorted((row for row in rows if not row["closed"]), key=_order)
+    closed = sorted((row for row in rows if row["closed"]),
+                    key=lambda row: row["since"], reverse=True)
     return {
         "member": member,
         "sent": {"total": len(sent), "by_state": _by_state(sent)},
         "received": {"total": len(received), "by_state": _by_state(received)},
-        "open_total": len(listed),
-        "overdue_total": sum(row["overdue"] for row in listed),
-        "open": listed[:LISTED],
+        "open_total": len(still_open),
+        "overdue_total": sum(row["overdue"] for row in still_open),
+        "rows": (still_open + closed)[:LISTED],
     }
 
 
@@ -191,3 +200,18 @@ def referral_board(records: Iterable[ReferralRecord], pools: Iterable[Pool],
         "escalations_total": len(escalations),
         "figures": figure_rows(figures),
     }
+
+
+def referral_figures(now: datetime) -> JsonDict:
+    """The board over the referrals and pools this worker owns (none before its partitions
+    are assigned)."""
+    try:
+        records, pools = referral.owned_records(), referral.owned_pools()
+    except Exception:  # no assignment yet
+        records, pools = [], []
+    config = shipped_flow(referral.AGENT)
+    zone = runtime.locale.zone
+    figures = office_figures(records, pools, "month",
+                             zone if isinstance(zone, ZoneInfo) else CONSORTIUM_ZONE)
+    return referral_board(records, pools, figures, now, lambda task: due_at(config, task),
+                          runtime.locale, runtime.registry.ids)
