@@ -40,6 +40,7 @@ from schemas.models import (
     ReplenishmentOrder,
     Shortage,
 )
+from schemas.models.referral import ReferralAction
 from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.topics import (
     ALERTS,
@@ -51,6 +52,7 @@ from schemas.topics import (
 )
 
 DEMO_MEMBERS = ("lead", "chc-east", "thc-river", "mch", "vp-hexi")
+BOOKING_ACTIONS = frozenset({ReferralAction.BOOKED, ReferralAction.REBOOKED})
 STEP_WAIT_SECONDS = 20.0  # at most, for the hub to tell the parties a referral's last step
 console = Console(highlight=False)
 
@@ -73,7 +75,8 @@ def referral_status_line(event: ReferralStatus, locale: Locale) -> str:
                  role=_word(locale, "role", role), by=event.by_member, at=event.at)]
     if event.escalation_level:
         parts.append(say("console.referral_escalated", level=event.escalation_level))
-    if event.booking is not None and event.booking.starts_at is not None:
+    if event.action in BOOKING_ACTIONS and event.booking is not None \
+            and event.booking.starts_at is not None:
         parts.append(say("console.referral_booking", slot=event.booking.slot_id or "-",
                          starts_at=event.booking.starts_at))
     if event.encounter_ref:

@@ -139,6 +139,7 @@ def referral_loop(now: datetime) -> Iterator[Step]:
 
     up_ref, down_ref = referral_refs(now)
     upward, downward = referral_ids(now)
+    day = f"{now.astimezone(BEIJING):%Y%m%d}"
     first_slot = at(30).replace(second=0, microsecond=0)
     booked = Booking(pool_id=SLOT_POOL, slot_id=_slot(first_slot, 0))
     slot_pool, bed_pool = pools(now, first_slot)
@@ -149,7 +150,7 @@ def referral_loop(now: datetime) -> Iterator[Step]:
         LEAD, upward, LEAD, ReferralAction.ACCEPTED, at(50), booking=booked),
         after=(upward, "requested"))
     yield Step(LEAD, text("demo.referral_arrived"), _update(
-        LEAD, upward, LEAD, ReferralAction.ARRIVED, at(29), encounter_ref="MZ20261207-0457"),
+        LEAD, upward, LEAD, ReferralAction.ARRIVED, at(29), encounter_ref=f"MZ{day}-0457"),
         after=(upward, "booked"))
     yield Step(LEAD, text("demo.referral_completed"), _update(
         LEAD, upward, LEAD, ReferralAction.COMPLETED, at(12), downward_plan=DOWNWARD_PLAN,
@@ -165,8 +166,8 @@ def referral_loop(now: datetime) -> Iterator[Step]:
         after=(downward, "requested"))
     yield Step(VILLAGE, text("demo.referral_down_arrived"), _update(
         VILLAGE, downward, VILLAGE, ReferralAction.ARRIVED, at(4),
-        encounter_ref="HX-MZ-2026-1207-03"), after=(downward, "accepted"))
+        encounter_ref=f"HX-MZ-{day}-03"), after=(downward, "accepted"))
     yield Step(VILLAGE, text("demo.referral_followed_up"), _update(
         VILLAGE, downward, VILLAGE, ReferralAction.FOLLOWED_UP, at(1),
-        encounter_ref="HX-SF-2026-1207-01", note="血压128/78mmHg，心率72次/分，无胸痛发作，"
+        encounter_ref=f"HX-SF-{day}-01", note="血压128/78mmHg，心率72次/分，无胸痛发作，"
         "遵医嘱服药"), after=(downward, "arrived"))

@@ -115,6 +115,9 @@ def test_the_console_tells_each_party_its_status_in_chinese() -> None:
         assert f"转诊 {upward_id}（上转，紧急）已预约，lead 操作于 2026-12-07 09:10 +08:00" \
             in (line or "")
         assert "预约号源 CARD-20261207-0930，2026-12-07 09:30 +08:00" in (line or "")
+    arrived = next(s for s in seen.statuses if s.business_status == "arrived")
+    line = describe("out.vp-hexi", arrived) or ""
+    assert "就诊号 MZ20261207-0457" in line and "预约号源" not in line  # told once, when booked
     completed = next(s for s in seen.statuses if s.business_status == "completed")
     assert "下转方案：阿司匹林100mg每日一次" in (describe("out.vp-hexi", completed) or "")
     request = describe("out.lead", seen.requests[0]) or ""

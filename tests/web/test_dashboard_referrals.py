@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from connectors.demo.referral_loop import LIU, referral_ids
 from hub.rules.coordination import due_at, shipped_flow
@@ -36,7 +37,7 @@ def stalled() -> Replay:
     return seen
 
 
-def board(seen: Replay, locale: Locale = DEFAULT_LOCALE) -> dict[str, object]:
+def board(seen: Replay, locale: Locale = DEFAULT_LOCALE) -> dict[str, Any]:
     records, pools = list(seen.hub.records.values()), list(seen.hub.pools.values())
     return referral_board(records, pools, office_figures(records, pools), LATER,
                           lambda task: due_at(CONFIG, task), locale, MEMBERS)
@@ -44,7 +45,7 @@ def board(seen: Replay, locale: Locale = DEFAULT_LOCALE) -> dict[str, object]:
 
 def test_each_member_sees_its_own_referrals_overdue_first() -> None:
     data = board(stalled())
-    sections = {s["member"]: s for s in data["members"]}  # type: ignore[attr-defined]
+    sections = {s["member"]: s for s in data["members"]}
     assert list(sections) == ["lead", "chc-east", "thc-river", "vp-hexi"]  # registry order
     lead = sections["lead"]
     up_ref, down_ref = (rid.split(":")[1] for rid in referral_ids(NOW))
@@ -77,13 +78,13 @@ def test_each_member_sees_its_own_referrals_overdue_first() -> None:
 
 def test_the_office_sees_its_escalations_and_the_pools() -> None:
     data = board(stalled())
-    [escalated] = data["escalations"]  # type: ignore[misc]
+    [escalated] = data["escalations"]
     assert (escalated["referral_id"], escalated["referrer"], escalated["receiver"],
             escalated["escalation_level"]) == ("chc-east:CE-0901", "chc-east", "lead", 2)
     pools = data["pools"]
-    assert [(p["pool_id"], p["below_minimum"]) for p in pools] == [  # type: ignore[attr-defined]
+    assert [(p["pool_id"], p["below_minimum"]) for p in pools] == [
         ("CARD-WARD-W49", True), ("CARD-OPD-W49", False)]
-    beds, slots = pools  # type: ignore[misc]
+    beds, slots = pools
     assert (beds["resource_kind"], beds["total"], beds["reserved"], beds["warning"]) == (
         "床位", 40, 2, "预留 5%，低于 20%")
     assert (slots["resource_kind"], slots["total"], slots["reserved"], slots["booked"],
@@ -93,7 +94,7 @@ def test_the_office_sees_its_escalations_and_the_pools() -> None:
 
 
 def test_the_office_figures_by_arrival() -> None:
-    [month] = board(stalled())["figures"]  # type: ignore[misc]
+    [month] = board(stalled())["figures"]
     assert month["period"] == "2026-12"
     assert (month["upward_arrived"], month["downward_arrived"]) == (1, 1)
     assert (month["answered"], month["in_time_rate"], month["closed_loop_rate"]) == (
@@ -108,7 +109,7 @@ def test_no_patient_on_the_board_and_english_by_setting() -> None:
     for personal in (LIU.name, LIU.id_number, CHEN.name, CHEN.id_number, *pseudonyms):
         assert personal and personal not in text
     english = board(seen, Locale.of(Language.EN, "Asia/Shanghai"))
-    lead = english["members"][0]  # type: ignore[index]
+    lead = english["members"][0]
     assert (lead["rows"][0]["state_name"], lead["rows"][0]["left"]) == (
         "requested", "overdue by 2.0 h")
 
