@@ -25,6 +25,7 @@ from kafka.errors import KafkaError
 from connectors import metrics
 from connectors.member.fhir.feedback import render_fhir
 from connectors.member.fhir.outcome import FHIR_JSON
+from connectors.member.fhir.referral_out import REFERRAL_EVENTS, referral_exchange
 from connectors.member.hl7.feedback import render_hl7
 from connectors.member.hl7.message import read_header
 from connectors.member.mllp.client import send_message
@@ -78,13 +79,17 @@ class FhirTarget:
         self.base_url, self.zone, self.timeout = base_url.rstrip("/"), zone, timeout
 
     async def deliver(self, event: Event) -> None:
-        resource = render_fhir(event, self.zone)
-        url = f"{self.base_url}/{resource['resourceType']}"
+        if isinstance(event, REFERRAL_EVENTS):  # a Bundle to [base], a Task PUT
+            method, path, resource = referral_exchange(event, self.zone)
+        else:
+            method, resource = "POST", render_fhir(event, self.zone)
+            path = resource["resourceType"]
+        url = f"{self.base_url}/{path}".rstrip("/")
         try:
             async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout)
-            ) as session, session.post(url, json=resource,
-                                       headers={"Content-Type": FHIR_JSON}) as reply:
+            ) as session, session.request(method, url, json=resource,
+                                          headers={"Content-Type": FHIR_JSON}) as reply:
                 if reply.status >= 300:
                     text = (await reply.text())[:300]
                     raise DeliveryError(f"{url} answered {reply.status}: {text}")
@@ -114,6 +119,8 @@ class FeedbackDelivery:
     def should_deliver(self, event: Event) -> bool:
         if isinstance(event, Feedback):
             return event.status.value not in self.skip_statuses
+        if isinstance(event, REFERRAL_EVENTS) and self.target.name == "fhir":
+            return True  # every referral step reaches the HIS
         return isinstance(event, RecognitionAdvice)
 
     async def deliver(self, event: Event, stop: asyncio.Event | None = None) -> bool:

@@ -30,18 +30,19 @@ from zoneinfo import ZoneInfo
 from hub import metrics
 from hub.agents.base import Meta, hub_agent
 from hub.rules.coordination import shipped_flow
+from hub.rules.referral.board import Board, board
 from hub.rules.referral.capacity import Pool
 from hub.rules.referral.engine import (
     Context,
     Outcome,
-    expired,
     on_pool,
     on_request,
     on_tick,
     on_update,
+    past_retention,
 )
 from hub.rules.referral.figures import CONSORTIUM_ZONE, Period, PeriodFigures, office_figures
-from hub.rules.referral.record import ReferralRecord
+from hub.rules.referral.record import ReferralRecord, closed_since
 from hub.rules.rejections import Reason, Rejection
 from hub.runtime import channels, table_sweep, table_writes
 from hub.runtime.app import app
@@ -177,6 +178,12 @@ def figures(by: Period = "month") -> list[PeriodFigures]:
     return office_figures(owned_records(), owned_pools(), by, _zone())
 
 
+def referral_board(member: str | None = None) -> Board:
+    """The board of one member (None: the office's) over what this worker owns."""
+    return board(member, owned_records(), owned_pools(), shipped_flow("referral"),
+                 runtime.now())
+
+
 def _zone() -> ZoneInfo:
     zone = runtime.locale.zone
     return zone if isinstance(zone, ZoneInfo) else CONSORTIUM_ZONE
@@ -208,14 +215,15 @@ async def referral_watchdog() -> None:
     open_by_direction: dict[str, int] = {}
     async with _writing:
         for key, value in list(tasks.items()):
-            record = ReferralRecord.from_json(value)
-            partition = home_partition(record.receiver)
+            partition = home_partition(value["task"]["performer"])
             if partition not in owned:
                 continue
-            if record.is_closed:
-                if expired(record, now, retention):
+            closed_at = closed_since(value)
+            if closed_at is not None:  # most of the table: judged without loading it
+                if past_retention(closed_at, now, retention):
                     await table_writes.delete(tasks, partition, key)
                 continue
+            record = ReferralRecord.from_json(value)
             out = on_tick(record, now, ctx, load_pool)
             if out.record is not None:
                 await _send(out)

@@ -31,6 +31,7 @@ from schemas.models import (
     DiseaseReportCard,
     Feedback,
     LabResult,
+    ReferralRequest,
     StockEvent,
     TestOrder,
 )
@@ -38,6 +39,7 @@ from schemas.models.clinical import CaseClassification
 from schemas.models.common import Belonging, Occupation
 from schemas.topics import CDC_REPORTS, feedback_topic, ingress_topic
 from tests.conftest import Decoded, WorkerProcess
+from tests.connectors.fhir_referral_examples import referral_bundle
 from tests.connectors.test_fhir_resources import (
     COVID_ID,
     bundle,
@@ -94,17 +96,18 @@ def test_bundle_is_published_whole_and_a_bad_one_not_at_all(
         ("/fhir", bad),
         ("/fhir/MedicationDispense", for_member(medication_dispense())),
         ("/fhir", for_member(bundle())),  # resent: the same event ids again
+        ("/fhir", referral_bundle()),
     ])
-    assert [status for status, _ in replies] == [200, 422, 201, 200]
+    assert [status for status, _ in replies] == [200, 422, 201, 200, 200]
     locations = [e["response"]["location"] for e in replies[0][1]["entry"]]
     assert locations == [e["response"]["location"] for e in replies[3][1]["entry"]]
 
     events = [e for _, e in read_topic(ingress_topic(MEMBER),
-                                       until=lambda got: len(got) >= 7, timeout=30)]
+                                       until=lambda got: len(got) >= 8, timeout=30)]
     # in.<member> has two partitions: compare by id, not by order
     copies = Counter(e.envelope.event_id for e in events)
     by_id = {e.envelope.event_id: e for e in events}
-    assert len(events) == 7 and sorted(copies.values()) == [1, 2, 2, 2]
+    assert len(events) == 8 and sorted(copies.values()) == [1, 1, 2, 2, 2]
     assert sorted(type(by_id[i]).__name__ for i, n in copies.items() if n == 2) == [
         "Diagnosis", "LabResult", "TestOrder"]
     assert all(e.envelope.member_id == MEMBER for e in events)
@@ -114,6 +117,10 @@ def test_bundle_is_published_whole_and_a_bad_one_not_at_all(
     assert lab.item_code == "K" and lab.patient.name == "张三"
     assert any(isinstance(e, Diagnosis) and e.icd10 == "A15.000" for e in events)
     assert any(isinstance(e, TestOrder) and e.item_code == "GLU" for e in events)
+    referral = next(e for e in events if isinstance(e, ReferralRequest))  # through Avro whole
+    assert (referral.to_member, len(referral.documents), referral.patient.name) == (
+        "lead", 3, "王秀英")
+    assert referral.insurance is not None and referral.insurance.insured_number
 
 
 def test_fhir_command_serves_resources_and_metrics(broker: BaseBroker, tmp_path: Path) -> None:

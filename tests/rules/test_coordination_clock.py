@@ -40,7 +40,7 @@ STEP_BY = {"INFO_PROVIDED": VILLAGE, "CANCELLED": VILLAGE, "EXPIRED": HUB_MEMBER
 DEADLINES = {
     "requested": ((), True, ("30m", "2h", "24h")),
     "received": (("RECEIVED",), True, ("30m", "2h", "24h")),
-    "information-provided": (("INFO_REQUESTED", "INFO_PROVIDED"), True, ("30m", "2h", "24h")),
+    "information-provided": (("INFO_REQUESTED", "INFO_PROVIDED"), False, ("30m", "2h", "24h")),
     "waiting-for-information": (("INFO_REQUESTED",), False, ("2h", "8h", "48h")),
     "accepted": (("ACCEPTED",), False, ("1h", "4h", "24h")),
     "arrived": (("ACCEPTED", "BOOKED", "ARRIVED"), False, ("2d", "7d", "30d")),
@@ -204,6 +204,9 @@ def _set(path: str, value: object) -> Any:
                            "action": "EXPIRED"}]),
      r"timed_steps\[0\]: EXPIRED is not allowed from 'booked'"),
     (_set("roles", {"requester": "referrer", "sender": "x"}), r"roles: unknown role 'sender'"),
+    (_set("steps", {"action": "RECEIVED"}), r"steps: expected a list of tables"),
+    (_set("priorities", ["URGENT"]), r"deadlines.requested: unknown priority 'EMERGENCY'"),
+    (_set("flow", ""), r"flow: the file must name its flow"),
 ])
 def test_a_configuration_error_names_its_entry(change: Any, error: str) -> None:
     table = shipped()

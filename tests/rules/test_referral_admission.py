@@ -77,7 +77,8 @@ def test_a_direction_against_the_levels_is_refused_in_chinese() -> None:
     rejection = refused(referral_request("lead", "chc-east", "R2", direction="UP"))
     assert rejection.code == "REFERRAL_DIRECTION"
     assert rejection.reason_in(DEFAULT_LOCALE) == (
-        "转诊方向 UP 与双方级别不符：lead（LEAD_HOSPITAL）转往 chc-east（CENTRE）应为 DOWN")
+        "转诊方向（上转）与双方级别不符：安县人民医院（牵头医院）转往城东社区卫生服务中心（基层医疗卫生机构）"
+        "应为下转")
     assert refused(referral_request("chc-east", "chc-west", "R3")).code == "REFERRAL_DIRECTION"
 
 

@@ -17,13 +17,13 @@ from hub.rules.referral.capacity import Pool
 from hub.rules.referral.engine import (
     Context,
     Outcome,
-    expired,
     on_pool,
     on_request,
     on_tick,
     on_update,
+    past_retention,
 )
-from hub.rules.referral.record import ReferralRecord
+from hub.rules.referral.record import ReferralRecord, closed_since
 from hub.rules.rejections import Rejection
 from schemas.codec import AvroCodec
 from schemas.models.coordination import TaskStatus
@@ -102,7 +102,7 @@ def test_an_upward_referral_reaches_both_parties_with_the_patient_only_there() -
         "vp-hexi:R1", TaskStatus.REQUESTED, "requested", None)
     assert opened.due_at == T0 + timedelta(hours=2)  # an urgent one is answered in 2 h
     assert opened.patient.name == "张伟" and opened.patient.id_number == ZHANG.id_number
-    assert opened.reason == "转诊申请已送达 lead"
+    assert opened.reason == "转诊申请已送达安县人民医院"
     [to_receiver] = out.requests
     assert to_receiver.to_member == "lead" and to_receiver.patient.name == "张伟"
     stored = json.dumps(hub.records["vp-hexi:R1"].to_json(), ensure_ascii=False)
@@ -191,7 +191,7 @@ def test_a_stalled_urgent_referral_escalates_to_the_parties_then_the_office() ->
     assert [(s.escalation_level, s.action, s.envelope.member_id) for s in first.statuses] == [
         (1, None, "vp-hexi"), (1, None, "lead")]
     assert first.statuses[0].reason == (
-        "转诊单 vp-hexi:R1 处于 requested 状态，应于 2026-12-07 11:00 +08:00 前处理，"
+        "转诊单 vp-hexi:R1 处于「待接收」状态，应于 2026-12-07 11:00 +08:00 前处理，"
         "已逾期（第 1 级督办）")
     assert hub.tick("vp-hexi:R1", T0 + timedelta(hours=3)).record is None
     second = hub.tick("vp-hexi:R1", T0 + timedelta(hours=4))
@@ -216,10 +216,13 @@ def test_a_no_show_expires_a_week_later_and_frees_the_slot() -> None:
     out = hub.tick("vp-hexi:R1", no_show_at + timedelta(days=7))
     assert [(s.action, s.status, s.by_member) for s in out.statuses][:1] == [
         ("EXPIRED", TaskStatus.FAILED, "hub")]
+    assert out.statuses[0].reason == "「未按约就诊」状态已到期，平台自动过期关闭"
     record = hub.records["vp-hexi:R1"]
     assert record.closed_at == no_show_at + timedelta(days=7)
-    assert not expired(record, no_show_at + timedelta(days=90), timedelta(days=90))
-    assert expired(record, no_show_at + timedelta(days=98), timedelta(days=90))
+    assert not past_retention(record.closed_at, no_show_at + timedelta(days=90),
+                              timedelta(days=90))
+    assert past_retention(record.closed_at, no_show_at + timedelta(days=98), timedelta(days=90))
+    assert closed_since(record.to_json()) == record.closed_at
 
 
 def test_a_pool_reserving_under_20_percent_warns_the_office_once_per_publication() -> None:
@@ -229,5 +232,39 @@ def test_a_pool_reserving_under_20_percent_warns_the_office_once_per_publication
     out = hub.keep(on_pool(None, pool, CTX))
     [alert] = out.alerts
     assert alert.kind == "referral-reserve-below-20pct" and alert.member_ids == ["lead"]
-    assert alert.summary == "lead 的 CT检查 预留给转诊患者 10/100（10%），低于 20%"
+    assert alert.summary == "安县人民医院的CT检查预留给转诊患者 10/100（10%），低于 20%"
     assert on_pool(hub.pools["lead|ct"], pool, CTX).repeated
+
+
+def test_a_place_used_by_an_arrived_patient_stays_booked() -> None:
+    hub = Hub()
+    hub.publish_pool()
+    hub.request(referral_request("vp-hexi", "lead", "R1", at=T0))
+    hub.update(step("lead", "vp-hexi:R1", "ACCEPTED", 10, booking=slot("CARD-0900")))
+    arrived = hub.update(step("lead", "vp-hexi:R1", "ARRIVED", 60 * 24,
+                              encounter_ref="MZ20261208-0017"))
+    assert arrived.statuses[0].encounter_ref == "MZ20261208-0017"
+    assert arrived.statuses[0].due_at == T0 + timedelta(days=31)  # an outcome owed in 30 d
+    hub.update(step("vp-hexi", "vp-hexi:R1", "CANCELLED", 60 * 25))
+    assert hub.pools["lead|card-w50"].bookings == {"CARD-0900": "vp-hexi:R1"}
+    assert hub.records["vp-hexi:R1"].arrived_at == T0 + timedelta(days=1)
+
+
+def test_a_downward_referral_returns_the_upward_one_and_closes_on_follow_up() -> None:
+    village = Hub()  # the downward referral lives with its receiver, the village clinic
+    down = referral_request("lead", "vp-hexi", "D1", direction="DOWN", at=T0,
+                            kind="REHABILITATION", returns_referral="vp-hexi:R1")
+    village.request(down)
+
+    def by_village(action: str, minutes: int, **fields: object) -> ReferralUpdate:
+        return referral_update("vp-hexi", "lead:D1", "vp-hexi", action,
+                               at=T0 + timedelta(minutes=minutes), **fields)
+
+    village.update(by_village("ACCEPTED", 30))
+    village.update(by_village("ARRIVED", 60 * 24))
+    out = village.update(by_village("FOLLOWED_UP", 60 * 24 * 8, encounter_ref="SF-0001"))
+    [status, _] = out.statuses
+    assert (status.business_status, status.status, status.returns_referral) == (
+        "followed-up", TaskStatus.COMPLETED, "vp-hexi:R1")
+    record = village.records["lead:D1"]
+    assert record.followed_up_at == T0 + timedelta(days=8) and record.closed_at is not None

@@ -22,6 +22,8 @@ from connectors.member.fhir.occupation import (
 )
 from connectors.member.fhir.patients import best_identifier, patient_from_resource, subject_patient
 from connectors.member.fhir.records import condition, medication_dispense, service_request
+from connectors.member.fhir.referral import is_referral, referral_request
+from connectors.member.fhir.referral_task import referral_update
 from connectors.member.fhir.resources import References, Resource
 from connectors.member.fhir.results import diagnostic_report, imaging_study, lab_result
 from connectors.member.mapping import Rejected, RejectReason
@@ -34,10 +36,16 @@ MAPPERS: dict[str, Mapper] = {
     "DiagnosticReport": diagnostic_report,
     "ImagingStudy": imaging_study,
     "Condition": condition,
-    "ServiceRequest": service_request,
+    "ServiceRequest": lambda ctx, sr, refs: (referral_request if is_referral(sr)
+                                             else service_request)(ctx, sr, refs),
     "MedicationDispense": medication_dispense,
+    "Task": referral_update,  # a step on a referral (referral_task.py)
 }
-REFERENCE_ONLY = frozenset({"Patient", "Medication", "Specimen"})
+REFERENCE_ONLY = frozenset({"Patient", "Medication", "Specimen",
+                            # read through a referral's references (referral*.py)
+                            "Organization", "Practitioner", "PractitionerRole", "Coverage",
+                            "DocumentReference", "MedicationRequest", "CarePlan", "Appointment",
+                            "Slot", "Schedule", "Encounter"})
 ENTRY_METHODS = frozenset({"POST", "PUT"})
 
 

@@ -95,6 +95,10 @@ class References:
         if resource.id:
             self._by_ref[f"{resource.get_resource_type()}/{resource.id}"] = resource
 
+    def resources(self) -> list[Resource]:
+        """Every resource these references can reach, each once."""
+        return list({id(r): r for r in self._by_ref.values()}.values())
+
     def including_contained(self, holder: Resource) -> References:
         """These references plus the holder's contained resources, so that resources
         contained in a report can point at each other (#id)."""

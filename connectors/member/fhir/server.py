@@ -10,7 +10,8 @@ with its location (reference-only entries "200 OK").
 Errors: 400 with an OperationOutcome when the body is not valid FHIR R4 (fhir.resources
 validation; each issue names the element), 422 when it is valid but cannot be mapped
 (unmapped code, missing field, unsupported status), 413 when the body is over
-HUB_FHIR_MAX_BODY_BYTES, 503 when Kafka did not take it (resend later). Refused bodies go
+HUB_FHIR_MAX_BODY_BYTES, 503 when Kafka did not take it (resend later). PUT or PATCH
+[base]/fhir/Task/{id} with a whole Task: a step on a referral (referral_task.py). Refused bodies go
 to the local dead-letter file. A value understood as nothing but not worth refusing for (an
 occupation that maps to no group of the card) is a warning issue in the answer.
 GET /metrics: Prometheus; GET /fhir/metadata: a minimal CapabilityStatement.
@@ -152,6 +153,23 @@ def _transaction_response(entries: list[MappedEntry]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": response}
 
 
+async def update(request: web.Request) -> web.Response:
+    """PUT or PATCH [base]/fhir/Task/{id}: a party's new version of a referral's Task, taken
+    as a POST of it (a PATCH must carry the whole Task: no Task is kept here to patch)."""
+    kind = request.match_info["type"]
+    if kind != "Task":
+        return _refuse(request, b"", "other", 405, RejectReason.UNSUPPORTED.value,
+                       [(kind, get_settings().locale().say("connector.fhir_update_type",
+                                                           kind=kind))], "not-supported")
+    if request.content_type in ("application/json-patch+json", "application/fhir+xml") or (
+            request.method == "PATCH" and request.content_type.endswith("patch+json")):
+        return _refuse(request, await request.read(), "Task", 415,
+                       RejectReason.UNSUPPORTED.value,
+                       [("Task", get_settings().locale().say("connector.fhir_json_patch"))],
+                       "not-supported")
+    return await create(request)
+
+
 async def metadata(request: web.Request) -> web.Response:
     return _reply(200, capability_statement(sorted(MAPPERS)), "metadata")
 
@@ -184,4 +202,6 @@ def build_app(
     app.router.add_get("/fhir/metadata", metadata)
     app.router.add_post("/fhir", create)
     app.router.add_post("/fhir/{type}", create)
+    app.router.add_put("/fhir/{type}/{id}", update)
+    app.router.add_patch("/fhir/{type}/{id}", update)
     return app

@@ -83,6 +83,13 @@ def _step(raw: dict[str, Any], where: str) -> Step:
                 else frozenset(_names(from_business, f"{where} from_business")))
 
 
+def _tables(parsed: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    found = parsed.get(key, [])
+    if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+        raise FlowConfigError(f"{key}: expected a list of tables ([[{key}]])")
+    return found
+
+
 def _deadlines(raw: dict[str, Any], priorities: tuple[str, ...]
                ) -> tuple[dict[tuple[str, str], timedelta], dict[str, Clock]]:
     limits: dict[tuple[str, str], timedelta] = {}
@@ -109,9 +116,11 @@ def flow_config(parsed: dict[str, Any]) -> FlowConfig:
     if not isinstance(flow, str) or not flow:
         raise FlowConfigError("flow: the file must name its flow")
     opened = parsed.get("opened_business_status", "requested")
-    priorities = tuple(_names(parsed.get("priorities", []) or ["*"], "priorities"))
-    priorities = () if priorities == ("*",) else priorities
-    steps = tuple(_step(raw, f"steps[{i}]") for i, raw in enumerate(parsed.get("steps", [])))
+    if not isinstance(opened, str) or not opened:
+        raise FlowConfigError("opened_business_status: expected a name")
+    raw_priorities = parsed.get("priorities")  # absent: any priority the flow sends
+    priorities = () if raw_priorities is None else tuple(_names(raw_priorities, "priorities"))
+    steps = tuple(_step(raw, f"steps[{i}]") for i, raw in enumerate(_tables(parsed, "steps")))
     if not steps:
         raise FlowConfigError(f"{flow}: no steps")
     actions = [s.action for s in steps]
@@ -124,12 +133,15 @@ def flow_config(parsed: dict[str, Any]) -> FlowConfig:
         if undefined:
             raise FlowConfigError(
                 f"steps[{i}] ({step.action}) from_business: no step reaches {sorted(undefined)}")
-    limits, clocks = _deadlines(parsed.get("deadlines", {}), priorities)
+    deadlines = parsed.get("deadlines", {})
+    if not isinstance(deadlines, dict):
+        raise FlowConfigError("deadlines: expected a table per business status")
+    limits, clocks = _deadlines(deadlines, priorities)
     for business in {b for b, _ in limits} | set(clocks):
         if business not in reached:
             raise FlowConfigError(f"deadlines.{business}: no step reaches {business!r}")
     timed = tuple(_timed(raw, f"timed_steps[{i}]", steps, reached)
-                  for i, raw in enumerate(parsed.get("timed_steps", [])))
+                  for i, raw in enumerate(_tables(parsed, "timed_steps")))
     return FlowConfig(
         flow=flow, steps=steps, deadlines=limits,
         office_after=duration(parsed.get("office_after"), "office_after"),

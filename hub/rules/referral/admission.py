@@ -11,7 +11,14 @@ from collections.abc import Callable
 from hub.rules.referral.record import ReferralRecord, fingerprint
 from hub.rules.rejections import Reason, Rejection
 from schemas.models.referral import ReferralDirection, ReferralRequest, ReferralUpdate
+from schemas.reference.messages import Label
 from schemas.reference.registry import Level, Registry
+
+
+def member_name(registry: Registry, member_id: str) -> str:
+    """How a member is named in a sentence (its id if unregistered)."""
+    member = registry.get(member_id)
+    return member.name if member is not None else member_id
 
 
 def direction_between(sender: Level, receiver: Level) -> ReferralDirection:
@@ -43,9 +50,12 @@ def check_direction(request: ReferralRequest, registry: Registry) -> None:
     actual = direction_between(sender.level, receiver_level)
     if actual is not request.direction:
         raise Rejection(
-            Reason.REFERRAL_DIRECTION, "referral.direction", direction=request.direction.value,
-            sender=sender_id, sender_level=sender.level.name, receiver=request.to_member,
-            receiver_level=receiver_level.name, actual=actual.value,
+            Reason.REFERRAL_DIRECTION, "referral.direction",
+            direction=Label(f"referral.{request.direction.value}"), sender=sender.name,
+            sender_level=Label(f"referral.level.{sender.level.name}"),
+            receiver=member_name(registry, request.to_member),
+            receiver_level=Label(f"referral.level.{receiver_level.name}"),
+            actual=Label(f"referral.{actual.value}"),
         )
 
 

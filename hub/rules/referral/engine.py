@@ -31,6 +31,7 @@ from hub.rules.referral.admission import (
     check_update,
     direction_between,
     is_repeat,
+    member_name,
 )
 from hub.rules.referral.capacity import Pool, book, pool_key, publish, release
 from hub.rules.referral.outputs import (
@@ -57,7 +58,7 @@ from schemas.models.referral import (
     ReferralUpdate,
     referral_id,
 )
-from schemas.reference.messages import DEFAULT_LOCALE, Locale, Text
+from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, Text
 from schemas.reference.registry import Registry
 
 A = ReferralAction
@@ -112,7 +113,8 @@ def on_request(existing: ReferralRecord | None, request: ReferralRequest, ctx: C
     )
     opened = statuses(record, cause=request.envelope.event_id, action=None, by_member=sender,
                       at=at, due_at=due, open_patient=ctx.open_patient, locale=ctx.locale,
-                      reason=Text("referral.opened", {"receiver": request.to_member}))
+                      reason=Text("referral.opened", {
+                          "receiver": member_name(ctx.registry, request.to_member)}))
     return Outcome(record=record, statuses=opened,
                    requests=[receiver_copy(request, ctx.open_patient)], steps=["OPENED"])
 
@@ -123,7 +125,8 @@ def on_pool(existing: Pool | None, event: CapacityPool, ctx: Context) -> Outcome
     if existing is not None and existing.publication == event.envelope.event_id:
         return Outcome(repeated=True)
     pool = publish(existing, event)
-    alerts = [reserve_alert(pool, event.envelope.occurred_at, ctx.locale)] \
+    owner = member_name(ctx.registry, pool.owner)
+    alerts = [reserve_alert(pool, owner, event.envelope.occurred_at, ctx.locale)] \
         if pool.below_minimum else []
     return Outcome(pools=[pool], alerts=alerts)
 
@@ -157,7 +160,9 @@ def _booking(update: ReferralUpdate, record: ReferralRecord, load_pool: LoadPool
 
 
 def _released(record: ReferralRecord, load_pool: LoadPool) -> list[Pool]:
-    if record.booking is None:
+    """The pool without the referral's place: it ends before the patient came (a place
+    used by an arrived patient stays booked, as the reserved-slot use counts it)."""
+    if record.booking is None or record.arrived_at is not None:
         return []
     pool = load_pool(pool_key(record.receiver, record.booking.pool_id))
     if pool is None or pool.holder(record.referral_id) is None:
@@ -267,8 +272,9 @@ def on_tick(record: ReferralRecord, now: datetime, ctx: Context,
         action = A(timed.action)
         pools = _released(record, load_pool) if action in RELEASING_STEPS else []
         return _outcome(record, [(action, cause, result.task)], {}, pools, HUB, ctx,
-                        reason=Text("referral.timed_step", {"action": timed.action,
-                                                            "status": task.business_status}))
+                        reason=Text("referral.timed_step", {
+                            "action": Label(f"referral.action.{timed.action}"),
+                            "status": Label(f"referral.status.{task.business_status}")}))
     escalation = escalation_due(ctx.config, task, now)
     if escalation is None:
         return Outcome()
@@ -287,6 +293,6 @@ def on_tick(record: ReferralRecord, now: datetime, ctx: Context,
     return out
 
 
-def expired(record: ReferralRecord, now: datetime, retention: timedelta) -> bool:
-    """A closed referral past its retention leaves the table."""
-    return record.closed_at is not None and record.closed_at + retention < now
+def past_retention(closed_at: datetime | None, now: datetime, retention: timedelta) -> bool:
+    """Whether a referral closed then has stayed its retention: it leaves the table."""
+    return closed_at is not None and closed_at + retention < now

@@ -22,7 +22,7 @@ from schemas.models.referral import (
     ReferralUpdate,
     referral_id,
 )
-from schemas.reference.messages import Locale, Text
+from schemas.reference.messages import Label, Locale, Text
 
 HUB = HUB_MEMBER  # who the hub's own steps are by
 RESERVE_ALERT = "referral-reserve-below-20pct"
@@ -104,7 +104,7 @@ def onward_referral_id(record: ReferralRecord) -> str:
     return referral_id(record.referrer, onward_ref(record.referral_ref))
 
 
-def reserve_alert(pool: Pool, at: datetime, locale: Locale) -> OperatorAlert:
+def reserve_alert(pool: Pool, owner_name: str, at: datetime, locale: Locale) -> OperatorAlert:
     """The office is told a pool reserves less than the domain's 20%, once per
     publication."""
     alert_id = deterministic_id("alert", RESERVE_ALERT, pool.key, pool.publication)
@@ -114,7 +114,7 @@ def reserve_alert(pool: Pool, at: datetime, locale: Locale) -> OperatorAlert:
                                             correlation_id=pool.publication),
         alert_id=alert_id, kind=RESERVE_ALERT, severity="WARNING", member_ids=[pool.owner],
         summary=locale.render(Text("referral.reserve_below_minimum", {
-            "member": pool.owner, "pool": pool.resource_name, "reserved": pool.reserved,
+            "member": owner_name, "pool": pool.resource_name, "reserved": pool.reserved,
             "total": pool.total, "share": share,
             "minimum": f"{MINIMUM_RESERVED_SHARE:.0%}"})),
         details={"pool_id": pool.pool_id, "resource": pool.resource.value,
@@ -125,7 +125,8 @@ def reserve_alert(pool: Pool, at: datetime, locale: Locale) -> OperatorAlert:
 
 def overdue_reason(record: ReferralRecord, due: datetime, level: int) -> Text:
     return Text("referral.overdue", {
-        "referral_id": record.referral_id, "status": record.task.business_status,
+        "referral_id": record.referral_id,
+        "status": Label(f"referral.status.{record.task.business_status}"),
         "due_at": due, "level": level})
 
 

@@ -115,6 +115,7 @@ class ReferralRecord:
         )
 
 
-def is_closed_json(value: dict[str, Any]) -> bool:
-    """Whether a stored referral is closed, without loading it (the watchdog's pass)."""
-    return value.get("referral", {}).get("closed_at") is not None
+def closed_since(value: dict[str, Any]) -> datetime | None:
+    """When a stored referral closed (None: open), without loading it (the watchdog's
+    pass over the whole table)."""
+    return _time(value["referral"].get("closed_at"))
