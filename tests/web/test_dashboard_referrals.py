@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.demo.referral_loop import LIU, referral_ids
-from hub.rules.coordination import due_at, shipped_flow
+from hub.rules.coordination import shipped_flow
 from hub.rules.referral.figures import office_figures
 from hub.web.dashboard.referrals import referral_board, time_left
 from schemas.reference.messages import DEFAULT_LOCALE, Language, Locale
@@ -39,8 +39,8 @@ def stalled() -> Replay:
 
 def board(seen: Replay, locale: Locale = DEFAULT_LOCALE) -> dict[str, Any]:
     records, pools = list(seen.hub.records.values()), list(seen.hub.pools.values())
-    return referral_board(records, pools, office_figures(records, pools), LATER,
-                          lambda task: due_at(CONFIG, task), locale, MEMBERS)
+    return referral_board(records, pools, office_figures(records, pools), CONFIG, LATER,
+                          locale, MEMBERS)
 
 
 def test_each_member_sees_its_own_referrals_overdue_first() -> None:

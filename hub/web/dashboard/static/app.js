@@ -237,7 +237,7 @@ function referralRow(r) {
     el("td", {}, r.direction_name),
     el("td", { class: "code" }, (r.role === "sent" ? "→ " : "← ") + r.counterpart),
     el("td", {}, r.priority_name),
-    el("td", { class: "state" }, r.state_name),
+    el("td", { class: "state", title: r.booked_for ? "预约 " + r.booked_for : null }, r.state_name),
     el("td", { class: "nowrap" }, r.due || "—"),
     el("td", { class: "num left" }, r.left || "—"),
     el("td", { class: "num level" }, r.escalation_level || "—"));
