@@ -268,3 +268,14 @@ def test_a_downward_referral_returns_the_upward_one_and_closes_on_follow_up() ->
         "followed-up", TaskStatus.COMPLETED, "vp-hexi:R1")
     record = village.records["lead:D1"]
     assert record.followed_up_at == T0 + timedelta(days=8) and record.closed_at is not None
+
+
+def test_information_provided_restarts_the_answer_clock_for_the_figures() -> None:
+    hub = Hub()
+    hub.request(referral_request("vp-hexi", "lead", "R1", at=T0, priority="URGENT"))
+    hub.update(step("lead", "vp-hexi:R1", "INFO_REQUESTED", 30, note="请补充近三天血压记录"))
+    provided = hub.update(step("vp-hexi", "vp-hexi:R1", "INFO_PROVIDED", 150))
+    assert provided.statuses[0].due_at == T0 + timedelta(minutes=150 + 120)
+    accepted = hub.update(step("lead", "vp-hexi:R1", "ACCEPTED", 200))  # past the first 2 h
+    assert accepted.answered_in_time is True
+    assert hub.records["vp-hexi:R1"].answer_due_at == T0 + timedelta(minutes=270)

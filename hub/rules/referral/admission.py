@@ -111,3 +111,12 @@ def check_update(update: ReferralUpdate, record: ReferralRecord | None) -> Refer
                         referral_id=update.referral_id, to_member=update.to_member,
                         receiver=record.receiver)
     return record
+
+
+def check_onward(update: ReferralUpdate, record: ReferralRecord, registry: Registry) -> None:
+    """A referral onward names another registered member than both parties."""
+    target = update.onward_to
+    if target is None or target == record.receiver:
+        raise Rejection(Reason.REFERRAL_ONWARD_INVALID, "referral.onward_invalid",
+                        member=target or "-")
+    check_receiver(record.referrer, target, registry)

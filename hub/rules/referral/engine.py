@@ -26,7 +26,7 @@ from hub.rules.coordination import (
     timed_step_due,
 )
 from hub.rules.referral.admission import (
-    check_receiver,
+    check_onward,
     check_request,
     check_update,
     direction_between,
@@ -48,7 +48,7 @@ from hub.rules.referral.outputs import (
 from hub.rules.referral.record import ReferralRecord, fingerprint
 from hub.rules.rejections import Reason, Rejection
 from schemas.models import OperatorAlert, deterministic_id
-from schemas.models.coordination import TERMINAL_STATUSES
+from schemas.models.coordination import TERMINAL_STATUSES, TaskStatus
 from schemas.models.referral import (
     Booking,
     CapacityPool,
@@ -65,6 +65,7 @@ A = ReferralAction
 BOOKING_STEPS = frozenset({A.BOOKED, A.REBOOKED})
 RELEASING_STEPS = frozenset({A.CANCELLED, A.REJECTED, A.NO_SHOW, A.REFERRED_ONWARD, A.EXPIRED})
 ANSWERS = frozenset({A.ACCEPTED, A.REJECTED, A.REFERRED_ONWARD})
+AWAITING_ANSWER = frozenset({TaskStatus.REQUESTED, TaskStatus.RECEIVED})
 ARRIVAL_GRACE = timedelta(days=1)  # a booked referral's arrival or no-show is due by then
 LoadPool = Callable[[str], Pool | None]
 
@@ -170,14 +171,6 @@ def _released(record: ReferralRecord, load_pool: LoadPool) -> list[Pool]:
     return [release(pool, record.referral_id)]
 
 
-def _check_onward(update: ReferralUpdate, record: ReferralRecord, ctx: Context) -> None:
-    target = update.onward_to
-    if target is None or target == record.receiver:
-        raise Rejection(Reason.REFERRAL_ONWARD_INVALID, "referral.onward_invalid",
-                        member=target or "-")
-    check_receiver(record.referrer, target, ctx.registry)
-
-
 def _marks(record: ReferralRecord, action: A, at: datetime) -> dict[str, object]:
     """The figures' times a step sets (each the first time only)."""
     marks: dict[str, object] = {}
@@ -202,7 +195,7 @@ def on_update(record: ReferralRecord | None, update: ReferralUpdate, ctx: Contex
     if first.repeated or first.step is None:
         return Outcome(repeated=True)
     if update.action is A.REFERRED_ONWARD:
-        _check_onward(update, found, ctx)
+        check_onward(update, found, ctx.registry)
     applied: list[tuple[A, str, Task]] = [(update.action, event_id, first.task)]
     pools: list[Pool] = []
     changes: dict[str, object] = _marks(found, update.action, at)
@@ -235,6 +228,9 @@ def _outcome(found: ReferralRecord, applied: list[tuple[A, str, Task]],
         closing = {"closed_at": at} if task.status in TERMINAL_STATUSES and \
             record.closed_at is None else {}
         record = record.with_task(task, **changes, **closing)
+        if record.answered_at is None and task.status in AWAITING_ANSWER:
+            # the answer's deadline as the machine keeps it (information provided restarts it)
+            record = record.with_task(task, answer_due_at=due_at(ctx.config, task))
         out.statuses += statuses(record, cause=cause, action=action, by_member=by_member,
                                  at=at, due_at=due_at(ctx.config, task),
                                  open_patient=ctx.open_patient, locale=ctx.locale,
