@@ -46,8 +46,13 @@ def run_dev(data_dir: Path, log: Path, wanted: tuple[str, ...], seconds: float =
 
 def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     wanted = ("[dev] 工作进程已就绪", "[dev] 运维看板（点击即登录）：", "已接收",
-              "REJECTED MEMBER_MISMATCH", "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT")
+              "REJECTED MEMBER_MISMATCH", "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT",
+              "（下转，普通）已随访")  # the referral loop, closed: the last step of the demo
     text = run_dev(tmp_path, tmp_path / "dev.log", wanted)
+    # each party reads each step of the referral on its own topic, in Chinese
+    assert "out.vp-hexi 转出方收到：转诊 vp-hexi:HX-ZZ-" in text
+    assert "out.lead 接收方收到：转诊 vp-hexi:HX-ZZ-" in text and "已预约" in text
+    assert "转诊申请 HX-ZZ-" in text and "尚未到达" not in text
     assert "/sign-in?token=dev-only-operator-token-change-me" in text  # the page, signed in
     assert "lead -> 张伟的血钾 4.1 mmol/L（3 天前）" in text
     assert "事件声明的成员单位为 lead，却发送到了 vp-hexi 的主题" in text  # reasons in Chinese
