@@ -31,6 +31,7 @@ from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
 from benchmarks.index_scale import ScaleFigures
 from benchmarks.pharmacy_scale import run as pharmacy_scale_run
+from benchmarks.referral_watchdog import SWEEPS
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow, run_workers
 from hub.brokers import BrokerKind, describe
 from hub.brokers.kafka_runtime import unavailable_reason
@@ -212,22 +213,22 @@ def _watchdog(open_referrals: int, console: Console) -> referral_watchdog.Watchd
     figures = referral_watchdog.run(open_referrals)
     table = Table(title=f"the referral watchdog: one sweep of {open_referrals:,} open referrals "
                   f"({figures.overdue:,} overdue), target under {figures.target_s:.0f} s")
-    for column in ("store", "sweep", "s", "of which listing s", "us/referral", "changed",
+    for column in ("store", "sweep", "s", "of which reading s", "us/referral", "changed",
                    "statuses", "alerts"):
         table.add_column(column, justify="right")
-    for store, sweeps in (("rocksdb", figures.store), ("memory", figures.memory)):
-        for name, row in zip(referral_watchdog.SWEEPS, sweeps, strict=False):
-            table.add_row(store, name, f"{row.seconds:.2f}", f"{row.list_seconds:.2f}",
-                          f"{row.us_per_record:.0f}", f"{row.changed:,}",
-                          f"{row.statuses:,}", f"{row.alerts:,}")
-    unlisted = figures.store_unlisted_quiet
-    if unlisted is not None:
-        table.add_row("rocksdb", "quiet, unlisted", f"{unlisted.seconds:.2f}", "-",
-                      f"{unlisted.us_per_record:.0f}", "0", "0", "0")
+    before = figures.store_listed_first_quiet
+    rows = [*(("rocksdb", name, row) for name, row in zip(SWEEPS, figures.store, strict=False)),
+            *([("rocksdb", "quiet, listed first (before)", before)] if before else []),
+            *(("memory", name, row) for name, row in zip(SWEEPS, figures.memory, strict=False))]
+    for store, name, row in rows:
+        table.add_row(store, name, f"{row.seconds:.2f}", f"{row.read_seconds:.2f}",
+                      f"{row.us_per_record:.0f}", f"{row.changed:,}", f"{row.statuses:,}",
+                      f"{row.alerts:,}")
     console.print(table)
     console.print(f"table {figures.table_json_mb:,.0f} MB of JSON, {figures.rocksdb_mb} MB in "
-                  f"RocksDB; a sweep's tracemalloc peak {figures.tracemalloc_peak_mb:,.0f} MB "
-                  f"({figures.tracemalloc_peak_unlisted_mb:,.0f} MB unlisted); RSS "
+                  f"RocksDB; reading it alone {figures.store_items_only_s} s by its items, "
+                  f"{figures.store_keys_and_get_only_s} s by key; a sweep's tracemalloc peak "
+                  f"{figures.tracemalloc_peak_mb:,.1f} MB; RSS "
                   f"{figures.rss_before_store_sweeps_mb:,.0f} -> "
                   f"{figures.rss_after_store_sweeps_mb:,.0f} MB over the store sweeps")
     return figures

@@ -1,23 +1,27 @@
 """The referral watchdog's cost: one full sweep of a `referral-tasks` table holding
 100,000 open referrals (benchmarks.referral_table), done as
-hub.agents.referral.referral_watchdog does it: the table's items listed, each placed
-(home_partition), a closed one judged without loading it (dropped past its retention), an
-open one loaded (ReferralRecord.from_json) and looked at (engine.on_tick), and for what
-changed its statuses and alerts encoded for sending, the pools it released and the record
-written back. No broker.
+hub.agents.referral.referral_watchdog does it: the owned partitions' keys read lazily,
+each referral judged on its own under the writing lock (its value read afresh by key, a
+closed one judged without loading it and dropped past its retention, an open one loaded
+(ReferralRecord.from_json) and looked at (engine.on_tick), and for what changed its
+statuses and alerts encoded for sending, the pools it released and the record written
+back), a yield to the event loop every SWEEP_BATCH referrals. No broker.
 
 Three sweeps each time, at the same `now`: the first finds the overdue share due (it
 tells both parties, or expires a no-show), the second tells the office of those overdue by
 more than its delay (one level a sweep), the third finds nothing new (every sweep until the
-next deadline passes: the usual one). Timed over the memory store (the decoded values in a
-dict) and through a RocksDB store with the worker's options and Faust's JSON encoding
-(read from disk and decoded, changes written back). Memory: tracemalloc's peak over a
-fourth, quiet sweep through the store (the agent lists the decoded table first: that list
-is most of it), the process's RSS around the store sweeps, the table's size as JSON and on
-disk."""
+next deadline passes: the usual one). Timed through Faust's RocksDB store (the worker's
+options and JSON encoding, a database per partition; keys from its iterator, values by
+`Table.get` as the agent reads them; writes with their undo records as
+hub.runtime.table_writes makes them) and over the memory store (listed, then read by key,
+as the agent does there). Memory: tracemalloc's peak over a fourth, quiet sweep through
+the store, the process's RSS around the store sweeps, the table's size as JSON and on
+disk. For comparison, one quiet sweep as the agent did before it read lazily: the store's
+items listed first, decoded, and judged from that list."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import resource
@@ -31,8 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from faust.stores.rocksdb import RocksDBOptions
-
+from benchmarks.referral_store import FaustStore
 from benchmarks.referral_table import NOW, ReferralTable, build
 from hub.rules.coordination import shipped_flow
 from hub.rules.referral.capacity import Pool
@@ -45,6 +48,7 @@ from schemas.reference.registry import load_registry
 
 SWEEP_INTERVAL_S = 60.0  # the watchdog's interval the target is set against
 TARGET_SHARE = 0.10  # a sweep may take this share of one core at that interval
+SWEEP_BATCH = 200  # as hub.agents.referral.SWEEP_BATCH (that module starts a Faust app)
 SWEEPS = ("first", "second", "quiet")
 
 
@@ -54,7 +58,7 @@ class SweepFigures:
 
     seconds: float
     records: int
-    list_seconds: float = 0.0  # of which listing the table's items
+    read_seconds: float = 0.0  # of which reading the values by key
     changed: int = 0
     statuses: int = 0
     alerts: int = 0
@@ -78,13 +82,13 @@ class WatchdogFigures:
     table_json_mb: float
     # the first, second and quiet sweep (SWEEPS), in memory and through the store
     memory: list[SweepFigures] = field(default_factory=list)
-    store_read_only_s: float | None = None  # iterate and decode the store, nothing more
+    store_items_only_s: float | None = None  # iterate the items and decode, nothing more
+    store_keys_and_get_only_s: float | None = None  # the keys, each value by Table.get
     store: list[SweepFigures] = field(default_factory=list)
     rocksdb_mb: float | None = None
     tracemalloc_peak_mb: float = 0.0
-    # a quiet sweep through the store taking the items one at a time (not listed first)
-    store_unlisted_quiet: SweepFigures | None = None
-    tracemalloc_peak_unlisted_mb: float = 0.0
+    # a quiet sweep as before the agent read lazily: the store's items listed first
+    store_listed_first_quiet: SweepFigures | None = None
     rss_before_store_sweeps_mb: float = 0.0
     rss_after_store_sweeps_mb: float = 0.0
     peak_rss_mb: float = 0.0
@@ -92,62 +96,98 @@ class WatchdogFigures:
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("memory", "store")}
-        if self.store_unlisted_quiet is not None:
-            out["store_unlisted_quiet"] = self.store_unlisted_quiet.as_dict()
+        if self.store_listed_first_quiet is not None:
+            out["store_listed_first_quiet"] = self.store_listed_first_quiet.as_dict()
         for where in ("memory", "store"):
             sweeps: list[SweepFigures] = getattr(self, where)
             out[where] = {name: f.as_dict() for name, f in zip(SWEEPS, sweeps, strict=False)}
         return out
 
 
-Rows = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
+@dataclass
+class Store:
+    """The table as the sweep sees it: (partition, key) of what it owns, a value by key,
+    and a write and a delete of one key on its partition (None: delete)."""
+
+    keys: Callable[[], Iterable[tuple[int, str]]]
+    get: Callable[[str], dict[str, Any] | None]
+    write: Callable[[int, str, dict[str, Any] | None], None]
 
 
 @dataclass
-class Store:
-    """The table as the sweep sees it: its items, and a write and a delete of one key."""
+class Sweeper:
+    """What a sweep needs besides the table: the rules' context, the pools, the encoder."""
 
-    items: Rows
-    write: Callable[[str, dict[str, Any]], None]
-    delete: Callable[[str], None]
+    ctx: Context
+    pools: dict[str, Pool]
+    codec: AvroCodec
+    retention: timedelta
 
-
-def sweep(store: Store, ctx: Context, pools: dict[str, Pool], codec: AvroCodec,
-          retention: timedelta, listed: bool = True) -> SweepFigures:
-    """One pass of the agent's watchdog, timed; sending is encoding the outputs.
-    `listed=False`: the items taken one at a time instead of listed first (not what the
-    agent does: what it would cost if it did)."""
-    figures = SweepFigures(seconds=0.0, records=0)
-    started = time.perf_counter()
-    rows = list(store.items()) if listed else store.items()  # the agent: list(tasks.items())
-    figures.list_seconds = round(time.perf_counter() - started, 3)
-    for key, value in rows:
-        figures.records += 1
-        home_partition(value["task"]["performer"])  # the agent's owned-partition check
+    def judge(self, store: Store, partition: int, key: str, value: dict[str, Any],
+              figures: SweepFigures) -> None:
+        """One referral, as hub.agents.referral._tick_one; sending is encoding."""
         closed_at = closed_since(value)
         if closed_at is not None:
             figures.closed += 1
-            if past_retention(closed_at, NOW, retention):
-                store.delete(key)
-            continue
-        out = on_tick(ReferralRecord.from_json(value), NOW, ctx, pools.get)
+            if past_retention(closed_at, NOW, self.retention):
+                store.write(partition, key, None)
+            return
+        out = on_tick(ReferralRecord.from_json(value), NOW, self.ctx, self.pools.get)
         if out.record is None:
-            continue
+            return
         for event in (*out.statuses, *out.alerts):
-            codec.encode(event)
+            self.codec.encode(event)
         for pool in out.pools:
-            pools[pool.key] = pool
-        store.write(key, out.record.to_json())
+            self.pools[pool.key] = pool
+        store.write(partition, key, out.record.to_json())
         figures.changed += 1
         figures.statuses += len(out.statuses)
         figures.alerts += len(out.alerts)
         figures.pools += len(out.pools)
-    figures.seconds = round(time.perf_counter() - started, 3)
-    return figures
+
+    def sweep(self, store: Store) -> SweepFigures:
+        return asyncio.run(self._sweep(store))
+
+    async def _sweep(self, store: Store) -> SweepFigures:
+        """The agent's sweep: lazily, one referral at a time under the writing lock, its
+        value read afresh, a yield every SWEEP_BATCH."""
+        figures = SweepFigures(seconds=0.0, records=0)
+        writing = asyncio.Lock()
+        reading = 0.0
+        started = time.perf_counter()
+        for seen, (partition, key) in enumerate(store.keys(), start=1):
+            if seen % SWEEP_BATCH == 0:
+                await asyncio.sleep(0)
+            async with writing:
+                read_from = time.perf_counter()
+                value = store.get(key)
+                reading += time.perf_counter() - read_from
+                if value is None:
+                    continue
+                figures.records += 1
+                self.judge(store, partition, key, value, figures)
+        figures.seconds = round(time.perf_counter() - started, 3)
+        figures.read_seconds = round(reading, 3)
+        return figures
+
+    def sweep_listed_first(self, store: Store,
+                           items: Callable[[], Iterable[tuple[str, dict[str, Any]]]]
+                           ) -> SweepFigures:
+        """The agent's sweep before it read lazily: `list(tasks.items())`, then each judged
+        from that list, placed by its receiver."""
+        figures = SweepFigures(seconds=0.0, records=0)
+        started = time.perf_counter()
+        rows = list(items())
+        figures.read_seconds = round(time.perf_counter() - started, 3)
+        for key, value in rows:
+            figures.records += 1
+            self.judge(store, home_partition(value["task"]["performer"]), key, value, figures)
+        figures.seconds = round(time.perf_counter() - started, 3)
+        return figures
 
 
 def home_partition(receiver: str) -> int:
-    """As hub.agents.referral.home_partition (the agent module starts a Faust app)."""
+    """As hub.agents.referral.home_partition."""
     return partition_of_key(referral_ordering_key(receiver))
 
 
@@ -161,56 +201,54 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _memory_sweeps(table: ReferralTable, ctx: Context, codec: AvroCodec,
-                   retention: timedelta, figures: WatchdogFigures) -> None:
-    """Over the memory store: the values held decoded, in one dict."""
+def _memory_sweeps(table: ReferralTable, sweeper: Sweeper, figures: WatchdogFigures) -> None:
+    """Over the memory store: the values held decoded, in one dict, listed whole for
+    their keys (the agent's `_owned_task_keys` there), each read again by key."""
     held = {json.loads(key): json.loads(value) for key, value in table.rows}
-    store = Store(lambda: held.items(), held.__setitem__, held.__delitem__)
-    pools = dict(table.pools)
-    figures.memory = [sweep(store, ctx, pools, codec, retention) for _ in SWEEPS]
+
+    def keys() -> Iterable[tuple[int, str]]:
+        for key, value in list(held.items()):
+            yield home_partition(value["task"]["performer"]), key
+
+    def write(partition: int, key: str, value: dict[str, Any] | None) -> None:
+        if value is None:
+            held.pop(key, None)
+        else:
+            held[key] = value
+
+    store = Store(keys, held.get, write)
+    figures.memory = [sweeper.sweep(store) for _ in SWEEPS]
 
 
-def _store_sweeps(table: ReferralTable, ctx: Context, codec: AvroCodec, retention: timedelta,
-                  settings: HubSettings, figures: WatchdogFigures) -> None:
-    """Through RocksDB, keys and values as Faust's JSON serializer writes them."""
+def _timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return round(time.perf_counter() - started, 3)
+
+
+def _store_sweeps(table: ReferralTable, sweeper: Sweeper, settings: HubSettings,
+                  figures: WatchdogFigures) -> None:
+    """Through Faust's RocksDB store, a database per partition as the worker keeps it."""
     folder = Path(tempfile.mkdtemp(prefix="hub-referral-watchdog-"))
     try:
-        options: dict[str, Any] = dict(settings.rocksdb_options())
-        db: Any = RocksDBOptions(**options).open(folder / "referral-tasks.db")
-        for key, value in table.rows:
-            db[key] = value
-        db.flush()
-        db.compact_range(None, None)
-
-        def write(key: str, value: dict[str, Any]) -> None:
-            db[json.dumps(key).encode()] = json.dumps(value).encode()
-
-        store = Store(lambda: ((json.loads(k), json.loads(v)) for k, v in db.items()),
-                      write, lambda key: db.__delitem__(json.dumps(key).encode()))
-        pools = dict(table.pools)
+        faust_store = FaustStore(folder, settings.rocksdb_options())
+        faust_store.load((home_partition(json.loads(value)["task"]["performer"]), key, value)
+                         for key, value in table.rows)
+        store = Store(faust_store.owned_keys, faust_store.get, faust_store.write)
         gc.collect()
         figures.rss_before_store_sweeps_mb = _rss_mb()
-        started = time.perf_counter()
-        for _ in store.items():
-            pass
-        figures.store_read_only_s = round(time.perf_counter() - started, 3)
-        figures.store = [sweep(store, ctx, pools, codec, retention) for _ in SWEEPS]
+        figures.store_items_only_s = _timed(lambda: sum(1 for _ in faust_store.items()))
+        figures.store_keys_and_get_only_s = _timed(
+            lambda: sum(1 for _, key in faust_store.owned_keys() if faust_store.get(key)))
+        figures.store = [sweeper.sweep(store) for _ in SWEEPS]
         figures.rss_after_store_sweeps_mb = _rss_mb()
-        figures.store_unlisted_quiet = sweep(store, ctx, pools, codec, retention, listed=False)
-        for listed in (True, False):
-            gc.collect()
-            tracemalloc.start()
-            sweep(store, ctx, pools, codec, retention, listed)
-            peak = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
-            tracemalloc.stop()
-            if listed:
-                figures.tracemalloc_peak_mb = peak
-            else:
-                figures.tracemalloc_peak_unlisted_mb = peak
-        db.flush()
-        db.close()
-        figures.rocksdb_mb = round(
-            sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+        gc.collect()
+        tracemalloc.start()
+        sweeper.sweep(store)
+        figures.tracemalloc_peak_mb = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
+        figures.store_listed_first_quiet = sweeper.sweep_listed_first(store, faust_store.items)
+        figures.rocksdb_mb = faust_store.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -220,14 +258,14 @@ def run(open_referrals: int = 100_000, overdue_share: float = 0.08, seed: int = 
     settings = settings or HubSettings()
     table = build(open_referrals, overdue_share, seed)
     ctx = Context(shipped_flow("referral"), load_registry(), table.sealer.open_patient)
-    codec = AvroCodec()
     retention = timedelta(days=settings.referral_closed_retention_days)
     figures = WatchdogFigures(
         open_referrals=open_referrals, overdue=table.overdue, profiles=table.profile_counts,
         seed_seconds=table.seconds,
         table_json_mb=round(sum(len(k) + len(v) for k, v in table.rows) / 2**20, 1))
     if measure_store:  # first: the memory store's dict would weigh on its RSS figures
-        _store_sweeps(table, ctx, codec, retention, settings, figures)
-    _memory_sweeps(table, ctx, codec, retention, figures)
+        _store_sweeps(table, Sweeper(ctx, dict(table.pools), AvroCodec(), retention),
+                      settings, figures)
+    _memory_sweeps(table, Sweeper(ctx, dict(table.pools), AvroCodec(), retention), figures)
     figures.peak_rss_mb = _peak_rss_mb()
     return figures
