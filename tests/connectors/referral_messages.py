@@ -47,14 +47,15 @@ def zato_lead_rri_i12(control: str = "LEAD20261207-31", status: str = "A",
     """Zato's HL7 v2 referral tests (zato.io, test_rri_carries_the_referral_back): the
     referred-to hospital answers with RRI^I12, MSA naming the referral message, RF1-1 A and
     RF1-6 the referrer's number with its facility. Adapted: the lead hospital's HIS (GBK
-    text, MSH-18 GBK) answers 河西村卫生室 (MSH-6 VPHEXI) about its referral."""
+    text, MSH-18 GBK) answers 河西村卫生室 (MSH-6 VPHEXI) about its referral `ref`, sent
+    `at`; `extra` segments (PV1) go before the ZRF."""
     text = join(
-        f"MSH|^~\\&|HIS|LEAD|HIS|VPHEXI|20261207093000+0800||RRI^I12|{control}|P|2.5"
+        f"MSH|^~\\&|HIS|LEAD|HIS|VPHEXI|{at}||RRI^I12|{control}|P|2.5"
         "|||||CHN|GBK",
         "MSA|AA|HEXI20261207-0001",
-        f"RF1|{status}|R|XNK^心内科^L|||{REFERRAL_REF}^VPHEXI",
+        f"RF1|{status}|R|XNK^心内科^L|||{ref}^VPHEXI",
         f"PID|1||{RESIDENT_ID}^^^^ID||李^建华||19900307|M",
-        *([zrf] if zrf else []),
+        *extra, *([zrf] if zrf else []),
     )
     return text.encode("gb18030")
 

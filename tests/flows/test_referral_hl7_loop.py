@@ -117,8 +117,11 @@ def test_an_hl7_referral_closes_its_loop_at_both_his_and_a_stalled_one_escalates
         publishers = {m: MemberPublisher(broker.bootstrap, m) for m in PARTIES}
         listeners = {m: await start_hl7_listener(
             publishers[m], m, dead_letters=DeadLetterFile(tmp_path / m, m)) for m in PARTIES}
+        # run alone, the module may come before the hub's first write to out.<member>: the
+        # reader must see the topic appear within the test, not at the 5-minute refresh
         readers = {m: FeedbackReader(broker.bootstrap, m, enable_auto_commit=False,
-                                     group_id=f"his-{m}-{tmp_path.name}") for m in PARTIES}
+                                     group_id=f"his-{m}-{tmp_path.name}",
+                                     metadata_max_age_ms=1000) for m in PARTIES}
         stop = asyncio.Event()
         deliveries = [asyncio.create_task(deliver_from(
             readers[m].poll, readers[m].consumer.commit, FeedbackDelivery(MllpTarget(
@@ -180,6 +183,8 @@ def test_an_hl7_referral_closes_its_loop_at_both_his_and_a_stalled_one_escalates
         assert completed.unescape(str(completed["ZRF.F9"])) == PLAN
         assert fake.steps(STALLED)[:2] == [("P", "", "requested", "0"),
                                            ("P", "", "requested", "1")], member
+        escalated = fake.about(STALLED)[1]
+        assert "已逾期（第 1 级督办）" in escalated.unescape(str(escalated["ZRF.F17"]))
         for message in fake.about(LOOP) + fake.about(STALLED):
             assert str(message["PID.F3.R1.C1"]) == RESIDENT_ID, member
     [request] = his["lead"].about(LOOP, "REF")
