@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import hl7
 import pytest
+from kafka import KafkaProducer
 
 from connectors.member.deadletter import DeadLetterFile
 from connectors.member.feedback_delivery import FeedbackDelivery, MllpTarget, deliver_from
@@ -32,7 +33,7 @@ from connectors.member.mllp.server import start_mllp_server
 from connectors.member.sdk import FeedbackReader, MemberPublisher
 from hub.brokers import BaseBroker
 from schemas.reference.registry import load_registry
-from schemas.topics import REFERRALS, ingress_topic
+from schemas.topics import REFERRALS, feedback_topic, ingress_topic
 from tests.conftest import WorkerProcess
 from tests.connectors.referral_messages import (
     RESIDENT_ID,
@@ -119,6 +120,10 @@ def test_an_hl7_referral_closes_its_loop_at_both_his_and_a_stalled_one_escalates
             publishers[m], m, dead_letters=DeadLetterFile(tmp_path / m, m)) for m in PARTIES}
         # run alone, the module may come before the hub's first write to out.<member>: the
         # reader must see the topic appear within the test, not at the 5-minute refresh
+        topics = KafkaProducer(bootstrap_servers=broker.bootstrap)
+        for m in PARTIES:  # the topics exist before the readers subscribe (see above)
+            topics.partitions_for(feedback_topic(m))
+        topics.close()
         readers = {m: FeedbackReader(broker.bootstrap, m, enable_auto_commit=False,
                                      group_id=f"his-{m}-{tmp_path.name}",
                                      metadata_max_age_ms=1000) for m in PARTIES}
