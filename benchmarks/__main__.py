@@ -213,8 +213,8 @@ def _watchdog(open_referrals: int, console: Console) -> referral_watchdog.Watchd
     figures = referral_watchdog.run(open_referrals)
     table = Table(title=f"the referral watchdog: one sweep of {open_referrals:,} open referrals "
                   f"({figures.overdue:,} overdue), target under {figures.target_s:.0f} s")
-    for column in ("store", "sweep", "s", "of which reading s", "us/referral", "changed",
-                   "statuses", "alerts"):
+    for column in ("store", "sweep", "s", "of which the pass s", "read again",
+                   "reading again s", "us/referral", "changed", "statuses", "alerts"):
         table.add_column(column, justify="right")
     before = figures.store_listed_first_quiet
     rows = [*(("rocksdb", name, row) for name, row in zip(SWEEPS, figures.store, strict=False)),
@@ -222,8 +222,8 @@ def _watchdog(open_referrals: int, console: Console) -> referral_watchdog.Watchd
             *(("memory", name, row) for name, row in zip(SWEEPS, figures.memory, strict=False))]
     for store, name, row in rows:
         table.add_row(store, name, f"{row.seconds:.2f}", f"{row.read_seconds:.2f}",
-                      f"{row.us_per_record:.0f}", f"{row.changed:,}", f"{row.statuses:,}",
-                      f"{row.alerts:,}")
+                      f"{row.reread:,}", f"{row.reread_seconds:.2f}", f"{row.us_per_record:.0f}",
+                      f"{row.changed:,}", f"{row.statuses:,}", f"{row.alerts:,}")
     console.print(table)
     console.print(f"table {figures.table_json_mb:,.0f} MB of JSON, {figures.rocksdb_mb} MB in "
                   f"RocksDB; reading it alone {figures.store_items_only_s} s by its items, "

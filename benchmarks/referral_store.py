@@ -55,12 +55,19 @@ class FaustStore:
         value: dict[str, Any] | None = self.table.get(key)
         return value
 
-    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The table's items decoded one at a time, as Faust's `Table.items()` gives them."""
-        for db in list(self.data._dbs.values()):
+    def owned_items(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """As hub.runtime.table_sweep.owned_items (every partition here is owned): one pass
+        of each partition's database by the store's `_visible_items`, keys and values
+        decoded by the store, the undo records skipped as store_rollback skips them."""
+        for partition, db in list(self.data._dbs.items()):
             for key, value in self.data._visible_items(db):
                 if not key.startswith(UNDO_PREFIX):
-                    yield self.data._decode_key(key), self.data._decode_value(value)
+                    yield partition, self.data._decode_key(key), self.data._decode_value(value)
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The table's items decoded one at a time, as Faust's `Table.items()` gives them."""
+        for _, key, value in self.owned_items():
+            yield key, value
 
     def write(self, partition: int, key: str, value: dict[str, Any] | None) -> None:
         """As hub.runtime.table_writes._store with the undo records installed, and the

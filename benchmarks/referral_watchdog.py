@@ -1,23 +1,24 @@
 """The referral watchdog's cost: one full sweep of a `referral-tasks` table holding
 100,000 open referrals (benchmarks.referral_table), done as
-hub.agents.referral.referral_watchdog does it: the owned partitions' keys read lazily,
-each referral judged on its own under the writing lock (its value read afresh by key, a
-closed one judged without loading it and dropped past its retention, an open one loaded
-(ReferralRecord.from_json) and looked at (engine.on_tick), and for what changed its
-statuses and alerts encoded for sending, the pools it released and the record written
-back), a yield to the event loop every SWEEP_BATCH referrals. No broker.
+hub.agents.referral.referral_watchdog does it: (partition, key, value) read in one pass of
+each owned partition's database (hub.runtime.table_sweep.owned_items), each referral judged
+on the value read (a closed one without loading it, an open one loaded and looked at by
+engine.on_tick), and only one with something to do (due, or closed past its retention)
+read again by key and changed under the writing lock: for what changed its statuses and
+alerts encoded for sending, the pools it released and the record written back; a yield to
+the event loop every SWEEP_BATCH referrals. No broker.
 
 Three sweeps each time, at the same `now`: the first finds the overdue share due (it
 tells both parties, or expires a no-show), the second tells the office of those overdue by
 more than its delay (one level a sweep), the third finds nothing new (every sweep until the
 next deadline passes: the usual one). Timed through Faust's RocksDB store (the worker's
-options and JSON encoding, a database per partition; keys from its iterator, values by
-`Table.get` as the agent reads them; writes with their undo records as
-hub.runtime.table_writes makes them) and over the memory store (listed, then read by key,
-as the agent does there). Memory: tracemalloc's peak over a fourth, quiet sweep through
-the store, the process's RSS around the store sweeps, the table's size as JSON and on
-disk. For comparison, one quiet sweep as the agent did before it read lazily: the store's
-items listed first, decoded, and judged from that list."""
+options and JSON encoding, a database per partition; the pass by the store's
+`_visible_items` and its decoding, a value read again by `Table.get` as the agent reads it;
+writes with their undo records as hub.runtime.table_writes makes them) and over the memory
+store (listed whole, as the agent does there). Memory: tracemalloc's peak over a fourth,
+quiet sweep through the store, the process's RSS around the store sweeps, the table's size
+as JSON and on disk. For comparison, one quiet sweep as the agent did before it read
+lazily: the store's items listed first, decoded, and judged from that list."""
 
 from __future__ import annotations
 
@@ -58,7 +59,9 @@ class SweepFigures:
 
     seconds: float
     records: int
-    read_seconds: float = 0.0  # of which reading the values by key
+    read_seconds: float = 0.0  # of which the pass reading and decoding the values
+    reread: int = 0  # read again by key, having something to do
+    reread_seconds: float = 0.0  # of which reading those again by key (Table.get)
     changed: int = 0
     statuses: int = 0
     alerts: int = 0
@@ -106,10 +109,10 @@ class WatchdogFigures:
 
 @dataclass
 class Store:
-    """The table as the sweep sees it: (partition, key) of what it owns, a value by key,
-    and a write and a delete of one key on its partition (None: delete)."""
+    """The table as the sweep sees it: (partition, key, value) of what it owns in one pass,
+    a value by key, and a write and a delete of one key on its partition (None: delete)."""
 
-    keys: Callable[[], Iterable[tuple[int, str]]]
+    items: Callable[[], Iterable[tuple[int, str, dict[str, Any]]]]
     get: Callable[[str], dict[str, Any] | None]
     write: Callable[[int, str, dict[str, Any] | None], None]
 
@@ -123,12 +126,17 @@ class Sweeper:
     codec: AvroCodec
     retention: timedelta
 
+    def quiet(self, value: dict[str, Any]) -> bool:
+        """An open referral with nothing due, judged on the value the pass read (as
+        hub.agents.referral._quiet)."""
+        return on_tick(ReferralRecord.from_json(value), NOW, self.ctx,
+                       self.pools.get).record is None
+
     def judge(self, store: Store, partition: int, key: str, value: dict[str, Any],
               figures: SweepFigures) -> None:
-        """One referral, as hub.agents.referral._tick_one; sending is encoding."""
+        """One referral read afresh, as hub.agents.referral._tick_one; sending is encoding."""
         closed_at = closed_since(value)
         if closed_at is not None:
-            figures.closed += 1
             if past_retention(closed_at, NOW, self.retention):
                 store.write(partition, key, None)
             return
@@ -149,25 +157,41 @@ class Sweeper:
         return asyncio.run(self._sweep(store))
 
     async def _sweep(self, store: Store) -> SweepFigures:
-        """The agent's sweep: lazily, one referral at a time under the writing lock, its
-        value read afresh, a yield every SWEEP_BATCH."""
+        """The agent's sweep: one pass reading (partition, key, value), each judged on the
+        value read, a yield every SWEEP_BATCH; only one with something to do is read again
+        by key and changed under the writing lock."""
         figures = SweepFigures(seconds=0.0, records=0)
         writing = asyncio.Lock()
-        reading = 0.0
+        reading = rereading = 0.0
         started = time.perf_counter()
-        for seen, (partition, key) in enumerate(store.keys(), start=1):
-            if seen % SWEEP_BATCH == 0:
+        rows = iter(store.items())
+        while True:
+            read_from = time.perf_counter()
+            row = next(rows, None)
+            reading += time.perf_counter() - read_from
+            if row is None:
+                break
+            partition, key, value = row
+            figures.records += 1
+            if figures.records % SWEEP_BATCH == 0:
                 await asyncio.sleep(0)
+            closed_at = closed_since(value)
+            if closed_at is not None:
+                figures.closed += 1
+                if not past_retention(closed_at, NOW, self.retention):
+                    continue
+            elif self.quiet(value):
+                continue
             async with writing:
                 read_from = time.perf_counter()
-                value = store.get(key)
-                reading += time.perf_counter() - read_from
-                if value is None:
-                    continue
-                figures.records += 1
-                self.judge(store, partition, key, value, figures)
+                current = store.get(key)
+                rereading += time.perf_counter() - read_from
+                figures.reread += 1
+                if current is not None:
+                    self.judge(store, partition, key, current, figures)
         figures.seconds = round(time.perf_counter() - started, 3)
         figures.read_seconds = round(reading, 3)
+        figures.reread_seconds = round(rereading, 3)
         return figures
 
     def sweep_listed_first(self, store: Store,
@@ -181,6 +205,7 @@ class Sweeper:
         figures.read_seconds = round(time.perf_counter() - started, 3)
         for key, value in rows:
             figures.records += 1
+            figures.closed += closed_since(value) is not None
             self.judge(store, home_partition(value["task"]["performer"]), key, value, figures)
         figures.seconds = round(time.perf_counter() - started, 3)
         return figures
@@ -202,13 +227,13 @@ def _peak_rss_mb() -> float:
 
 
 def _memory_sweeps(table: ReferralTable, sweeper: Sweeper, figures: WatchdogFigures) -> None:
-    """Over the memory store: the values held decoded, in one dict, listed whole for
-    their keys (the agent's `_owned_task_keys` there), each read again by key."""
+    """Over the memory store: the values held decoded, in one dict, listed whole (the
+    agent's `_owned_tasks` there)."""
     held = {json.loads(key): json.loads(value) for key, value in table.rows}
 
-    def keys() -> Iterable[tuple[int, str]]:
+    def items() -> Iterable[tuple[int, str, dict[str, Any]]]:
         for key, value in list(held.items()):
-            yield home_partition(value["task"]["performer"]), key
+            yield home_partition(value["task"]["performer"]), key, value
 
     def write(partition: int, key: str, value: dict[str, Any] | None) -> None:
         if value is None:
@@ -216,7 +241,7 @@ def _memory_sweeps(table: ReferralTable, sweeper: Sweeper, figures: WatchdogFigu
         else:
             held[key] = value
 
-    store = Store(keys, held.get, write)
+    store = Store(items, held.get, write)
     figures.memory = [sweeper.sweep(store) for _ in SWEEPS]
 
 
@@ -234,7 +259,7 @@ def _store_sweeps(table: ReferralTable, sweeper: Sweeper, settings: HubSettings,
         faust_store = FaustStore(folder, settings.rocksdb_options())
         faust_store.load((home_partition(json.loads(value)["task"]["performer"]), key, value)
                          for key, value in table.rows)
-        store = Store(faust_store.owned_keys, faust_store.get, faust_store.write)
+        store = Store(faust_store.owned_items, faust_store.get, faust_store.write)
         gc.collect()
         figures.rss_before_store_sweeps_mb = _rss_mb()
         figures.store_items_only_s = _timed(lambda: sum(1 for _ in faust_store.items()))

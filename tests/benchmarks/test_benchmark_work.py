@@ -55,14 +55,18 @@ def test_the_watchdog_benchmark_sweeps_a_table_of_open_referrals_as_the_agent_do
         assert 0 < second.alerts == second.changed < first.changed
         assert quiet.changed == quiet.statuses == 0
         assert first.closed == 0 and quiet.closed == second.closed  # the no-shows expired
-    timings = {"seconds": 0, "read_seconds": 0, "us_per_record": 0}
+        # read again by key only what had something to do; a quiet sweep reads once
+        assert (first.reread, second.reread, quiet.reread) == (
+            first.changed, second.changed, 0)
+    timings = {"seconds": 0, "read_seconds": 0, "reread_seconds": 0, "us_per_record": 0}
     assert figures.store[0].as_dict() | timings == figures.memory[0].as_dict() | timings
     # the sweep as before (the store's items listed first) judges the same, and finds
-    # nothing due after the three; every value was read by key through Faust's store
+    # nothing due after the three; the pass read every value through Faust's store
     before = figures.store_listed_first_quiet
     assert before is not None
     assert before.as_dict() | timings == figures.store[2].as_dict() | timings
     assert all(sweep.read_seconds > 0 for sweep in figures.store)
+    assert figures.store[0].reread_seconds > 0 and figures.store[2].reread_seconds == 0
     assert figures.tracemalloc_peak_mb > 0 and figures.rocksdb_mb
 
 
