@@ -17,12 +17,21 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import failover, faust_floor, index_scale, mllp, retention, scale_out
+from benchmarks import (
+    failover,
+    faust_floor,
+    index_scale,
+    mllp,
+    referral_watchdog,
+    retention,
+    scale_out,
+)
 from benchmarks.baseline import passthrough_latency, passthrough_rate
 from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
 from benchmarks.index_scale import ScaleFigures
 from benchmarks.pharmacy_scale import run as pharmacy_scale_run
+from benchmarks.referral_watchdog import SWEEPS
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow, run_workers
 from hub.brokers import BrokerKind, describe
 from hub.brokers.kafka_runtime import unavailable_reason
@@ -117,15 +126,19 @@ def default_brokers() -> str:
               "(pure, no broker; 0: skip)")
 @click.option("--retention-results", default=2_000_000, help="Result items a year in the "
               "retention run (a county lead hospital's laboratory: 1-3 M)")
+@click.option("--referral-watchdog", "open_referrals", default=100_000, help="Open "
+              "referrals in the table one sweep of the referral watchdog goes through, timed "
+              "and its memory measured (pure, no broker; 0: skip)")
 @click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
               "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
          pharmacy_scale: str, compare_workers: bool, failover_size: int, failover_rate: float,
          scale_out_workers: str, retention_days: int, retention_results: int,
-         core: bool) -> None:
+         open_referrals: int, core: bool) -> None:
     console = Console(width=170)
     settled = _retention(retention_days, retention_results, console) if retention_days else None
+    watchdog = _watchdog(open_referrals, console) if open_referrals else None
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
     cores = [core_figures(kind, events, rate, seconds, flows, console)
              for kind in kinds] if core else []
@@ -174,6 +187,7 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         "failover": [f.as_dict() for f in failovers],
         "scale_out_3_nodes": [r.as_dict() for r in scaled],
         "retention": settled.as_dict() if settled else None,
+        "referral_watchdog": watchdog.as_dict() if watchdog else None,
     }, indent=2))
     console.print(f"written {out}")
 
@@ -192,6 +206,31 @@ def _retention(days: int, results_a_year: int, console: Console) -> retention.Re
     console.print(table)
     console.print(f"settled: {figures.settled.results:,} results of {figures.settled.patients:,} "
                   f"patients; end / first after the window: {figures.growth_after_window():.2f}")
+    return figures
+
+
+def _watchdog(open_referrals: int, console: Console) -> referral_watchdog.WatchdogFigures:
+    figures = referral_watchdog.run(open_referrals)
+    table = Table(title=f"the referral watchdog: one sweep of {open_referrals:,} open referrals "
+                  f"({figures.overdue:,} overdue), target under {figures.target_s:.0f} s")
+    for column in ("store", "sweep", "s", "of which the pass s", "read again",
+                   "reading again s", "us/referral", "changed", "statuses", "alerts"):
+        table.add_column(column, justify="right")
+    before = figures.store_listed_first_quiet
+    rows = [*(("rocksdb", name, row) for name, row in zip(SWEEPS, figures.store, strict=False)),
+            *([("rocksdb", "quiet, listed first (before)", before)] if before else []),
+            *(("memory", name, row) for name, row in zip(SWEEPS, figures.memory, strict=False))]
+    for store, name, row in rows:
+        table.add_row(store, name, f"{row.seconds:.2f}", f"{row.read_seconds:.2f}",
+                      f"{row.reread:,}", f"{row.reread_seconds:.2f}", f"{row.us_per_record:.0f}",
+                      f"{row.changed:,}", f"{row.statuses:,}", f"{row.alerts:,}")
+    console.print(table)
+    console.print(f"table {figures.table_json_mb:,.0f} MB of JSON, {figures.rocksdb_mb} MB in "
+                  f"RocksDB; reading it alone {figures.store_items_only_s} s by its items, "
+                  f"{figures.store_keys_and_get_only_s} s by key; a sweep's tracemalloc peak "
+                  f"{figures.tracemalloc_peak_mb:,.1f} MB; RSS "
+                  f"{figures.rss_before_store_sweeps_mb:,.0f} -> "
+                  f"{figures.rss_after_store_sweeps_mb:,.0f} MB over the store sweeps")
     return figures
 
 

@@ -94,7 +94,7 @@ def rocksdb_drain(disabled: list[str], events: int) -> dict[str, float]:
     workload = Workload(seed=5)
     now = utcnow()
     with Stage() as stage:
-        preload(stage.bootstrap, [*workload.opening_counts(now),
+        preload(stage.bootstrap, [*workload.opening(now),
                                   *(workload.mix(now) for _ in range(events))])
         worker = stage.worker("rollback", HUB_STORE="rocksdb://",
                               HUB_DISABLED_PATCHES=json.dumps(disabled)).start(120)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -83,8 +82,10 @@ def _workload(flow: str, for_latency: bool) -> Workload:
 def _seed_events(flow: str, workload: Workload, count: int) -> list[Event]:
     now = utcnow()
     events: list[Event] = []
-    if flow in ("pharmacy", "mix"):
+    if flow == "pharmacy":
         events.extend(workload.opening_counts(now))
+    if flow == "mix":
+        events.extend(workload.opening(now))
     if flow == "recognition":  # orders need results to recognise
         events.extend(workload.lab_result(now) for _ in range(count // 2))
     make = workload.generator(flow)
@@ -126,8 +127,8 @@ def flow_latency(flow: str, rate: float, seconds: float,
     events, stage = _layout(flow)
     with stage:
         workload = _workload(flow, for_latency=True)
-        warmup = list(itertools.chain(workload.opening_counts(utcnow()))) \
-            if events in ("pharmacy", "mix") else []
+        warmup = list(workload.opening(utcnow())) if events == "mix" else \
+            list(workload.opening_counts(utcnow())) if events == "pharmacy" else []
         preload(stage.bootstrap, warmup)
         worker = stage.worker(f"{flow}-latency", **env)
         worker.start(timeout=120)

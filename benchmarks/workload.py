@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+from benchmarks.referral_traffic import ReferralTraffic
 from schemas.models import Diagnosis, Event, LabResult, Patient, StockEvent, TestOrder
 from schemas.models.clinical import CaseClassification
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
@@ -17,6 +18,9 @@ NOTIFIABLE = (("B05.900", "麻疹"), ("A09.900", "感染性腹泻"), ("J10.100",
 ORDINARY = (("I10.x00", "高血压"), ("E11.900", "2型糖尿病"), ("J06.900", "上呼吸道感染"))
 
 
+# The mix's share of referral requests and steps (issue 26), taken from its stock events'
+# share (30% before; every other share as it was)
+REFERRAL_SHARE = 0.03
 ITEMS_PER_PATIENT = 4  # results the large-index benchmarks seed for each patient
 
 
@@ -44,12 +48,16 @@ class Workload:
     """Events for one flow or the mix; `now` stamps occurred_at for latency."""
 
     def __init__(self, seed: int = 1, patients: int = 20_000,
-                 opening_quantity: float = 100_000.0) -> None:
+                 opening_quantity: float = 100_000.0,
+                 referral_share: float = REFERRAL_SHARE) -> None:
         self.rng = random.Random(seed)
         self.patients = patients
         self.opening_quantity = opening_quantity
+        self.referral_share = referral_share
         self.drugs = [d.code for d in load_formulary().drugs][:20]
         self._sequence = 0
+        self.referrals = ReferralTraffic(random.Random(seed + 1),
+                                         lambda rng: _patient(rng, self.patients))
 
     def _member(self) -> str:
         return self.rng.choice(MEMBERS)
@@ -117,8 +125,16 @@ class Workload:
                     reason="opening count",
                 )
 
+    def opening(self, now: datetime) -> Iterator[Event]:
+        """What the mix needs in place first: the stock counts and the reserved pools."""
+        yield from self.opening_counts(now)
+        if self.referral_share:
+            yield from self.referrals.pools(now)
+
     def mix(self, now: datetime) -> Event:
         draw = self.rng.random()
+        if draw >= 1 - self.referral_share:
+            return self.referrals.next(now)
         if draw < 0.45:
             return self.lab_result(now)
         if draw < 0.65:

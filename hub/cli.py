@@ -21,7 +21,7 @@ from hub.ops.topic_admin import (
     create_topics,
     create_topics_patiently,
     list_topics,
-    partition_mismatches,
+    partition_mismatches_patiently,
     unreachable,
 )
 from hub.process.logs import (
@@ -198,7 +198,7 @@ def refuse_partition_mismatches(servers: str) -> None:
     """Stop before joining if a topic has another partition count than the settings give
     it: partition n of the member topics, the internal topics and the tables must be one
     worker's, or two workers would write one patient's state."""
-    mismatches = partition_mismatches(servers, _all_topics())
+    mismatches = partition_mismatches_patiently(servers, _all_topics())
     if mismatches:
         say = get_settings().locale().say
         raise click.ClickException(say("worker.partition_mismatch", topics="; ".join(

@@ -1,5 +1,6 @@
-"""Fixtures: a broker per test module (Apache Kafka where Java and Maven are present, else
-the embedded one; `HUB_BROKER_KIND` forces either), hub workers as subprocesses, the member
+"""Fixtures: a broker that looks new to each test module (Apache Kafka where Java and Maven
+are present, one for the session, emptied between modules; else an embedded one per
+module; `HUB_BROKER_KIND` forces either), hub workers as subprocesses, the member
 SDK, and a reader that decodes whole topics."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from connectors.member.sdk import MemberPublisher
 from hub.brokers import BaseBroker, BrokerKind, choose, local_broker
@@ -36,8 +37,43 @@ def start_broker(folder: Path, kind: BrokerKind | None = None) -> BaseBroker:
     return started
 
 
+def empty_broker(started: BaseBroker) -> None:
+    """Make a running Apache Kafka broker look new to the next module: every topic but
+    Kafka's own deleted (the catalogue's then made again, offsets from 0 as on a new
+    broker) and every consumer group with them."""
+    admin = KafkaAdminClient(bootstrap_servers=started.bootstrap)
+    try:
+        left = sorted(t for t in admin.list_topics() if not t.startswith("__"))
+        if left:
+            admin.delete_topics(left, timeout_ms=30_000, raise_errors=False)
+        groups = [g[0] if isinstance(g, tuple) else g["group_id"] for g in admin.list_groups()]
+        if groups:  # a group a killed member is still in stays; its name is not reused
+            admin.delete_groups(groups)
+        assert wait_for(lambda: not set(left) & set(admin.list_topics()), 30, 0.1), \
+            "topics not deleted"
+    finally:
+        admin.close()
+    create_topics(started.bootstrap, catalogue(load_registry().ids))
+
+
+@pytest.fixture(scope="session")
+def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
+    """One Apache Kafka broker for the modules of the session (a start costs ~5 s)."""
+    started = start_broker(tmp_path_factory.mktemp("broker"))
+    yield started
+    started.stop()
+
+
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
+def broker(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
+    """A broker that looks new to the module: the session's Apache Kafka emptied of what
+    earlier modules left (`empty_broker`), or an embedded broker of the module's own."""
+    if choose(HubSettings().broker_kind).kind == "kafka":
+        shared: BaseBroker = request.getfixturevalue("session_broker")
+        empty_broker(shared)
+        yield shared
+        return
     started = start_broker(tmp_path_factory.mktemp("broker"))
     yield started
     started.stop()

@@ -2,7 +2,10 @@
 console shows what the hub did with each — acknowledgements, rejections with reasons,
 recognition advice, report cards for the CDC, shortages and orders for the pharmacy.
 
-After the scripted morning it keeps a gentle trickle going, so dashboards stay alive.
+Then one two-way referral goes round its loop (connectors/demo/referral_loop.py): each
+party's step waits until the hub has told both parties the step before it, and the console
+shows every status as each party receives it on its own topic. After that a gentle trickle
+keeps the dashboards alive.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 
 import click
 from kafka import KafkaConsumer
 from rich.console import Console
 from rich.markup import escape
 
-from connectors.demo.script import morning, trickle
+from connectors.demo.referral_loop import referral_loop
+from connectors.demo.script import Step, morning, trickle
 from connectors.member.sdk import MemberPublisher
 from connectors.settings import get_settings
 from schemas.codec import AvroCodec, CodecError
@@ -29,9 +35,12 @@ from schemas.models import (
     LateReport,
     OperatorAlert,
     RecognitionAdvice,
+    ReferralRequest,
+    ReferralStatus,
     ReplenishmentOrder,
     Shortage,
 )
+from schemas.models.referral import ReferralAction
 from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.topics import (
     ALERTS,
@@ -43,7 +52,61 @@ from schemas.topics import (
 )
 
 DEMO_MEMBERS = ("lead", "chc-east", "thc-river", "mch", "vp-hexi")
+BOOKING_ACTIONS = frozenset({ReferralAction.BOOKED, ReferralAction.REBOOKED})
+STEP_WAIT_SECONDS = 20.0  # at most, for the hub to tell the parties a referral's last step
 console = Console(highlight=False)
+
+
+def _word(locale: Locale, group: str, code: str) -> str:
+    try:
+        return locale.say(f"referral_view.{group}.{code}")
+    except KeyError:
+        return code
+
+
+def referral_status_line(event: ReferralStatus, locale: Locale) -> str:
+    """A referral's status as the party whose topic it is on reads it."""
+    say = locale.say
+    role = "referrer" if event.envelope.member_id == event.referrer_id else "receiver"
+    parts = [say("console.referral", referral=event.referral_id,
+                 direction=_word(locale, "direction", event.direction.value),
+                 priority=_word(locale, "priority", event.priority.value),
+                 state=_word(locale, "state", event.business_status),
+                 role=_word(locale, "role", role), by=event.by_member, at=event.at)]
+    if event.escalation_level:
+        parts.append(say("console.referral_escalated", level=event.escalation_level))
+    if event.action in BOOKING_ACTIONS and event.booking is not None \
+            and event.booking.starts_at is not None:
+        parts.append(say("console.referral_booking", slot=event.booking.slot_id or "-",
+                         starts_at=event.booking.starts_at))
+    if event.encounter_ref:
+        parts.append(say("console.referral_encounter", encounter=event.encounter_ref))
+    if event.downward_plan:
+        parts.append(say("console.referral_plan", plan=event.downward_plan))
+    if event.returns_referral:
+        parts.append(say("console.referral_returns", referral=event.returns_referral))
+    if event.due_at is not None:
+        parts.append(say("console.referral_due", due_at=event.due_at))
+    if event.reason and event.action is None:
+        parts.append(event.reason)
+    return locale.clauses(parts)
+
+
+class ReferralProgress:
+    """The referral states the parties have been told, for the steps that wait on them."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+        self._changed = threading.Condition()
+
+    def saw(self, event: ReferralStatus) -> None:
+        with self._changed:
+            self._seen.add((event.referral_id, event.business_status))
+            self._changed.notify_all()
+
+    def wait_for(self, state: tuple[str, str], timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: state in self._seen, timeout)
 
 
 def _line(event: Event, locale: Locale) -> str | None:
@@ -84,12 +147,20 @@ def _line(event: Event, locale: Locale) -> str | None:
             return say("console.dead_letter", code=event.reason_code, reason=event.reason)
         case OperatorAlert():
             return say("console.alert", kind=event.kind, summary=event.summary)
+        case ReferralStatus():
+            return referral_status_line(event, locale)
+        case ReferralRequest():
+            return say("console.referral_request", referral=event.referral_ref,
+                       sender=event.envelope.member_id, patient=event.patient.name or "-",
+                       diagnosis=event.diagnosis_name or event.icd10, icd10=event.icd10,
+                       reason=event.reason, documents=len(event.documents))
     return None
 
 
 STYLES = {Feedback: "yellow", RecognitionAdvice: "green", DiseaseReportCard: "red",
           LateReport: "red", Shortage: "magenta", ReplenishmentOrder: "magenta",
-          DeadLetter: "bright_black", OperatorAlert: "bright_black"}
+          DeadLetter: "bright_black", OperatorAlert: "bright_black", ReferralStatus: "blue",
+          ReferralRequest: "blue"}
 
 
 def describe(topic: str, event: Event, locale: Locale = DEFAULT_LOCALE) -> str | None:
@@ -102,7 +173,8 @@ def describe(topic: str, event: Event, locale: Locale = DEFAULT_LOCALE) -> str |
     return f"[{STYLES[type(event)]}]{topic}[/] {escape(line)}"
 
 
-def follow(bootstrap: str, stop: threading.Event, locale: Locale) -> None:
+def follow(bootstrap: str, stop: threading.Event, locale: Locale,
+           progress: ReferralProgress) -> None:
     topics = [feedback_topic(m) for m in DEMO_MEMBERS] + [
         CDC_REPORTS.name, PHARMACY_SHORTAGES.name, PHARMACY_ORDERS.name, DEAD_LETTER.name,
         ALERTS.name,
@@ -114,7 +186,10 @@ def follow(bootstrap: str, stop: threading.Event, locale: Locale) -> None:
         for tp, records in consumer.poll(timeout_ms=500).items():
             for record in records:
                 try:
-                    line = describe(tp.topic, codec.decode(record.value), locale)
+                    event = codec.decode(record.value)
+                    line = describe(tp.topic, event, locale)
+                    if isinstance(event, ReferralStatus):
+                        progress.saw(event)
                 except CodecError as exc:
                     line = f"{tp.topic} " + locale.render(text("console.undecodable",
                                                                detail=str(exc)))
@@ -123,26 +198,36 @@ def follow(bootstrap: str, stop: threading.Event, locale: Locale) -> None:
     consumer.close()
 
 
+def play(steps: Iterable[Step], publishers: dict[str, MemberPublisher],
+         progress: ReferralProgress, locale: Locale) -> None:
+    for step in steps:
+        if step.after is not None and not progress.wait_for(step.after, STEP_WAIT_SECONDS):
+            console.print(escape(locale.say("console.referral_not_yet", referral=step.after[0],
+                                            state=_word(locale, "state", step.after[1]))))
+        console.print(f"[cyan]{step.member} ->[/] {escape(locale.render(step.label))}")
+        if step.raw is not None:
+            publishers[step.member].send_bytes(step.raw)
+        else:
+            assert step.event is not None
+            publishers[step.member].publish(step.event)
+        time.sleep(0.3)
+
+
 @click.command()
 @click.option("--bootstrap", required=True)
 @click.option("--trickle-seconds", default=5.0, help="Pause between trickle events (0: none)")
 def main(bootstrap: str, trickle_seconds: float) -> None:
     stop = threading.Event()
     locale = get_settings().locale()
-    follower = threading.Thread(target=follow, args=(bootstrap, stop, locale), daemon=True)
+    progress = ReferralProgress()
+    follower = threading.Thread(target=follow, args=(bootstrap, stop, locale, progress),
+                                daemon=True)
     follower.start()
     time.sleep(2.0)  # let the follower join before the first outputs
     publishers = {m: MemberPublisher(bootstrap, m) for m in DEMO_MEMBERS}
     now = datetime.now(UTC)
     try:
-        for step in morning(now):
-            console.print(f"[cyan]{step.member} ->[/] {escape(locale.render(step.label))}")
-            if step.raw is not None:
-                publishers[step.member].send_bytes(step.raw)
-            else:
-                assert step.event is not None
-                publishers[step.member].publish(step.event)
-            time.sleep(0.3)
+        play(chain(morning(now), referral_loop(now)), publishers, progress, locale)
         rng = random.Random(7)
         while trickle_seconds > 0:
             time.sleep(trickle_seconds)

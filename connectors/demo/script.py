@@ -31,6 +31,8 @@ class Step:
     label: Text
     event: Event | None = None
     raw: bytes | None = None
+    # (referral id, business status) the hub must have told the parties before this step
+    after: tuple[str, str] | None = None
 
 
 def person(id_number: str | None, name: str, sex: Sex, born: date, village: str,

@@ -24,7 +24,9 @@ drops closed referrals past HUB_REFERRAL_CLOSED_RETENTION_DAYS.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub import metrics
@@ -67,6 +69,7 @@ pools = app.Table("referral-pools", default=None, partitions=topics.INTERNAL_PAR
                   options=runtime.settings.rocksdb_options())
 # One writer at a time: the agent and the watchdog read, send, then write a referral.
 _writing = asyncio.Lock()
+SWEEP_BATCH = 200  # referrals judged between yields to the event loop
 
 
 def context() -> Context:
@@ -204,8 +207,59 @@ async def _pools_pass(now: datetime, retention: timedelta) -> None:
         metrics.REFERRAL_RESERVED_PLACES.labels(member, resource, "free").set(free)
 
 
+def _owned_tasks(owned: set[int]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(partition, key, value) of the referrals this worker answers for, read lazily in
+    one pass per partition from a store that keeps partitions apart (RocksDB: no copy of
+    the table in memory); the memory store (development) is listed whole."""
+    found = False
+    for partition, key, value in table_sweep.owned_items(tasks):
+        found = True
+        yield partition, key, value
+    if found:
+        return
+    for key, value in list(tasks.items()):
+        partition = home_partition(value["task"]["performer"])
+        if partition in owned:
+            yield partition, key, value
+
+
+def _quiet(value: dict[str, Any], now: datetime, ctx: Context) -> str | None:
+    """The direction of an open referral with nothing due, judged on the value the pass
+    read; None when something is due (it is judged again under the lock)."""
+    record = ReferralRecord.from_json(value)
+    if on_tick(record, now, ctx, load_pool).record is not None:
+        return None
+    return record.direction.value
+
+
+async def _tick_one(key: str, partition: int, now: datetime, ctx: Context,
+                    retention: timedelta) -> str | None:
+    """Judge one referral under the writing lock (the agent interleaves between them);
+    its direction if it is still open."""
+    async with _writing:
+        value = tasks.get(key)
+        if value is None:
+            return None
+        closed_at = closed_since(value)
+        if closed_at is not None:  # most of the table: judged without loading it
+            if past_retention(closed_at, now, retention):
+                await table_writes.delete(tasks, partition, key)
+            return None
+        record = ReferralRecord.from_json(value)
+        out = on_tick(record, now, ctx, load_pool)
+        if out.record is not None:
+            await _send(out)
+            await _store(out, partition)
+            _count(out)
+            record = out.record
+        return None if record.is_closed else record.direction.value
+
+
 async def referral_watchdog() -> None:
-    """Escalate what is overdue, take the hub's timed steps, drop old closed referrals."""
+    """Escalate what is overdue, take the hub's timed steps, drop old closed referrals.
+    Judged on the values one pass reads; only a referral with something to do is read
+    again and changed under the writing lock, one at a time, giving way to the flow every
+    SWEEP_BATCH of them."""
     if not table_sweep.ready():
         return
     now = runtime.now()
@@ -213,29 +267,24 @@ async def referral_watchdog() -> None:
     owned = _owned_partitions()
     retention = timedelta(days=runtime.settings.referral_closed_retention_days)
     open_by_direction: dict[str, int] = {}
-    async with _writing:
-        for key, value in list(tasks.items()):
-            partition = home_partition(value["task"]["performer"])
-            if partition not in owned:
-                continue
-            closed_at = closed_since(value)
-            if closed_at is not None:  # most of the table: judged without loading it
-                if past_retention(closed_at, now, retention):
-                    await table_writes.delete(tasks, partition, key)
-                continue
-            record = ReferralRecord.from_json(value)
-            out = on_tick(record, now, ctx, load_pool)
-            if out.record is not None:
-                await _send(out)
-                await _store(out, partition)
-                _count(out)
-                record = out.record
-            if not record.is_closed:
-                direction = record.direction.value
-                open_by_direction[direction] = open_by_direction.get(direction, 0) + 1
+    for seen, (partition, key, value) in enumerate(_owned_tasks(owned), start=1):
+        if seen % SWEEP_BATCH == 0:
+            await asyncio.sleep(0)
+            if not table_sweep.ready():
+                return  # partitions are moving: the next sweep starts afresh
+        closed_at = closed_since(value)  # most of the table: judged without loading it
+        if closed_at is not None:
+            if past_retention(closed_at, now, retention):
+                await _tick_one(key, partition, now, ctx, retention)  # drops it
+            continue
+        direction = _quiet(value, now, ctx)
+        if direction is None:
+            direction = await _tick_one(key, partition, now, ctx, retention)
+        if direction is not None:
+            open_by_direction[direction] = open_by_direction.get(direction, 0) + 1
     for direction in ("UP", "DOWN", "LATERAL"):
         metrics.REFERRALS_OPEN.labels(direction).set(open_by_direction.get(direction, 0))
-        await _pools_pass(now, retention)
+    await _pools_pass(now, retention)
 
 
 app.timer(interval=runtime.settings.referral_sweep_seconds)(referral_watchdog)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
@@ -14,6 +15,7 @@ from hub.settings import get_settings
 from schemas.topics import TopicSpec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def unreachable(servers: str, exc: Exception) -> str:
@@ -65,23 +67,36 @@ def partition_mismatches(bootstrap: str, specs: Iterable[TopicSpec]) -> list[tup
                   if has != wanted[name])
 
 
+def _patiently(what: str, bootstrap: str, call: Callable[[], T], wait_s: float) -> T:
+    """`call`, retried while the cluster does not answer: a worker that starts while a
+    killed broker is still in the metadata is sent to it (seen on the three-node cluster),
+    and should wait for the cluster rather than exit."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return call()
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("%s on %s failed (%r); again in 1 s", what, bootstrap, exc)
+            time.sleep(1.0)
+
+
 def create_topics_patiently(
     bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1,
     wait_s: float = 60.0,
 ) -> list[str]:
-    """`create_topics`, retried while the cluster does not answer: a worker that starts
-    while a killed broker is still in the metadata is sent to it (seen on the three-node
-    cluster), and should wait for the cluster rather than exit."""
-    deadline = time.monotonic() + wait_s
     specs = list(specs)
-    while True:
-        try:
-            return create_topics(bootstrap, specs, replication_factor)
-        except (KafkaError, OSError) as exc:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("creating the topics on %s failed (%r); again in 1 s", bootstrap, exc)
-            time.sleep(1.0)
+    return _patiently("creating the topics", bootstrap,
+                      lambda: create_topics(bootstrap, specs, replication_factor), wait_s)
+
+
+def partition_mismatches_patiently(
+    bootstrap: str, specs: Iterable[TopicSpec], wait_s: float = 60.0,
+) -> list[tuple[str, int, int]]:
+    specs = list(specs)
+    return _patiently("describing the topics", bootstrap,
+                      lambda: partition_mismatches(bootstrap, specs), wait_s)
 
 
 def list_topics(bootstrap: str) -> list[str]:

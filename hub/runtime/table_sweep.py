@@ -62,6 +62,24 @@ def owned_keys(table: TableT[str, Any]) -> Iterator[tuple[int, str]]:
             yield partition, store._decode_key(encoded)
 
 
+def owned_items(table: TableT[str, Any]) -> Iterator[tuple[int, str, Any]]:
+    """(partition, key, value) of every key in the partitions this worker is active for,
+    read in one pass of each partition's database (a `table.get` per key searches the
+    partitions again); none from a store that does not keep partitions apart. A value may
+    be older than a write made while the pass runs: read the key again before changing it."""
+    store: Any = table.data
+    dbs = getattr(store, "_dbs", None)
+    if dbs is None:
+        return
+    topic = table.changelog_topic.get_topic_name()
+    actives = app.assignor.assigned_actives()
+    for partition, db in list(dbs.items()):
+        if TP(topic, partition) not in actives:
+            continue
+        for encoded, value in store._visible_items(db):
+            yield partition, store._decode_key(encoded), store._decode_value(value)
+
+
 async def sweep(table: TableT[str, Any], rewrite: Rewrite,
                 skip: Callable[[str], bool] = lambda key: False) -> SweepCounts:
     counts = SweepCounts()

@@ -1,11 +1,25 @@
-"""The work the benchmarks' raw baseline and Faust floor do on each message: the same
-for both, so their figures compare like with like."""
+"""The work the benchmarks do: the raw baseline's and the Faust floor's on each message
+(the same for both, so their figures compare like with like), the referral watchdog's
+sweep, and the mix's referral traffic."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from cryptography.fernet import Fernet
+
+from benchmarks import referral_watchdog
 from benchmarks.baseline import answer, transform
+from benchmarks.workload import Workload
+from hub.rules.coordination import shipped_flow
+from hub.rules.privacy import Sealer, pseudonymous
+from hub.rules.referral.capacity import Pool
+from hub.rules.referral.engine import Context, on_pool, on_request, on_update
+from hub.rules.referral.record import ReferralRecord
 from schemas.codec import AvroCodec
 from schemas.models import LabResult
+from schemas.models.referral import CapacityPool, ReferralAction, ReferralRequest, ReferralUpdate
+from schemas.reference.registry import load_registry
 from tests.factories import lab_result
 
 CODEC = AvroCodec()
@@ -26,3 +40,62 @@ def test_the_latency_work_answers_with_the_event_id_as_correlation_id() -> None:
     out = CODEC.decode(answer(CODEC.encode(event)))
     assert out.envelope.correlation_id == event.envelope.event_id
     assert out.model_copy(update={"envelope": event.envelope}) == event
+
+
+def test_the_watchdog_benchmark_sweeps_a_table_of_open_referrals_as_the_agent_does() -> None:
+    figures = referral_watchdog.run(open_referrals=400, overdue_share=0.2)
+    assert sum(figures.profiles.values()) == 400 and len(figures.profiles) == 9
+    for sweeps in (figures.memory, figures.store):
+        first, second, quiet = sweeps
+        assert first.records == second.records == quiet.records == 400
+        # each overdue referral escalated to both parties or expired, once
+        assert first.changed == figures.overdue > 0
+        assert first.statuses == 2 * figures.overdue and first.alerts == 0
+        # then the office told of those overdue past its delay; then nothing is due
+        assert 0 < second.alerts == second.changed < first.changed
+        assert quiet.changed == quiet.statuses == 0
+        assert first.closed == 0 and quiet.closed == second.closed  # the no-shows expired
+        # read again by key only what had something to do; a quiet sweep reads once
+        assert (first.reread, second.reread, quiet.reread) == (
+            first.changed, second.changed, 0)
+    timings = {"seconds": 0, "read_seconds": 0, "reread_seconds": 0, "us_per_record": 0}
+    assert figures.store[0].as_dict() | timings == figures.memory[0].as_dict() | timings
+    # the sweep as before (the store's items listed first) judges the same, and finds
+    # nothing due after the three; the pass read every value through Faust's store
+    before = figures.store_listed_first_quiet
+    assert before is not None
+    assert before.as_dict() | timings == figures.store[2].as_dict() | timings
+    assert all(sweep.read_seconds > 0 for sweep in figures.store)
+    assert figures.store[0].reread_seconds > 0 and figures.store[2].reread_seconds == 0
+    assert figures.tracemalloc_peak_mb > 0 and figures.rocksdb_mb
+
+
+def test_the_mix_takes_each_referral_through_steps_the_rules_allow() -> None:
+    """The mix's referral traffic, in the order it is written, through the referral rules:
+    every request opens a referral, every step is allowed, every booking finds a place."""
+    sealer = Sealer(Fernet.generate_key())
+    ctx = Context(shipped_flow("referral"), load_registry(), sealer.open_patient)
+    workload, now = Workload(seed=11), datetime.now(UTC)
+    records: dict[str, ReferralRecord] = {}
+    pools: dict[str, Pool] = {}
+    events = [*workload.opening(now), *(workload.mix(now) for _ in range(10_000))]
+    for event in events:
+        if isinstance(event, ReferralRequest):
+            sealed = event.model_copy(update={"patient": pseudonymous(
+                event.patient, b"secret", sealer, issuer=event.envelope.member_id)})
+            out = on_request(None, sealed, ctx, records.get)
+        elif isinstance(event, ReferralUpdate):
+            out = on_update(records.get(event.referral_id), event, ctx, pools.get)
+        elif isinstance(event, CapacityPool):
+            out = on_pool(None, event, ctx)
+        else:
+            continue
+        pools.update((pool.key, pool) for pool in out.pools)
+        if out.record is not None:
+            records[out.record.referral_id] = out.record
+    steps = [e for e in events if isinstance(e, ReferralUpdate)]
+    assert len(records) > 50 and len(steps) > len(records)
+    assert {e.action for e in steps} >= {ReferralAction.ACCEPTED, ReferralAction.ARRIVED,
+                                         ReferralAction.COMPLETED, ReferralAction.CANCELLED}
+    booked = sum(p.booked for p in pools.values())
+    assert booked == sum(1 for e in steps if e.action is ReferralAction.ACCEPTED)

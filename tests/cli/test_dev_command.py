@@ -44,10 +44,28 @@ def run_dev(data_dir: Path, log: Path, wanted: tuple[str, ...], seconds: float =
     return text
 
 
-def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
+# The demo's story as the second test below reads it (the first run serves both tests).
+STORY = ("INITIAL 报告卡", "缺药", "REJECTED DUPLICATE_EVENT",
+         "TRACE_DUPLICATE")  # the demo dispenses one pack twice, on purpose
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One `hub dev` run on a new data dir, until the console shows the demo accepted and
+    rejected and the whole story: (its data dir, its console)."""
+    data_dir = tmp_path_factory.mktemp("dev")
     wanted = ("[dev] 工作进程已就绪", "[dev] 运维看板（点击即登录）：", "已接收",
-              "REJECTED MEMBER_MISMATCH", "REJECTED MALFORMED", "REJECTED DUPLICATE_EVENT")
-    text = run_dev(tmp_path, tmp_path / "dev.log", wanted)
+              "REJECTED MEMBER_MISMATCH", "REJECTED MALFORMED", *STORY,
+              "（下转，普通）已随访")  # the referral loop, closed: the last step of the demo
+    return data_dir, run_dev(data_dir, data_dir / "dev-1.log", wanted)
+
+
+def test_hub_dev_shows_the_demo_accepted_and_rejected(first_run: tuple[Path, str]) -> None:
+    data_dir, text = first_run
+    # each party reads each step of the referral on its own topic, in Chinese
+    assert "out.vp-hexi 转出方收到：转诊 vp-hexi:HX-ZZ-" in text
+    assert "out.lead 接收方收到：转诊 vp-hexi:HX-ZZ-" in text and "已预约" in text
+    assert "转诊申请 HX-ZZ-" in text and "尚未到达" not in text
     assert "/sign-in?token=dev-only-operator-token-change-me" in text  # the page, signed in
     assert "lead -> 张伟的血钾 4.1 mmol/L（3 天前）" in text
     assert "事件声明的成员单位为 lead，却发送到了 vp-hexi 的主题" in text  # reasons in Chinese
@@ -57,15 +75,14 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(tmp_path: Path) -> None:
     assert first.startswith("[dev] 演示从全新状态开始"), text[:2000]
     assert second.startswith(("[dev] 消息代理", "[dev] 正在获取 Apache Kafka")), text[:2000]
     assert '"logger": "kafka' not in text and "ECONNREFUSED" not in text
-    assert "kafka." in (tmp_path / "hub.log").read_text(encoding="utf-8")
+    assert "kafka." in (data_dir / "hub.log").read_text(encoding="utf-8")
 
 
-def test_a_second_run_tells_the_same_story(tmp_path: Path) -> None:
+def test_a_second_run_tells_the_same_story(first_run: tuple[Path, str]) -> None:
     """The demo's patients and drugs are the same every run: with the last run's state
     kept, its cards came back as duplicates and no shortage was raised."""
-    story = ("INITIAL 报告卡", "缺药", "REJECTED DUPLICATE_EVENT",
-             "TRACE_DUPLICATE")  # the demo dispenses one pack twice, on purpose
-    first, second = (run_dev(tmp_path, tmp_path / f"dev-{run}.log", story) for run in (1, 2))
+    data_dir, first = first_run
+    second = run_dev(data_dir, data_dir / "dev-2.log", STORY)
     for text in (first, second):
         assert "SAME_CASE" not in text, text[-3000:]
     # the one pack dispensed twice is the one alert: the last run's packs raise none

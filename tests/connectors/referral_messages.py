@@ -16,17 +16,20 @@ def join(*segments: str) -> str:
     return "\r".join(segments) + "\r"
 
 
-def hapi_village_ref_i12(control: str = "") -> str:
+def hapi_village_ref_i12(control: str = "", *, ref: str = REFERRAL_REF,
+                         at: str = "20261207080000", priority: str = "") -> str:
     """HAPI HL7v2's REF^I12 test message (hapifhir/hapi-hl7v2, hapi-test, the parser test
     `testMissingSegment`): MSH-10 empty, an SFT, RF1 with only RF1-6 and RF1-7, PRD RP with
     the doctor's number in PRD-7 and RT, and typed NTE (^REASON_FOR_CONSULTATION ...).
     Adapted: 河西村卫生室 (facility VPHEXI) refers its patient to the lead hospital (RT PRD-7
-    LEAD); PID with a resident ID and a Chinese name; the DG1 a member's referral carries."""
+    LEAD); PID with a resident ID and a Chinese name; the DG1 a member's referral carries.
+    `ref`, `at` (RF1-7 and MSH-7) and `priority` (RF1-2) vary it as the village's HIS
+    would for its next referral."""
     return join(
-        f"MSH|^~\\&|HIS|VPHEXI|||20261207083000||REF^I12^REF_I12|{control}||2.5"
+        f"MSH|^~\\&|HIS|VPHEXI|||{at}||REF^I12^REF_I12|{control}||2.5"
         "|||||CHN|UNICODE UTF-8",
         "SFT|WINNING|5.1|HIS|2026/11/04 10:44, branch : trunk",
-        f"RF1||||||{REFERRAL_REF}|20261207080000",
+        f"RF1||{priority}||||{ref}|{at}",
         "PRD|RP^Referring Provider|王^建国^^^医生|^^^^^^O||||999998",
         "PRD|RT^Referred to Provider|张^伟^^^主任|^^^^^^O||^^^^^^^^^^^0816-4200120||LEAD",
         f"PID|1||{RESIDENT_ID}^^^^ID||李^建华^^^^^L||19900307|M|||^^^四川省^^^H",
@@ -39,18 +42,20 @@ def hapi_village_ref_i12(control: str = "") -> str:
 
 
 def zato_lead_rri_i12(control: str = "LEAD20261207-31", status: str = "A",
-                      zrf: str = "") -> bytes:
+                      zrf: str = "", *, ref: str = REFERRAL_REF,
+                      at: str = "20261207093000+0800", extra: tuple[str, ...] = ()) -> bytes:
     """Zato's HL7 v2 referral tests (zato.io, test_rri_carries_the_referral_back): the
     referred-to hospital answers with RRI^I12, MSA naming the referral message, RF1-1 A and
     RF1-6 the referrer's number with its facility. Adapted: the lead hospital's HIS (GBK
-    text, MSH-18 GBK) answers 河西村卫生室 (MSH-6 VPHEXI) about its referral."""
+    text, MSH-18 GBK) answers 河西村卫生室 (MSH-6 VPHEXI) about its referral `ref`, sent
+    `at`; `extra` segments (PV1) go before the ZRF."""
     text = join(
-        f"MSH|^~\\&|HIS|LEAD|HIS|VPHEXI|20261207093000+0800||RRI^I12|{control}|P|2.5"
+        f"MSH|^~\\&|HIS|LEAD|HIS|VPHEXI|{at}||RRI^I12|{control}|P|2.5"
         "|||||CHN|GBK",
         "MSA|AA|HEXI20261207-0001",
-        f"RF1|{status}|R|XNK^心内科^L|||{REFERRAL_REF}^VPHEXI",
+        f"RF1|{status}|R|XNK^心内科^L|||{ref}^VPHEXI",
         f"PID|1||{RESIDENT_ID}^^^^ID||李^建华||19900307|M",
-        *([zrf] if zrf else []),
+        *extra, *([zrf] if zrf else []),
     )
     return text.encode("gb18030")
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,11 +110,21 @@ def test_acks_and_events_on_the_ingress_topic(
     assert [r["reason_code"] for r in records] == ["MALFORMED", "UNMAPPED_CODE"]
 
 
+@pytest.fixture(scope="module")
+def worker(broker: BaseBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One worker for the module's tests that need the hub (a new one per test would only
+    replay the same topics); the record-number test's API secret is its."""
+    started = WorkerProcess(broker.bootstrap, tmp_path_factory.mktemp("mllp-hub"), {
+        **broker.worker_env(), "HUB_APP_ID": "hub-test-mllp", "HUB_SESSION_TIMEOUT": "6",
+        "HUB_LOG_LEVEL": "info", "HUB_API_SECRET": API_SECRET})
+    yield started.start()
+    started.kill()
+
+
 def test_a_resent_message_is_dropped_by_the_hub(
-    broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
+    broker: BaseBroker, tmp_path: Path, worker: WorkerProcess,
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
-    start_worker()
     message = lab_oru(control="LAB-RESEND-1", potassium_code="L0001").encode()
     first, resent = exchange(broker.bootstrap, tmp_path, [message, message])
     assert msa(first)[0] == msa(resent)[0] == "AA"
@@ -179,14 +189,13 @@ def glucose_orm(pid: str, control: str, order_id: str, local_code: str, at: date
 
 
 def test_a_record_number_is_one_patient_only_at_its_own_hospital(
-    broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
+    broker: BaseBroker, tmp_path: Path, worker: WorkerProcess,
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
     """The lead reports glucose for Eve (record number 555-44-4444) and for a resident-ID
     patient; chc-east orders glucose for its own 555-44-4444, another woman: no advice
     cites Eve's result, while the resident-ID patient's order does get the lead's result,
     and the lead's own order for Eve does too."""
-    worker = start_worker(HUB_API_SECRET=API_SECRET)
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0)
     eve_oru, zhang_oru = exchange(broker.bootstrap, tmp_path, [
         glucose_oru(PID_EVE, "LAB-EVE-1", now - timedelta(days=1)).encode(),
@@ -279,13 +288,12 @@ def test_mllp_command_serves_hl7_and_metrics(
 
 
 def test_a_typhoid_admission_reaches_the_cdc_as_a_complete_card(
-    broker: BaseBroker, tmp_path: Path, start_worker: Callable[..., WorkerProcess],
+    broker: BaseBroker, tmp_path: Path, worker: WorkerProcess,
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
     """The HIS's ADT^A01 (test_hl7_messages.typhoid_adt: the standard's example with
     a resident ID, a Chinese address in another county of the city, DG1 A01.0 and the
     occupation and onset OBX) through MLLP and the hub to cdc.disease-reports."""
-    start_worker()
     [reply] = exchange(broker.bootstrap, tmp_path, [typhoid_adt(control="HIS-TYPHOID-1").encode()])
     assert msa(reply)[0] == "AA" and "ERR" not in reply.decode()
 

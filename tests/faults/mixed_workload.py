@@ -36,12 +36,14 @@ from schemas.topics import (
     FIXED_TOPICS,
     ORDERS,
     REFERENCE,
+    REFERRALS,
     RESULTS,
     STOCK,
     feedback_topic,
     ingress_topic,
 )
 from tests.conftest import WorkerProcess, read_all
+from tests.faults import referral_inputs
 
 CODEC = AvroCodec()
 SECRET = "crash-recovery-api-secret"
@@ -62,7 +64,7 @@ OUTPUT_TOPICS = ([s.name for s in FIXED_TOPICS if s is not REFERENCE]
                  + [feedback_topic(m) for m in MEMBERS])
 SHOWN_KEYS = 5  # differing keys of a table shown by assert_same
 TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
-          "pharmacy-trace-days", "reporting-cases")
+          "pharmacy-trace-days", "reporting-cases", *referral_inputs.TABLES)
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,12 @@ class Inputs:
 
 
 def make_inputs(seed: int = SEED) -> Inputs:
-    workload = Workload(seed=seed, patients=400)
+    # the mix without its referral share: the referrals come in the order their steps
+    # need (referral_inputs.py)
+    workload = Workload(seed=seed, patients=400, referral_share=0.0)
     rng = random.Random(seed)
     now = datetime.now(UTC) - timedelta(minutes=5)
+    referrals = referral_inputs.referral_chunks(now, CHUNKS)
     owner = {drug: MEMBERS[i % len(MEMBERS)] for i, drug in enumerate(workload.drugs)}
     opening: list[Event] = [
         StockEvent(envelope=StockEvent.new_envelope(member, occurred_at=now), kind="COUNT",
@@ -91,6 +96,7 @@ def make_inputs(seed: int = SEED) -> Inputs:
     for n in range(STREAM_EVENTS):
         if n * CHUNKS // STREAM_EVENTS == len(starts):
             starts.append(len(stream))  # the chunks are the ones the items alternate by
+            stream.extend(referrals[len(starts) - 1])
         event = workload.mix(now + timedelta(milliseconds=n))
         # results and orders of one item never share a chunk: an order's advice then
         # depends only on results of earlier chunks, whatever the two agents' interleaving
@@ -155,7 +161,7 @@ def backlog(bootstrap: str, group: str) -> dict[str, int]:
     """Per input partition of the worker, the messages its consumer group has not yet
     committed (partitions with none left out)."""
     inputs = [ingress_topic(m) for m in load_registry().ids] + [
-        s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK)]
+        s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK, REFERRALS)]
     try:
         return admin_backlog(bootstrap, group, inputs)
     except KafkaError as exc:  # a broker of a cluster away: its coordinator moves
@@ -207,7 +213,7 @@ def table_state(bootstrap: str, table: str) -> dict[str, Any]:
         return {k: [(c["case_id"], c["disease_code"], [r["event_id"] for r in c["reports"]],
                      c["missing"], [(s["card_id"], s["kind"]) for s in c["cards"]])
                     for c in v["cases"]] for k, v in state.items()}
-    return state
+    return referral_inputs.normalized(table, state)
 
 
 def member_view(bootstrap: str, member: str, expected: int) -> list[str]:
@@ -247,6 +253,8 @@ def observed(bootstrap: str, worker: WorkerProcess) -> dict[str, Any]:
                   [o.envelope.event_id for o in board.pending_orders()]),
         "tables": {t: table_state(bootstrap, t) for t in TABLES},
         "lead_view": member_view(bootstrap, "lead", len(ids[feedback_topic("lead")])),
+        "referral_statuses": referral_inputs.referral_statuses(
+            bootstrap, [feedback_topic(m) for m in MEMBERS]),
     }
 
 
@@ -297,6 +305,7 @@ def assert_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
     if len(view) != len(set(view)) or set(view) != got["ids"][feedback_topic("lead")]:
         differences["lead's feedback reader"] = (len(view), len(set(view)))
     assert differences == {}, differences
+    referral_inputs.assert_referrals_same(reference, got)
     assert got["filed"].events == len(got["ids"][CDC_REPORTS.name])  # each card filed once
 
 

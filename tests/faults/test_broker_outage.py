@@ -27,7 +27,7 @@ from connectors.member.sdk import MemberPublisher
 from connectors.settings import ConnectorSettings
 from hub.brokers import BaseBroker
 from schemas.topics import feedback_topic, ingress_topic
-from tests.conftest import Decoded, WorkerProcess, wait_for
+from tests.conftest import Decoded, WorkerProcess, start_broker, wait_for
 from tests.connectors.test_fhir_resources import observation
 from tests.connectors.test_hl7_messages import lab_oru
 from tests.connectors.test_mllp_integration import event_ids
@@ -59,6 +59,14 @@ async def until_accepted(send: Callable[[], Awaitable[bool]]) -> int:
             return attempts
         assert time.monotonic() < deadline, f"still refused after {attempts} resends"
         await asyncio.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaseBroker]:
+    """A broker of the module's own, not the session's: these tests stop and start it."""
+    started = start_broker(tmp_path_factory.mktemp("outage-broker"))
+    yield started
+    started.stop()
 
 
 @pytest.fixture

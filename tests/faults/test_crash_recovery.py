@@ -1,11 +1,14 @@
 """Nothing lost, nothing doubled: the same few thousand mixed events (results, orders,
-diagnoses with notifiable ones, stock movements, a few bad inputs) go through a worker
+diagnoses with notifiable ones, stock movements, referrals taken through their steps with
+slot bookings: tests/faults/referral_inputs.py, a few bad inputs) go through a worker
 that is never disturbed (on a broker of its own), through one killed with SIGKILL at
 seeded random points and restarted, and through one joined and then left by a second
 worker. Output ids derive from inputs, so every output topic holds exactly the reference
 run's distinct ids (repeats of an id are allowed: at least once); the idempotent
-consumers (CDC card folder, pharmacy board, member feedback reader) show each once; and
-the state (table changelogs replayed, recognition counts) is the reference run's.
+consumers (CDC card folder, pharmacy board, member feedback reader) show each once; every
+referral status is on both parties' out topics, each repeat of it the same message; and
+the state (table changelogs replayed, recognition counts, the slots each referral holds)
+is the reference run's.
 
 Each patient is seen by one member and each drug moved by one member (after an opening
 count everywhere), so the order in which the hub sees related events is the same in every
@@ -13,12 +16,15 @@ run and the reference is exact."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from typing import Any
 
 import pytest
 
+from schemas.codec import AvroCodec
+from schemas.models.referral import ReferralStatus
 from schemas.topics import (
     CDC_REPORTS,
     DEAD_LETTER,
@@ -26,8 +32,10 @@ from schemas.topics import (
     ORDERS,
     PHARMACY_ORDERS,
     PHARMACY_SHORTAGES,
+    REFERRALS,
     RESULTS,
     STOCK,
+    feedback_topic,
 )
 from tests.conftest import WorkerProcess, start_broker
 from tests.faults.mixed_workload import (
@@ -43,8 +51,10 @@ from tests.faults.mixed_workload import (
     backlog,
     run,
 )
+from tests.faults.referral_inputs import EXPECTED_SLOTS, EXPECTED_STATES, slot_holders
 
 pytestmark = pytest.mark.integration
+CODEC = AvroCodec()
 
 
 def test_reference_run_exercises_every_flow(mixed_reference: dict[str, Any]) -> None:
@@ -52,11 +62,33 @@ def test_reference_run_exercises_every_flow(mixed_reference: dict[str, Any]) -> 
     ids = mixed_reference["ids"]
     sizes = {topic: len(ids[topic]) for topic in OUTPUT_TOPICS}
     for spec in (CDC_REPORTS, PHARMACY_SHORTAGES, PHARMACY_ORDERS, DEAD_LETTER, RESULTS,
-                 ORDERS, DIAGNOSES, STOCK):
+                 ORDERS, DIAGNOSES, STOCK, REFERRALS):
         assert sizes[spec.name] > 0, sizes
     cards = mixed_reference["cards"]
     assert len(cards) == len({c.rsplit("_", 1)[-1] for c in cards})
     assert all(mixed_reference["tables"].values()) and all(mixed_reference["stats"].values())
+
+
+def test_reference_run_takes_the_referrals_through_their_steps(
+    mixed_reference: dict[str, Any],
+) -> None:
+    """Each referral ends where its steps lead (the racing acceptance and the third
+    member's cancel refused), each slot with its one holder, and each status on both
+    parties' out topics."""
+    tasks = mixed_reference["tables"]["referral-tasks"]
+    assert {json.loads(k): v["task"]["business_status"] for k, v in tasks.items()} == \
+        EXPECTED_STATES
+    pools = mixed_reference["tables"]["referral-pools"]
+    assert {slot: holder for (_, slot), holder in slot_holders(pools).items()} == \
+        EXPECTED_SLOTS
+    statuses = mixed_reference["referral_statuses"]
+    for by_status in statuses.values():
+        for copies in by_status.values():
+            status = CODEC.decode(next(iter(copies)))
+            assert isinstance(status, ReferralStatus)
+            for party in (status.referrer_id, status.receiver_id):
+                assert status.status_id in statuses[feedback_topic(party)]
+    assert len(statuses[feedback_topic("lead")]) >= 2 * len(EXPECTED_STATES)
 
 
 @pytest.mark.parametrize("store", CRASH_STORES)

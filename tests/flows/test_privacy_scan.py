@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
+from kafka import KafkaConsumer, TopicPartition
 
 from connectors.demo.script import LI, ZHANG, Step, morning
 from connectors.member.sdk import MemberPublisher
@@ -23,7 +24,7 @@ from schemas.models.clinical import CaseClassification
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
 from schemas.reference.registry import load_registry
 from schemas.topics import CDC_REPORTS, feedback_topic, ingress_topic
-from tests.conftest import WorkerProcess, read_all
+from tests.conftest import WorkerProcess
 
 pytestmark = pytest.mark.integration
 SECRETS = {
@@ -101,15 +102,33 @@ def needles(steps: Iterable[Step]) -> dict[bytes, tuple[str, set[str]]]:
     return found
 
 
+def snapshot(bootstrap: str, topics: list[str]) -> dict[str, bytes]:
+    """Each topic's raw keys and values now, joined, all read by one consumer (a consumer
+    per topic made each look at the broker take seconds)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in topics
+                 for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        found: dict[str, list[bytes]] = {topic: [] for topic in topics}
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                found[tp.topic] += [b"\x00".join((r.key or b"", r.value or b""))
+                                    for r in records]
+        return {topic: b"\x00".join(chunks) for topic, chunks in found.items()}
+    finally:
+        consumer.close()
+
+
 def settle(bootstrap: str, quiet_for: float = 4.0, timeout: float = 90.0) -> dict[str, bytes]:
     """Every topic's raw keys and values once nothing has been added for `quiet_for` s."""
     deadline = time.monotonic() + timeout
     last: dict[str, bytes] = {}
     stable_since = time.monotonic()
     while time.monotonic() < deadline:
-        now = {topic: b"\x00".join(b"\x00".join((key or b"", value or b""))
-                                   for key, value in read_all(bootstrap, topic))
-               for topic in list_topics(bootstrap)}
+        now = snapshot(bootstrap, list_topics(bootstrap))
         if {t: len(v) for t, v in now.items()} != {t: len(v) for t, v in last.items()}:
             last, stable_since = now, time.monotonic()
         elif time.monotonic() - stable_since >= quiet_for:

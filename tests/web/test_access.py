@@ -5,13 +5,14 @@ a valid member token; one member's token never shows another member's counts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from connectors.member.sdk import MemberPublisher, PublishError
+from hub.brokers import BaseBroker
 from hub.ops.tokens import member_token
 from schemas.codec import AvroCodec
 from schemas.models import Event, Feedback
@@ -38,6 +39,16 @@ PATHS: tuple[tuple[str, dict[str, Any] | None], ...] = (
 )
 
 
+@pytest.fixture(scope="module")
+def worker(broker: BaseBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One worker for the module's tests (a new one would only replay the same topics)."""
+    started = WorkerProcess(broker.bootstrap, tmp_path_factory.mktemp("access"), {
+        **broker.worker_env(), "HUB_APP_ID": "hub-test-access", "HUB_SESSION_TIMEOUT": "6",
+        "HUB_LOG_LEVEL": "info", "HUB_API_SECRET": SECRET})
+    yield started.start()
+    started.kill()
+
+
 def call(worker: WorkerProcess, path: str, body: dict[str, Any] | None,
          headers: dict[str, str]) -> tuple[int, Any]:
     return worker.request_json(path, body, headers)
@@ -62,11 +73,10 @@ def mentions(events: list[Decoded], ids: set[str]) -> list[Event]:
 
 
 def test_an_event_claiming_another_member_is_refused_and_that_member_never_hears_of_it(
-    start_worker: Callable[..., WorkerProcess],
+    worker: WorkerProcess,
     publisher: Callable[[str], MemberPublisher],
     read_topic: Callable[..., list[Decoded]],
 ) -> None:
-    worker = start_worker(HUB_API_SECRET=SECRET)
     east, lead = publisher("chc-east"), publisher("lead")
     impostor = patient(IMPOSTOR_PATIENT, name="冒名")
     forged = [  # all claim to be the lead hospital, all arrive on chc-east's topic
@@ -105,9 +115,8 @@ def test_an_event_claiming_another_member_is_refused_and_that_member_never_hears
 
 
 def test_endpoints_refuse_a_caller_without_a_valid_member_token(
-    start_worker: Callable[..., WorkerProcess],
+    worker: WorkerProcess,
 ) -> None:
-    worker = start_worker(HUB_API_SECRET=SECRET)
     refusals = {
         401: [{}, {"Authorization": "Basic bGVhZDpsZWFk"}, {"Authorization": "Bearer "},
               {"X-Hub-Routed": "1"}],  # the routing header is no credential
@@ -123,10 +132,9 @@ def test_endpoints_refuse_a_caller_without_a_valid_member_token(
 
 
 def test_a_member_token_never_shows_another_members_counts(
-    start_worker: Callable[..., WorkerProcess],
+    worker: WorkerProcess,
     publisher: Callable[[str], MemberPublisher],
 ) -> None:
-    worker = start_worker(HUB_API_SECRET=SECRET)
     publisher("chc-west").publish_many([
         make_order("chc-west", item="K", order_id="W-ACCESS-1"),
         make_order("chc-west", item="GLU", order_id="W-ACCESS-2"),
@@ -145,10 +153,9 @@ def test_a_member_token_never_shows_another_members_counts(
 
 
 def test_table_data_is_not_served_without_a_token(
-    start_worker: Callable[..., WorkerProcess],
+    worker: WorkerProcess,
     publisher: Callable[[str], MemberPublisher],
 ) -> None:
-    worker = start_worker(HUB_API_SECRET=SECRET)
     publisher("chc-west").publish(make_order("chc-west", item="K", order_id="W-TABLE-1"))
     assert wait_for(lambda: call(worker, "/recognition/stats", None, bearer("chc-west"))[1]
                     .get("items")), worker.log_tail()

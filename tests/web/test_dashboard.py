@@ -1,6 +1,7 @@
-"""The operators' dashboard: a worker runs the demo morning (what `hub dev` publishes) plus
-a doctor's recognition decision; /dashboard/data then holds the live figures, and the page
-rendered by a real headless Chromium shows them. The screenshot is kept in docs/."""
+"""The operators' dashboard: a worker runs the demo morning and its referral loop (what
+`hub dev` publishes) plus a doctor's recognition decision; /dashboard/data then holds the
+live figures, and the page rendered by a real headless Chromium shows them. The screenshot
+is kept in docs/."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from connectors.demo.referral_loop import BED_POOL, LIU, SLOT_POOL, referral_loop
 from connectors.demo.script import LI, NO_ID, WANG, ZHANG, morning
 from connectors.member.sdk import MemberPublisher
 from hub import metrics
@@ -35,7 +37,8 @@ from tests.rules.test_reporting_rules import T0, Hub, dx
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1400, 1000
 SCREENSHOT_COPY = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
-PERSONAL = [text for p in (ZHANG, LI, WANG, NO_ID) for text in (p.name, p.id_number) if text]
+PERSONAL = [text for p in (ZHANG, LI, WANG, NO_ID, LIU) for text in (p.name, p.id_number)
+            if text]
 Data = dict[str, Any]
 
 
@@ -55,8 +58,14 @@ def _recognition(data: Data, member: str, item: str) -> Data:
                 {})
 
 
+def _referral_states(data: Data) -> dict[str, str]:
+    return {row["referral_id"]: row["state"] for member in data["referrals"]["members"]
+            for row in member["rows"]}
+
+
 def _settled(data: Data) -> bool:
     return (_recognition(data, "chc-east", "K").get("recognised") == 1
+            and "followed-up" in _referral_states(data).values()
             and {"MEMBER_MISMATCH", "MALFORMED", "DUPLICATE_EVENT"} <= set(_reasons(data))
             and len(data["dead_letters"]["recent"]) >= 3
             and data["reporting"]["cards"]["on_time"] >= 2
@@ -78,9 +87,16 @@ def demo(broker: BaseBroker, tmp_path_factory: pytest.TempPathFactory
         decision = RecognitionDecision(
             envelope=RecognitionDecision.new_envelope("chc-east", occurred_at=now),
             patient=ZHANG, order_id="E-1001", item_code="K", decision=Decision.RECOGNISED)
-        for member, event, raw in [(s.member, s.event, s.raw) for s in morning(now)] + [
-                ("chc-east", decision, None)]:
+        last = None
+        steps = [(s.member, s.event, s.raw, s.after) for s in morning(now)] + [
+            ("chc-east", decision, None, None)] + [
+            (s.member, s.event, s.raw, s.after) for s in referral_loop(now)]
+        for member, event, raw, after in steps:
             pub = publishers.setdefault(member, MemberPublisher(broker.bootstrap, member))
+            if after is not None and member != last:  # another member's topic: wait for it
+                wait_for(lambda after=after: _referral_states(_data(worker)).get(
+                    after[0]) == after[1])
+            last = member
             if raw is not None:
                 pub.send_bytes(raw)  # counted in even when it is not an event
             else:
@@ -163,6 +179,18 @@ def test_data_has_the_live_figures(demo: tuple[WorkerProcess, dict[str, int]]) -
     assert ordered and sorted((o["member"], o["drug_code"], o["quantity"])
                               for o in data["pharmacy"]["pending_orders"]) == sorted(ordered)
     assert all(o["order"] for o in data["pharmacy"]["pending_orders"])  # its number, not –
+    referrals = data["referrals"]  # the demo's loop, closed: nothing open, nothing overdue
+    sections = {m["member"]: m for m in referrals["members"]}
+    assert sorted(sections) == ["lead", "vp-hexi"]
+    assert sorted(r["state_name"] for r in sections["vp-hexi"]["rows"]) == ["已完成", "已随访"]
+    assert (referrals["open_total"], referrals["overdue_total"], referrals["escalations"]) == (
+        0, 0, [])
+    assert [(p["pool_id"], p["below_minimum"], p["booked"]) for p in referrals["pools"]] == [
+        (BED_POOL, True, 0), (SLOT_POOL, False, 1)]
+    figures = referrals["figures"]
+    assert sum(f["upward_arrived"] for f in figures) == sum(
+        f["downward_arrived"] for f in figures) == 1
+    assert [f["closed_loop_rate"] for f in figures if f["downward_arrived"]] == [1.0]
     scope = data["scope"]  # one worker: it holds every partition, and says whose figures
     assert scope["all_partitions"] is True and scope["worker"] in scope["summary"]
     body = worker.get("/dashboard/data")[1].decode()
@@ -280,6 +308,13 @@ def test_page_in_headless_chromium(
     for shortage in data["pharmacy"]["open_shortages"]:
         assert any(shortage["drug_name"] in row
                    for row in dom.texts(tag="tr", data_shortage=shortage["member"]))
+    for member in data["referrals"]["members"]:
+        for referral in member["rows"]:
+            assert any(referral["state_name"] in row and referral["direction_name"] in row
+                       for row in dom.texts(tag="tr", data_referral=referral["referral_id"]))
+    [beds] = dom.texts(tag="tr", data_pool=f"lead/{BED_POOL}")
+    assert "预留 5%，低于 20%" in beds
+    assert dom.texts(id="kpi-referrals") == ["0"]
     assert [p for p in PERSONAL if p in html] == []
 
     shot = tmp_path / "dashboard.png"

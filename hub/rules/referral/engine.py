@@ -45,6 +45,7 @@ from hub.rules.referral.outputs import (
     reserve_alert,
     statuses,
 )
+from hub.rules.referral.reasons import step_reason
 from hub.rules.referral.record import ReferralRecord, fingerprint
 from hub.rules.rejections import Reason, Rejection
 from schemas.models import OperatorAlert, deterministic_id
@@ -215,12 +216,14 @@ def on_update(record: ReferralRecord | None, update: ReferralUpdate, ctx: Contex
         pools = _released(found, load_pool)
     if update.action is A.REFERRED_ONWARD:
         changes["onward_referral_id"] = onward_referral_id(found)
-    return _outcome(found, applied, changes, pools, sender, ctx, update=update)
+    return _outcome(found, applied, changes, pools, sender, ctx, update=update,
+                    reason=step_reason(update.action, update.reason_code, ctx.locale))
 
 
 def _outcome(found: ReferralRecord, applied: list[tuple[A, str, Task]],
              changes: dict[str, object], pools: list[Pool], by_member: str, ctx: Context,
-             update: ReferralUpdate | None = None, reason: Text | None = None) -> Outcome:
+             update: ReferralUpdate | None = None, reason: Text | str | None = None,
+             ) -> Outcome:
     out = Outcome(pools=pools)
     record = found
     for action, cause, task in applied:

@@ -37,7 +37,8 @@ def status_id(referral: str, cause: str) -> str:
 
 def statuses(record: ReferralRecord, *, cause: str, action: ReferralAction | None,
              by_member: str, at: datetime, due_at: datetime | None, open_patient: OpenPatient,
-             locale: Locale, update: ReferralUpdate | None = None, reason: Text | None = None,
+             locale: Locale, update: ReferralUpdate | None = None,
+             reason: Text | str | None = None,
              escalation_level: int = 0) -> list[ReferralStatus]:
     """The status after a step (or a missed deadline), one copy for each party's out
     topic: the same status_id, an envelope of the party's own."""

@@ -5,8 +5,8 @@ session cookie of /sign-in, or the operators' bearer token):
   fetches nothing but its own files and its data, so it works offline);
 - GET /dashboard/data: the JSON the page polls every two seconds: the members and whether
   each is sending, throughput and consumer lag, dead letters by reason and the latest
-  ones, open disease cases and late reports, open shortages and pending orders, and
-  recognition per member and item.
+  ones, open disease cases and late reports, open shortages and pending orders,
+  recognition per member and item, and the referral board (hub/web/dashboard/referrals.py).
 
 Figures are this worker's: its counters since it started and the partitions it holds.
 The page says so (`scope`, hub/web/dashboard/scope.py) and points to Grafana for the
@@ -28,6 +28,7 @@ from hub.runtime.services import runtime
 from hub.web.access import operator_signed_in, to_sign_in, unauthorised
 from hub.web.dashboard import feeds
 from hub.web.dashboard.flows import pharmacy_figures, recognition_figures, reporting_figures
+from hub.web.dashboard.referrals import referral_figures
 from hub.web.dashboard.scope import scope
 from schemas.topics import ingress_topic
 
@@ -115,6 +116,7 @@ def snapshot() -> JsonDict:
         "reporting": reporting_figures(moment),
         "pharmacy": pharmacy_figures(),
         "recognition": recognition_figures(),
+        "referrals": referral_figures(moment),
     }
 
 

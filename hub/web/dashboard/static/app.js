@@ -222,6 +222,66 @@ function renderRecognition(items) {
   fill(document.querySelector("#recognition tbody"), rows, 6, "暂无开单", "no orders yet");
 }
 
+function percent(rate) {
+  return rate === null || rate === undefined ? "—" : Math.round(rate * 100) + "%";
+}
+
+function statePills(part) {
+  return part.by_state.map(e => `${e.state_name} ${e.count}`).join(" · ") || "—";
+}
+
+function referralRow(r) {
+  const classes = [r.overdue ? "overdue" : "", r.closed ? "closed" : ""].join(" ").trim();
+  return el("tr", { "data-referral": r.referral_id, class: classes || null },
+    el("td", { class: "code", title: r.referral_id }, r.referral),
+    el("td", {}, r.direction_name),
+    el("td", { class: "code" }, (r.role === "sent" ? "→ " : "← ") + r.counterpart),
+    el("td", {}, r.priority_name),
+    el("td", { class: "state", title: r.booked_for ? "预约 " + r.booked_for : null }, r.state_name),
+    el("td", { class: "nowrap" }, r.due || "—"),
+    el("td", { class: "num left" }, r.left || "—"),
+    el("td", { class: "num level" }, r.escalation_level || "—"));
+}
+
+function renderReferrals(b) {
+  const rows = [];
+  for (const m of b.members) {
+    rows.push(el("tr", { class: "member-head", "data-referral-member": m.member },
+      el("td", { colspan: 8 }, m.member,
+         el("small", {}, `发出 sent ${m.sent.total}：${statePills(m.sent)}`),
+         el("small", {}, `收到 received ${m.received.total}：${statePills(m.received)}`),
+         m.overdue_total ? el("small", { class: "warning" }, `逾期 ${m.overdue_total}`) : null)));
+    for (const r of m.rows) rows.push(referralRow(r));
+  }
+  fill(document.querySelector("#referral-board tbody"), rows, 8, "暂无转诊", "no referrals");
+  const escalated = b.escalations.map(r => el("tr", { "data-escalation": r.referral_id },
+    el("td", { class: "code", title: r.referral_id }, r.referral),
+    el("td", { class: "code" }, `${r.referrer} → ${r.receiver}`),
+    el("td", {}, r.state_name),
+    el("td", { class: "num left" }, r.left || "—")));
+  fill(document.querySelector("#referral-escalations tbody"), escalated, 4, "无上报",
+       "none escalated");
+  const pools = b.pools.map(p => el("tr", { "data-pool": `${p.member}/${p.pool_id}`,
+                                            class: p.below_minimum ? "below-minimum" : null },
+    el("td", { title: p.period }, el("span", { class: "code" }, p.member), " ",
+       p.resource_name + " ", el("small", {}, p.resource_kind),
+       p.warning ? el("small", { class: "warning" }, " ⚠ " + p.warning) : null),
+    el("td", { class: "num" }, p.total), el("td", { class: "num" }, p.reserved),
+    el("td", { class: "num" }, p.booked), el("td", { class: "num" }, p.free),
+    el("td", {}, rateBar(p.reserved_share, p.fill_rate))));
+  fill(document.querySelector("#referral-pools tbody"), pools, 6, "未发布预留资源",
+       "no pools");
+  document.getElementById("pools-warning").textContent = b.pools_below_minimum
+    ? `${b.pools_below_minimum} 个预留不足 20%` : "";
+  const figures = b.figures.map(f => el("tr", { "data-period": f.period },
+    el("td", {}, f.period),
+    el("td", { class: "num" }, f.upward_arrived), el("td", { class: "num" }, f.downward_arrived),
+    el("td", { class: "num" }, `${f.answered_in_time}/${f.answered} ${percent(f.in_time_rate)}`),
+    el("td", { class: "num" }, percent(f.closed_loop_rate)),
+    el("td", { class: "num" }, percent(f.reserved_use))));
+  fill(document.querySelector("#referral-figures tbody"), figures, 6, "暂无", "none yet");
+}
+
 function renderScope(scope) {
   const node = document.getElementById("scope");
   node.replaceChildren(scope.summary);
@@ -240,12 +300,14 @@ function render(data) {
   setText("kpi-dlq", data.dead_letters.total, data.dead_letters.total > 0);
   setText("kpi-cases", data.reporting.open_total, data.reporting.open_by_state.late > 0);
   setText("kpi-shortages", data.pharmacy.open_total, data.pharmacy.open_total > 0);
+  setText("kpi-referrals", data.referrals.overdue_total, data.referrals.overdue_total > 0);
   renderMembers(data);
   renderThroughput(data.throughput, data.lag);
   renderDeadLetters(data.dead_letters);
   renderReporting(data.reporting);
   renderPharmacy(data.pharmacy);
   renderRecognition(data.recognition);
+  renderReferrals(data.referrals);
   document.getElementById("updated").textContent = "更新于 updated " + clock(data.at);
   document.body.dataset.loaded = "1";
 }
