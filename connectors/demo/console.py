@@ -67,6 +67,14 @@ def _word(locale: Locale, group: str, code: str) -> str:
         return code
 
 
+def _state_word(locale: Locale, state: str) -> str:
+    """A state a step waits for: a referral's, else a read request's or critical value's."""
+    for name in (f"remote_read_view.state.{state}", f"remote_read_view.critical.{state}"):
+        if locale.label(name) != name:
+            return locale.label(name)
+    return _word(locale, "state", state)
+
+
 def referral_status_line(event: ReferralStatus, locale: Locale) -> str:
     """A referral's status as the party whose topic it is on reads it."""
     say = locale.say
@@ -261,7 +269,7 @@ def play(steps: Iterable[Step], publishers: dict[str, MemberPublisher],
     for step in steps:
         if step.after is not None and not progress.wait_for(step.after, STEP_WAIT_SECONDS):
             console.print(escape(locale.say("console.referral_not_yet", referral=step.after[0],
-                                            state=_word(locale, "state", step.after[1]))))
+                                            state=_state_word(locale, step.after[1]))))
         console.print(f"[cyan]{step.member} ->[/] {escape(locale.render(step.label))}")
         if step.raw is not None:
             publishers[step.member].send_bytes(step.raw)

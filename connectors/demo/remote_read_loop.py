@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.demo.script import Step, person
 from schemas.models.clinical import OrderPriority
-from schemas.models.common import Sex
+from schemas.models.common import Patient, Sex
 from schemas.models.remote_read import (
     CriticalAction,
     CriticalValueUpdate,
@@ -64,7 +64,7 @@ def critical_key(now: datetime) -> str:
 
 
 def head_ct(accession: str, patient_at: datetime, *, priority: OrderPriority,
-            images_at: datetime | None, question: str, who: object) -> ReadRequest:
+            images_at: datetime | None, question: str, who: Patient) -> ReadRequest:
     stamp = accession.removeprefix("CT")
     study = STUDY.format(stamp=stamp)
     return ReadRequest.model_validate({
