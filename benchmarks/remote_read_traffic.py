@@ -43,10 +43,11 @@ STUDIES = ((ReadModality.CT, "CT-HEAD", "头颅CT平扫"), (ReadModality.CT, "CT
 WRITER = Reader(reader_id="R017", name="李影像", title="主治医师")
 REVIEWER = Reader(reader_id="R003", name="赵主任", title="主任医师")
 A, C = ReadAction, CriticalAction
-READ_PATH: tuple[A | C, ...] = (A.CLAIMED, A.PRELIMINARY_REPORT, A.FINAL_REPORT)
-CANCELLED_PATH: tuple[A | C, ...] = (A.CANCELLED,)  # the examining member's, on its topic
-CRITICAL_PATH: tuple[A | C, ...] = (*READ_PATH, C.RAISED, C.DOUBLE_CHECKED, C.ACKNOWLEDGED,
-                                    C.RESOLVED)
+Step = ReadAction | CriticalAction
+READ_PATH: tuple[Step, ...] = (A.CLAIMED, A.PRELIMINARY_REPORT, A.FINAL_REPORT)
+CANCELLED_PATH: tuple[Step, ...] = (A.CANCELLED,)  # the examining member's, on its topic
+CRITICAL_PATH: tuple[Step, ...] = (*READ_PATH, C.RAISED, C.DOUBLE_CHECKED, C.ACKNOWLEDGED,
+                                   C.RESOLVED)
 BY_EXAMINING = frozenset({A.CANCELLED, C.ACKNOWLEDGED, C.RESOLVED})
 
 
@@ -56,7 +57,7 @@ class _Open:
 
     request_id: str
     examining: str
-    steps: deque[ReadAction | CriticalAction]
+    steps: deque[Step]
 
 
 class ReadTraffic:
