@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from benchmarks.referral_traffic import ReferralTraffic
+from benchmarks.remote_read_traffic import ReadTraffic
 from schemas.models import Diagnosis, Event, LabResult, Patient, StockEvent, TestOrder
 from schemas.models.clinical import CaseClassification
 from schemas.models.common import Address, Belonging, IdType, Occupation, Sex
@@ -21,6 +22,8 @@ ORDINARY = (("I10.x00", "高血压"), ("E11.900", "2型糖尿病"), ("J06.900", 
 # The mix's share of referral requests and steps (issue 26), taken from its stock events'
 # share (30% before; every other share as it was)
 REFERRAL_SHARE = 0.03
+# ... and of read requests, their steps and critical values (issue 27), from the same share
+READ_SHARE = 0.02
 ITEMS_PER_PATIENT = 4  # results the large-index benchmarks seed for each patient
 
 
@@ -49,15 +52,18 @@ class Workload:
 
     def __init__(self, seed: int = 1, patients: int = 20_000,
                  opening_quantity: float = 100_000.0,
-                 referral_share: float = REFERRAL_SHARE) -> None:
+                 referral_share: float = REFERRAL_SHARE,
+                 read_share: float = READ_SHARE) -> None:
         self.rng = random.Random(seed)
         self.patients = patients
         self.opening_quantity = opening_quantity
         self.referral_share = referral_share
+        self.read_share = read_share
         self.drugs = [d.code for d in load_formulary().drugs][:20]
         self._sequence = 0
         self.referrals = ReferralTraffic(random.Random(seed + 1),
                                          lambda rng: _patient(rng, self.patients))
+        self.reads = ReadTraffic(random.Random(seed + 2), lambda rng: _patient(rng, self.patients))
 
     def _member(self) -> str:
         return self.rng.choice(MEMBERS)
@@ -135,6 +141,8 @@ class Workload:
         draw = self.rng.random()
         if draw >= 1 - self.referral_share:
             return self.referrals.next(now)
+        if draw >= 1 - self.referral_share - self.read_share:
+            return self.reads.next(now)
         if draw < 0.45:
             return self.lab_result(now)
         if draw < 0.65:

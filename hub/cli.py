@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -251,7 +252,10 @@ def dev(demo: bool, keep_state: bool) -> None:
         click.echo(say("dev.fresh_state", folder=data_dir))
     local = start_local_broker(prefix="[dev] ")
     create_topics(local.bootstrap, _all_topics(), 1)
-    worker_process = WorkerProcess(local.bootstrap, data_dir, local.worker_env(),
+    # The demo's late read escalates while it runs: the watchdog looks every 2 s, not 30.
+    sweep = {"HUB_REMOTE_READ_SWEEP_SECONDS": os.environ.get("HUB_REMOTE_READ_SWEEP_SECONDS",
+                                                             "2")}
+    worker_process = WorkerProcess(local.bootstrap, data_dir, {**sweep, **local.worker_env()},
                                    web_port=settings.web_port)
     click.echo(say("dev.worker_starting", log=worker_process.log_path,
                    web=f"{worker_process.url}/"))

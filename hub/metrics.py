@@ -177,6 +177,48 @@ REFERRAL_SLOT_CONFLICTS = Counter(
     "hub_referral_slot_conflicts_total", "Bookings refused because another referral holds "
     "the slot, by receiving member", ["member"], registry=REGISTRY,
 )
+# Remote diagnosis (hub/agents/remote_read.py)
+READ_REPORT_BUCKETS = (600.0, 1800.0, 3600.0, 2 * 3600.0, 4 * 3600.0, 6 * 3600.0,
+                       24 * 3600.0, 2 * 86400.0, 4 * 86400.0, 7 * 86400.0)
+REMOTE_READ_STEPS = Counter(
+    "hub_remote_read_steps_total", "Read request steps applied, by modality and step "
+    "(OPENED: a new request; the hub's own steps too)", ["modality", "step"],
+    registry=REGISTRY,
+)
+REMOTE_READ_REPORT_SECONDS = Histogram(
+    "hub_remote_read_report_seconds", "Images available to final report, by reading centre, "
+    "modality and priority", ["centre", "modality", "priority"], buckets=READ_REPORT_BUCKETS,
+    registry=REGISTRY,
+)
+REMOTE_READ_REPORTS = Counter(
+    "hub_remote_read_reports_total", "Final reports, in_time or late against the report "
+    "limit, by modality and priority", ["modality", "priority", "timeliness"],
+    registry=REGISTRY,
+)
+REMOTE_READ_ESCALATIONS = Counter(
+    "hub_remote_read_escalations_total", "Late reads escalated, by level (1: both members; "
+    "2: re-routed to the backup centre, operators told)", ["level"], registry=REGISTRY,
+)
+REMOTE_READS_OPEN = Gauge(
+    "hub_remote_reads_open", "Open read requests this worker owns, by reading centre and "
+    "modality (the watchdog's last pass)", ["centre", "modality"], registry=REGISTRY,
+)
+REMOTE_READ_CLAIM_CONFLICTS = Counter(
+    "hub_remote_read_claim_conflicts_total", "Claims refused because another reader holds "
+    "the study, by reading centre", ["centre"], registry=REGISTRY,
+)
+CRITICAL_VALUE_STEPS = Counter(
+    "hub_critical_value_steps_total", "Critical value steps applied, by step", ["step"],
+    registry=REGISTRY,
+)
+CRITICAL_VALUE_ACKS = Counter(
+    "hub_critical_value_acks_total", "Critical values acknowledged with a read-back, in_time "
+    "or late against HUB_CRITICAL_ACK_MINUTES", ["timeliness"], registry=REGISTRY,
+)
+CRITICAL_VALUES_OPEN = Gauge(
+    "hub_critical_values_open", "Critical values not yet resolved this worker owns",
+    registry=REGISTRY,
+)
 # Process
 GC_PAUSE_SECONDS = Histogram(
     "hub_gc_pause_seconds", "Python garbage collections (the whole process waits), by generation",

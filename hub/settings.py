@@ -224,6 +224,23 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
         default=90, ge=1, description="How long a closed referral stays in the "
         "`referral-tasks` table after it closed: a quarter of the office's figures"
     )
+    # Remote diagnosis (hub/agents/remote_read.py; docs/remote-diagnosis.md)
+    read_limits_file: Path | None = Field(
+        default=None, description="The report time limits per modality, priority and "
+        "setting (a TOML file like schemas/reference/read_limits.toml); None: shipped"
+    )
+    critical_ack_minutes: int = Field(
+        default=15, ge=1, description="How long the ordering member has to acknowledge a "
+        "delivered critical value with its read-back before it escalates"
+    )
+    remote_read_sweep_seconds: float = Field(
+        default=30.0, gt=0, description="How often the open read requests and critical "
+        "values a worker owns are checked against their deadlines"
+    )
+    remote_read_closed_retention_days: int = Field(
+        default=400, ge=1, description="How long a closed read request or critical value "
+        "stays in its table: the register and the figures cover a year"
+    )
     # Working time (schemas/reference/calendar/, hub.rules.worktime)
     calendar_dir: Path | None = Field(
         default=None, description="Folder of the working calendar's year files (2026.toml...); "

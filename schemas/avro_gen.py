@@ -26,6 +26,7 @@ ENUM_NAMESPACES = {
     "schemas.models.pharmacy": "consortium.pharmacy",
     "schemas.models.outputs": "consortium.outputs",
     "schemas.models.referral": "consortium.referral",
+    "schemas.models.remote_read": "consortium.remote_read",
     "schemas.models.coordination": "consortium.coordination",
 }
 PRIMITIVES: dict[Any, Any] = {

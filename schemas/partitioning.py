@@ -22,6 +22,12 @@ from schemas.models import Event
 from schemas.models.common import IdType, Patient, normalized_id
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.models.referral import CapacityPool, ReferralRequest, ReferralUpdate
+from schemas.models.remote_read import (
+    CriticalValueUpdate,
+    ReadRequest,
+    ReadUpdate,
+    read_request_id,
+)
 from schemas.topics import INTERNAL_PARTITIONS
 
 
@@ -56,6 +62,10 @@ def ordering_key(event: Event) -> bytes:
         return referral_ordering_key(event.to_member)
     if isinstance(event, CapacityPool):
         return referral_ordering_key(event.envelope.member_id)
+    if isinstance(event, ReadRequest):
+        return read_ordering_key(read_request_id(event.envelope.member_id, event.accession))
+    if isinstance(event, ReadUpdate | CriticalValueUpdate):
+        return read_ordering_key(event.request_id)
     patient: Patient | None = getattr(event, "patient", None)
     key = (patient_ordering_key(patient, issuer=event.envelope.member_id)
            if patient is not None else None)
@@ -66,6 +76,12 @@ def referral_ordering_key(receiver_id: str) -> bytes:
     """A referral's steps and its receiver's reserved pools share the receiver's key, so
     the one worker that owns it books a slot (domain.md section 5)."""
     return f"referral:{receiver_id}".encode()
+
+
+def read_ordering_key(request_id: str) -> bytes:
+    """A read request's steps, reports and critical values share its key: two readers
+    claiming one study are judged on one partition."""
+    return f"read:{request_id}".encode()
 
 
 def partition_of_key(key: bytes, partitions: int = INTERNAL_PARTITIONS) -> int:

@@ -14,6 +14,8 @@ from enum import StrEnum
 from schemas.models import (
     CapacityPool,
     CardCompletion,
+    CriticalValueStatus,
+    CriticalValueUpdate,
     DeadLetter,
     Diagnosis,
     DiseaseReportCard,
@@ -23,6 +25,9 @@ from schemas.models import (
     LabResult,
     LateReport,
     OperatorAlert,
+    ReadRequest,
+    ReadStatus,
+    ReadUpdate,
     RecognitionAdvice,
     RecognitionDecision,
     ReferralRequest,
@@ -108,6 +113,11 @@ REFERRALS = TopicSpec(
     (ReferralRequest, ReferralUpdate, CapacityPool), Audience.HUB_INTERNAL,
     INTERNAL_PARTITIONS, retention_ms=TRANSIT_RETENTION_MS,
 )
+REMOTE_READS = TopicSpec(
+    "hub.remote-reads", "read request id (a study's claims, reports and critical values together)",
+    (ReadRequest, ReadUpdate, CriticalValueUpdate), Audience.HUB_INTERNAL,
+    INTERNAL_PARTITIONS, retention_ms=TRANSIT_RETENTION_MS,
+)
 CARD_COMPLETIONS = TopicSpec(
     "hub.card-completions", "patient pseudonym (sent to the partition of the patient's cases)",
     (CardCompletion,), Audience.HUB_INTERNAL, INTERNAL_PARTITIONS,
@@ -146,7 +156,7 @@ REFERENCE = TopicSpec(
 FIXED_TOPICS: tuple[TopicSpec, ...] = (
     RESULTS, ORDERS, DIAGNOSES, STOCK, DEAD_LETTER, ALERTS, CDC_REPORTS,
     PHARMACY_SHORTAGES, PHARMACY_ORDERS, PHARMACY_STOCK_LEVELS, CARD_COMPLETIONS, REFERENCE,
-    REFERRALS,
+    REFERRALS, REMOTE_READS,
 )
 
 # The raw Kafka passthrough the benchmarks measure the hub against (never used by the hub).
@@ -162,7 +172,7 @@ BASELINE_OUT = TopicSpec(
 # Where intake forwards each accepted ingress schema.
 INTERNAL_ROUTES: dict[type[Event], TopicSpec] = {
     schema: spec
-    for spec in (RESULTS, ORDERS, DIAGNOSES, STOCK, REFERRALS)
+    for spec in (RESULTS, ORDERS, DIAGNOSES, STOCK, REFERRALS, REMOTE_READS)
     for schema in spec.schemas
 }
 
@@ -192,7 +202,8 @@ def member_topics(
     )
     feedback = TopicSpec(
         feedback_topic(member_id), "event answered",
-        (Feedback, RecognitionAdvice, ReferralRequest, ReferralStatus), Audience.MEMBER_READS,
+        (Feedback, RecognitionAdvice, ReferralRequest, ReferralStatus, ReadRequest, ReadStatus,
+         CriticalValueStatus), Audience.MEMBER_READS,
         partitions,
         retention_ms=TRANSIT_RETENTION_MS, carries_identities=True,
     )

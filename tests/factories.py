@@ -13,6 +13,7 @@ from schemas.models.referral import (
     ReferralUpdate,
     ReservedSlot,
 )
+from schemas.models.remote_read import CriticalValueUpdate, ReadRequest, ReadUpdate
 from schemas.partitioning import home_partition, partition_of_key
 from schemas.topics import INTERNAL_PARTITIONS
 
@@ -128,3 +129,43 @@ def capacity_pool(member: str, pool_id: str, *, total: int, reserved: int,
     }
     fields.update(overrides)
     return CapacityPool(**fields)
+
+
+def read_request(member: str, accession: str, *, modality: str = "CT",
+                 at: datetime | None = None, **overrides: Any) -> ReadRequest:
+    """A township's head CT sent for reading (the patient in clear: intake seals it)."""
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": ReadRequest.new_envelope(member, occurred_at=when), "patient": patient(),
+        "accession": accession, "modality": modality, "item_code": "CT-HEAD",
+        "local_code": f"{member}-CT01", "item_name": "头颅CT平扫", "body_site": "头颅",
+        "clinical_question": "头晕2天，排除脑梗死", "ordered_at": when,
+        "study_uid": "1.2.840.113619.2.55.3.604688119.971.1700000000.1",
+        "wado_url": f"https://pacs.{member}.example/dicom-web/studies/"
+                    "1.2.840.113619.2.55.3.604688119.971.1700000000.1",
+        "ordering_doctor": "王医生", "ordering_department": "内科",
+    }
+    fields.update(overrides)
+    return ReadRequest(**fields)
+
+
+def read_update(member: str, request_id: str, action: str, *, at: datetime | None = None,
+                **overrides: Any) -> ReadUpdate:
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": ReadUpdate.new_envelope(member, occurred_at=when),
+        "request_id": request_id, "action": action,
+    }
+    fields.update(overrides)
+    return ReadUpdate(**fields)
+
+
+def critical_update(member: str, request_id: str, critical_id: str, action: str, *,
+                    at: datetime | None = None, **overrides: Any) -> CriticalValueUpdate:
+    when = at or NOW
+    fields: dict[str, Any] = {
+        "envelope": CriticalValueUpdate.new_envelope(member, occurred_at=when),
+        "request_id": request_id, "critical_id": critical_id, "action": action,
+    }
+    fields.update(overrides)
+    return CriticalValueUpdate(**fields)

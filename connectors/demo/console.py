@@ -2,10 +2,11 @@
 console shows what the hub did with each — acknowledgements, rejections with reasons,
 recognition advice, report cards for the CDC, shortages and orders for the pharmacy.
 
-Then one two-way referral goes round its loop (connectors/demo/referral_loop.py): each
-party's step waits until the hub has told both parties the step before it, and the console
-shows every status as each party receives it on its own topic. After that a gentle trickle
-keeps the dashboards alive.
+Then one two-way referral goes round its loop (connectors/demo/referral_loop.py), and a
+township's head CT is read remotely with a critical value (connectors/demo/remote_read_loop.py):
+each party's step waits until the hub has told both parties the step before it, and the
+console shows every status as each party receives it on its own topic. After that a gentle
+trickle keeps the dashboards alive.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from connectors.demo.referral_loop import referral_loop
+from connectors.demo.remote_read_loop import remote_read_loop
 from connectors.demo.script import Step, morning, trickle
 from connectors.member.sdk import MemberPublisher
 from connectors.settings import get_settings
@@ -41,6 +43,7 @@ from schemas.models import (
     Shortage,
 )
 from schemas.models.referral import ReferralAction
+from schemas.models.remote_read import CriticalValueStatus, ReadStatus
 from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, text
 from schemas.topics import (
     ALERTS,
@@ -62,6 +65,14 @@ def _word(locale: Locale, group: str, code: str) -> str:
         return locale.say(f"referral_view.{group}.{code}")
     except KeyError:
         return code
+
+
+def _state_word(locale: Locale, state: str) -> str:
+    """A state a step waits for: a referral's, else a read request's or critical value's."""
+    for name in (f"remote_read_view.state.{state}", f"remote_read_view.critical.{state}"):
+        if locale.label(name) != name:
+            return locale.label(name)
+    return _word(locale, "state", state)
 
 
 def referral_status_line(event: ReferralStatus, locale: Locale) -> str:
@@ -92,16 +103,67 @@ def referral_status_line(event: ReferralStatus, locale: Locale) -> str:
     return locale.clauses(parts)
 
 
+def read_status_line(event: ReadStatus, locale: Locale) -> str:
+    """A read request's status as the member whose topic it is on reads it."""
+    say = locale.say
+    role = "reading" if event.envelope.member_id == event.reading_member else "examining"
+    reader = event.by_reader.name or event.by_reader.reader_id if event.by_reader else ""
+    parts = [say("console.remote_read", role=locale.label(f"remote_read_view.role.{role}"),
+                 request=event.request_id,
+                 modality=locale.label(f"remote_read.modality.{event.modality.value}"),
+                 priority=locale.label(f"remote_read.priority.{event.priority.value}"),
+                 state=locale.label(f"remote_read_view.state.{event.business_status}"),
+                 by=f"{event.by_member} {reader}".strip(), at=event.at)]
+    if event.escalation_level:
+        parts.append(say("console.referral_escalated", level=event.escalation_level))
+    if event.report is not None and event.report.impression:
+        parts.append(say("console.remote_read_report", report=event.report.report_ref,
+                         impression=event.report.impression))
+    if event.due_at is not None:
+        parts.append(say("console.referral_due", due_at=event.due_at))
+    if event.reason and event.action is None:
+        parts.append(event.reason)
+    return locale.clauses(parts)
+
+
+def critical_status_line(event: CriticalValueStatus, locale: Locale) -> str:
+    """A critical value's register line as the member whose topic it is on reads it."""
+    say = locale.say
+    role = "reading" if event.envelope.member_id == event.reading_member else "examining"
+    reader = event.by.name or event.by.reader_id if event.by else ""
+    parts = [say("console.critical_value", role=locale.label(f"remote_read_view.role.{role}"),
+                 critical=event.critical_id, request=event.request_id,
+                 state=locale.label(f"remote_read_view.critical.{event.state}"),
+                 by=f"{event.by_member} {reader}".strip(), at=event.at)]
+    if event.escalation_level:
+        parts.append(say("console.referral_escalated", level=event.escalation_level))
+    if event.finding:
+        parts.append(event.finding)
+    if event.read_back:
+        parts.append(say("console.critical_read_back", text=event.read_back))
+    if event.due_at is not None:
+        parts.append(say("console.referral_due", due_at=event.due_at))
+    return locale.clauses(parts)
+
+
 class ReferralProgress:
-    """The referral states the parties have been told, for the steps that wait on them."""
+    """The referral, read request and critical value states the parties have been told,
+    for the steps that wait on them."""
 
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
         self._changed = threading.Condition()
 
-    def saw(self, event: ReferralStatus) -> None:
+    def saw(self, event: ReferralStatus | ReadStatus | CriticalValueStatus) -> None:
+        match event:
+            case ReferralStatus():
+                seen = (event.referral_id, event.business_status)
+            case ReadStatus():
+                seen = (event.request_id, event.business_status)
+            case CriticalValueStatus():
+                seen = (f"{event.request_id}|{event.critical_id}", event.state)
         with self._changed:
-            self._seen.add((event.referral_id, event.business_status))
+            self._seen.add(seen)
             self._changed.notify_all()
 
     def wait_for(self, state: tuple[str, str], timeout: float) -> bool:
@@ -149,6 +211,10 @@ def _line(event: Event, locale: Locale) -> str | None:
             return say("console.alert", kind=event.kind, summary=event.summary)
         case ReferralStatus():
             return referral_status_line(event, locale)
+        case ReadStatus():
+            return read_status_line(event, locale)
+        case CriticalValueStatus():
+            return critical_status_line(event, locale)
         case ReferralRequest():
             return say("console.referral_request", referral=event.referral_ref,
                        sender=event.envelope.member_id, patient=event.patient.name or "-",
@@ -160,7 +226,7 @@ def _line(event: Event, locale: Locale) -> str | None:
 STYLES = {Feedback: "yellow", RecognitionAdvice: "green", DiseaseReportCard: "red",
           LateReport: "red", Shortage: "magenta", ReplenishmentOrder: "magenta",
           DeadLetter: "bright_black", OperatorAlert: "bright_black", ReferralStatus: "blue",
-          ReferralRequest: "blue"}
+          ReferralRequest: "blue", ReadStatus: "cyan", CriticalValueStatus: "red"}
 
 
 def describe(topic: str, event: Event, locale: Locale = DEFAULT_LOCALE) -> str | None:
@@ -188,7 +254,7 @@ def follow(bootstrap: str, stop: threading.Event, locale: Locale,
                 try:
                     event = codec.decode(record.value)
                     line = describe(tp.topic, event, locale)
-                    if isinstance(event, ReferralStatus):
+                    if isinstance(event, ReferralStatus | ReadStatus | CriticalValueStatus):
                         progress.saw(event)
                 except CodecError as exc:
                     line = f"{tp.topic} " + locale.render(text("console.undecodable",
@@ -203,7 +269,7 @@ def play(steps: Iterable[Step], publishers: dict[str, MemberPublisher],
     for step in steps:
         if step.after is not None and not progress.wait_for(step.after, STEP_WAIT_SECONDS):
             console.print(escape(locale.say("console.referral_not_yet", referral=step.after[0],
-                                            state=_word(locale, "state", step.after[1]))))
+                                            state=_state_word(locale, step.after[1]))))
         console.print(f"[cyan]{step.member} ->[/] {escape(locale.render(step.label))}")
         if step.raw is not None:
             publishers[step.member].send_bytes(step.raw)
@@ -227,7 +293,8 @@ def main(bootstrap: str, trickle_seconds: float) -> None:
     publishers = {m: MemberPublisher(bootstrap, m) for m in DEMO_MEMBERS}
     now = datetime.now(UTC)
     try:
-        play(chain(morning(now), referral_loop(now)), publishers, progress, locale)
+        play(chain(morning(now), referral_loop(now), remote_read_loop(now)), publishers,
+             progress, locale)
         rng = random.Random(7)
         while trickle_seconds > 0:
             time.sleep(trickle_seconds)

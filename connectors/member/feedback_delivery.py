@@ -26,9 +26,11 @@ from connectors import metrics
 from connectors.member.fhir.feedback import render_fhir
 from connectors.member.fhir.outcome import FHIR_JSON
 from connectors.member.fhir.referral_out import REFERRAL_EVENTS, referral_exchange
+from connectors.member.fhir.remote_read_out import READ_EVENTS, read_exchange
 from connectors.member.hl7.feedback import render_hl7
 from connectors.member.hl7.message import read_header
 from connectors.member.hl7.referral_out import render_referral
+from connectors.member.hl7.remote_read_out import REMOTE_READ_EVENTS, render_remote_read
 from connectors.member.mllp.client import send_message
 from connectors.member.mllp.framing import FramingError
 from connectors.settings import ConnectorSettings, FeedbackTarget, SettingsError
@@ -59,6 +61,8 @@ class MllpTarget:
     async def deliver(self, event: Event) -> None:
         # two-way referral: REF^I12 / RRI^I12 (connectors/member/hl7/referral_out.py)
         render = render_referral if isinstance(event, REFERRAL_EVENTS) else render_hl7
+        if isinstance(event, REMOTE_READ_EVENTS):  # remote diagnosis: ORM^O01 / ORU^R01
+            render = render_remote_read
         message = render(event, self.member_id, charset_label=self.charset_label, zone=self.zone)
         try:
             reply = await send_message(self.host, self.port, message, self.timeout)
@@ -84,6 +88,8 @@ class FhirTarget:
     async def deliver(self, event: Event) -> None:
         if isinstance(event, REFERRAL_EVENTS):  # a Bundle to [base], a Task PUT
             method, path, resource = referral_exchange(event, self.zone)
+        elif isinstance(event, READ_EVENTS):  # remote diagnosis: a Bundle, a Task PUT, ...
+            method, path, resource = read_exchange(event, self.zone)
         else:
             method, resource = "POST", render_fhir(event, self.zone)
             path = resource["resourceType"]
@@ -127,6 +133,8 @@ class FeedbackDelivery:
         if isinstance(event, Feedback):
             return event.status.value not in self.skip_statuses
         if isinstance(event, REFERRAL_EVENTS):  # every referral step reaches the HIS
+            return True
+        if isinstance(event, REMOTE_READ_EVENTS):  # every remote-read step and critical value
             return True
         return isinstance(event, RecognitionAdvice)
 

@@ -51,6 +51,7 @@ kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" -
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-vp-dongjie --operation Read --operation Describe --topic hub.reference
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-city-tcm --operation Read --operation Describe --topic hub.reference
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic hub.referrals
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic hub.remote-reads
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic in.lead
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:member-lead --operation Write --operation Describe --topic in.lead
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:hub --operation Read --operation Write --operation Describe --operation Create --topic out.lead

@@ -21,6 +21,14 @@ from schemas.models import (
 from schemas.models.common import Patient
 from schemas.models.pharmacy import ShortageRegistration, StockEvent
 from schemas.models.referral import CapacityPool, ReferralRequest, ReferralUpdate
+from schemas.models.remote_read import (
+    CriticalValueUpdate,
+    ReadRequest,
+    ReadUpdate,
+    read_request_id,
+)
+from schemas.reference.messages import Label
+from schemas.reference.reading_centres import ReadingCentres, shipped_reading_centres
 from schemas.reference.registry import Registry
 from schemas.topics import INTERNAL_ROUTES, TopicSpec
 
@@ -87,9 +95,20 @@ def _protect(patient: Patient, issuer: str, secret: bytes, sealer: Sealer) -> Pa
         raise Rejection(Reason.MISSING_PATIENT_IDENTITY, "rejection.no_identity") from exc
 
 
+def check_reading_route(request: ReadRequest, registry: Registry,
+                        centres: ReadingCentres) -> None:
+    """Somebody reads this modality for this member: else refused now, not left waiting."""
+    sender = request.envelope.member_id
+    if centres.route_for(sender, request.modality) is None:
+        member = registry.get(sender)
+        raise Rejection(Reason.READ_NO_CENTRE, "remote_read.no_centre",
+                        member=member.name if member is not None else sender,
+                        modality=Label(f"remote_read.modality.{request.modality.value}"))
+
+
 def admit(
     event: Event, topic_member: str | None, registry: Registry, secret: bytes, sealer: Sealer,
-    *, now: datetime, clock_skew: timedelta,
+    *, now: datetime, clock_skew: timedelta, centres: ReadingCentres | None = None,
 ) -> Admitted:
     """Check an ingress event and turn it into what travels on the internal topics: who
     sent it first, then its id, then whether its times can be true."""
@@ -108,6 +127,14 @@ def admit(
     if isinstance(event, ReferralRequest):
         sealed = _protect(event.patient, event.envelope.member_id, secret, sealer)
         return Admitted(event.model_copy(update={"patient": sealed}), route, event.to_member)
+    # a read request's events are keyed by its id ("<examining member>:<accession>")
+    if isinstance(event, ReadUpdate | CriticalValueUpdate):
+        return Admitted(event, route, event.request_id)
+    if isinstance(event, ReadRequest):
+        check_reading_route(event, registry, centres or shipped_reading_centres())
+        sealed = _protect(event.patient, event.envelope.member_id, secret, sealer)
+        return Admitted(event.model_copy(update={"patient": sealed}), route,
+                        read_request_id(event.envelope.member_id, event.accession))
     if not isinstance(event, LabResult | ImagingReport | Diagnosis | TestOrder
                       | RecognitionDecision):
         raise Rejection(

@@ -28,6 +28,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.reporting",
     "hub.agents.card_completion",
     "hub.agents.referral",
+    "hub.agents.remote_read",
     "hub.agents.state_expiry",
 )
 WEB_MODULES: tuple[str, ...] = (
@@ -37,6 +38,7 @@ WEB_MODULES: tuple[str, ...] = (
     "hub.web.reporting_cds",
     "hub.web.recognition_api",
     "hub.web.reporting_api",
+    "hub.web.remote_read_api",
     "hub.web.dashboard.views",
 )
 

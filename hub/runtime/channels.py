@@ -38,6 +38,7 @@ diagnoses = _channel(topics.DIAGNOSES)
 stock = _channel(topics.STOCK)
 card_completions = _channel(topics.CARD_COMPLETIONS)
 referrals = _channel(topics.REFERRALS)
+remote_reads = _channel(topics.REMOTE_READS)
 dead_letter = _channel(topics.DEAD_LETTER)
 alerts = _channel(topics.ALERTS)
 cdc_reports = _channel(topics.CDC_REPORTS)
@@ -51,6 +52,7 @@ INTERNAL: dict[str, TopicT] = {
     topics.DIAGNOSES.name: diagnoses,
     topics.STOCK.name: stock,
     topics.REFERRALS.name: referrals,
+    topics.REMOTE_READS.name: remote_reads,
 }
 
 

@@ -28,6 +28,13 @@ from schemas.models.referral import (
     ReferralStatus,
     ReferralUpdate,
 )
+from schemas.models.remote_read import (
+    CriticalValueStatus,
+    CriticalValueUpdate,
+    ReadRequest,
+    ReadStatus,
+    ReadUpdate,
+)
 
 INGRESS_EVENTS: tuple[type[Event], ...] = (
     LabResult,
@@ -40,6 +47,9 @@ INGRESS_EVENTS: tuple[type[Event], ...] = (
     ReferralRequest,
     ReferralUpdate,
     CapacityPool,
+    ReadRequest,
+    ReadUpdate,
+    CriticalValueUpdate,
 )
 HUB_EVENTS: tuple[type[Event], ...] = (
     RecognitionAdvice,
@@ -53,6 +63,8 @@ HUB_EVENTS: tuple[type[Event], ...] = (
     OperatorAlert,
     CardCompletion,
     ReferralStatus,
+    ReadStatus,
+    CriticalValueStatus,
 )
 ALL_EVENTS: tuple[type[Event], ...] = INGRESS_EVENTS + HUB_EVENTS
 EVENTS_BY_NAME: dict[str, type[Event]] = {e.avro_name(): e for e in ALL_EVENTS}
@@ -65,6 +77,8 @@ __all__ = [
     "Address",
     "CapacityPool",
     "CardCompletion",
+    "CriticalValueStatus",
+    "CriticalValueUpdate",
     "DeadLetter",
     "Diagnosis",
     "DiseaseReportCard",
@@ -76,6 +90,9 @@ __all__ = [
     "LateReport",
     "OperatorAlert",
     "Patient",
+    "ReadRequest",
+    "ReadStatus",
+    "ReadUpdate",
     "RecognitionAdvice",
     "RecognitionDecision",
     "Record",

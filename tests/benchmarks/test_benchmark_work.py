@@ -1,26 +1,38 @@
 """The work the benchmarks do: the raw baseline's and the Faust floor's on each message
 (the same for both, so their figures compare like with like), the referral watchdog's
-sweep, and the mix's referral traffic."""
+sweep, and the mix's referral and read traffic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
 
 from benchmarks import referral_watchdog
 from benchmarks.baseline import answer, transform
-from benchmarks.workload import Workload
+from benchmarks.workload import READ_SHARE, Workload
 from hub.rules.coordination import shipped_flow
 from hub.rules.privacy import Sealer, pseudonymous
 from hub.rules.referral.capacity import Pool
 from hub.rules.referral.engine import Context, on_pool, on_request, on_update
 from hub.rules.referral.record import ReferralRecord
+from hub.rules.remote_read import engine as reads
+from hub.rules.remote_read.critical import (
+    CriticalContext,
+    CriticalRecord,
+    critical_key,
+    on_critical,
+)
+from hub.rules.remote_read.record import ReadRecord
 from schemas.codec import AvroCodec
 from schemas.models import LabResult
 from schemas.models.referral import CapacityPool, ReferralAction, ReferralRequest, ReferralUpdate
+from schemas.models.remote_read import CriticalValueUpdate, ReadRequest, ReadUpdate
+from schemas.reference.messages import DEFAULT_LOCALE
 from schemas.reference.registry import load_registry
 from tests.factories import lab_result
+from tests.rules.remote_read_support import CTX as READ_CTX
+from tests.rules.remote_read_support import SEALER as READ_SEALER
 
 CODEC = AvroCodec()
 
@@ -99,3 +111,41 @@ def test_the_mix_takes_each_referral_through_steps_the_rules_allow() -> None:
                                          ReferralAction.COMPLETED, ReferralAction.CANCELLED}
     booked = sum(p.booked for p in pools.values())
     assert booked == sum(1 for e in steps if e.action is ReferralAction.ACCEPTED)
+
+
+def test_the_mix_takes_each_read_request_through_steps_the_rules_allow() -> None:
+    """The mix's read traffic (its share of the mix), in the order it is written, through
+    the remote-read rules: every request opens a read, every step and critical-value step is
+    allowed, and the final reports are recognisable results."""
+    critical_ctx = CriticalContext(shipped_flow("critical_value"), timedelta(minutes=15),
+                                   READ_SEALER.open_patient, DEFAULT_LOCALE)
+    workload, now = Workload(seed=11), datetime.now(UTC)
+    events = [workload.mix(now) for _ in range(30_000)]
+    records: dict[str, ReadRecord] = {}
+    criticals: dict[str, CriticalRecord] = {}
+    results = 0
+    for event in events:
+        if isinstance(event, ReadRequest):
+            sealed = event.model_copy(update={"patient": pseudonymous(
+                event.patient, b"secret", READ_SEALER, issuer=event.envelope.member_id)})
+            out = reads.on_request(None, sealed, READ_CTX)
+        elif isinstance(event, ReadUpdate):
+            out = reads.on_update(records.get(event.request_id), event, READ_CTX)
+        elif isinstance(event, CriticalValueUpdate):
+            key = critical_key(event.request_id, event.critical_id)
+            told = on_critical(criticals.get(key), records.get(event.request_id), event,
+                               critical_ctx)
+            assert told.record is not None
+            criticals[key] = told.record
+            continue
+        else:
+            continue
+        assert out.record is not None
+        records[out.record.request_id] = out.record
+        results += len(out.results)
+    mine = [e for e in events if isinstance(e, ReadRequest | ReadUpdate | CriticalValueUpdate)]
+    assert abs(len(mine) / len(events) - READ_SHARE) < 0.005
+    states = {r.task.business_status for r in records.values()}
+    assert len(records) > 100 and {"final", "cancelled"} <= states
+    assert results == sum(r.task.business_status == "final" for r in records.values())
+    assert criticals and any(c.task.business_status == "resolved" for c in criticals.values())

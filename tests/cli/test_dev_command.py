@@ -56,7 +56,9 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     data_dir = tmp_path_factory.mktemp("dev")
     wanted = ("[dev] 工作进程已就绪", "[dev] 运维看板（点击即登录）：", "已接收",
               "REJECTED MEMBER_MISMATCH", "REJECTED MALFORMED", *STORY,
-              "（下转，普通）已随访")  # the referral loop, closed: the last step of the demo
+              "（下转，普通）已随访",  # the referral loop, closed
+              "（CT，常规）终审报告", "已处置，thc-river 操作于",  # the read and its critical value
+              "（CT，急诊）待阅片，hub 操作于")  # the late read, escalated by the watchdog
     return data_dir, run_dev(data_dir, data_dir / "dev-1.log", wanted)
 
 
@@ -66,6 +68,9 @@ def test_hub_dev_shows_the_demo_accepted_and_rejected(first_run: tuple[Path, str
     assert "out.vp-hexi 转出方收到：转诊 vp-hexi:HX-ZZ-" in text
     assert "out.lead 接收方收到：转诊 vp-hexi:HX-ZZ-" in text and "已预约" in text
     assert "转诊申请 HX-ZZ-" in text and "尚未到达" not in text
+    # both members read each step of the remote read, in Chinese with Beijing times
+    assert "out.thc-river 检查单位收到：阅片 thc-river:CT" in text
+    assert "out.lead 阅片中心收到：危急值 WJZ-01" in text and "已复述确认" in text
     assert "/sign-in?token=dev-only-operator-token-change-me" in text  # the page, signed in
     assert "lead -> 张伟的血钾 4.1 mmol/L（3 天前）" in text
     assert "事件声明的成员单位为 lead，却发送到了 vp-hexi 的主题" in text  # reasons in Chinese

@@ -216,7 +216,8 @@ def test_the_alerts_operators_asked_for_are_there() -> None:
     by_metric = {m: r["alert"] for r in alert_rules() for m in METRIC.findall(r["expr"])}
     for metric in ("hub_consumer_lag", "hub_rejections_total", "hub_open_cases",
                    "hub_member_last_event_timestamp_seconds", "hub_broker_unreachable",
-                   "hub_referral_escalations_total"):
+                   "hub_referral_escalations_total", "hub_critical_value_steps_total",
+                   "hub_remote_read_steps_total"):
         assert metric in by_metric
     for rule in alert_rules():
         assert rule["labels"]["severity"] in {"warning", "critical"}

@@ -37,13 +37,14 @@ from schemas.topics import (
     ORDERS,
     REFERENCE,
     REFERRALS,
+    REMOTE_READS,
     RESULTS,
     STOCK,
     feedback_topic,
     ingress_topic,
 )
 from tests.conftest import WorkerProcess, read_all
-from tests.faults import referral_inputs
+from tests.faults import referral_inputs, remote_read_inputs
 
 CODEC = AvroCodec()
 SECRET = "crash-recovery-api-secret"
@@ -51,7 +52,8 @@ SEED = 20261125
 STREAM_EVENTS = 3000
 CHUNKS = 6
 ENV = {"HUB_API_SECRET": SECRET, "HUB_SESSION_TIMEOUT": "6", "HUB_APP_ID": "hub-crash",
-       "HUB_COMMIT_INTERVAL": "1.0"}
+       "HUB_COMMIT_INTERVAL": "1.0",
+       "HUB_CRITICAL_ACK_MINUTES": remote_read_inputs.CRITICAL_ACK_MINUTES}
 # The production store (deploy/) and the default one: a disturbed run on either must
 # give the reference run's outputs and state (the reference itself runs in memory).
 ROCKSDB_ENV = {**ENV, "HUB_STORE": "rocksdb://"}
@@ -64,7 +66,8 @@ OUTPUT_TOPICS = ([s.name for s in FIXED_TOPICS if s is not REFERENCE]
                  + [feedback_topic(m) for m in MEMBERS])
 SHOWN_KEYS = 5  # differing keys of a table shown by assert_same
 TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
-          "pharmacy-trace-days", "reporting-cases", *referral_inputs.TABLES)
+          "pharmacy-trace-days", "reporting-cases", *referral_inputs.TABLES,
+          *remote_read_inputs.TABLES)
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,13 @@ class Inputs:
 
 
 def make_inputs(seed: int = SEED) -> Inputs:
-    # the mix without its referral share: the referrals come in the order their steps
-    # need (referral_inputs.py)
-    workload = Workload(seed=seed, patients=400, referral_share=0.0)
+    # the mix without its referral and read shares: those come in the order their steps
+    # need (referral_inputs.py, remote_read_inputs.py)
+    workload = Workload(seed=seed, patients=400, referral_share=0.0, read_share=0.0)
     rng = random.Random(seed)
     now = datetime.now(UTC) - timedelta(minutes=5)
     referrals = referral_inputs.referral_chunks(now, CHUNKS)
+    reads = remote_read_inputs.read_chunks(now + timedelta(minutes=1), CHUNKS)
     owner = {drug: MEMBERS[i % len(MEMBERS)] for i, drug in enumerate(workload.drugs)}
     opening: list[Event] = [
         StockEvent(envelope=StockEvent.new_envelope(member, occurred_at=now), kind="COUNT",
@@ -97,6 +101,7 @@ def make_inputs(seed: int = SEED) -> Inputs:
         if n * CHUNKS // STREAM_EVENTS == len(starts):
             starts.append(len(stream))  # the chunks are the ones the items alternate by
             stream.extend(referrals[len(starts) - 1])
+            stream.extend(reads[len(starts) - 1])
         event = workload.mix(now + timedelta(milliseconds=n))
         # results and orders of one item never share a chunk: an order's advice then
         # depends only on results of earlier chunks, whatever the two agents' interleaving
@@ -161,7 +166,7 @@ def backlog(bootstrap: str, group: str) -> dict[str, int]:
     """Per input partition of the worker, the messages its consumer group has not yet
     committed (partitions with none left out)."""
     inputs = [ingress_topic(m) for m in load_registry().ids] + [
-        s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK, REFERRALS)]
+        s.name for s in (RESULTS, ORDERS, DIAGNOSES, STOCK, REFERRALS, REMOTE_READS)]
     try:
         return admin_backlog(bootstrap, group, inputs)
     except KafkaError as exc:  # a broker of a cluster away: its coordinator moves
@@ -213,6 +218,8 @@ def table_state(bootstrap: str, table: str) -> dict[str, Any]:
         return {k: [(c["case_id"], c["disease_code"], [r["event_id"] for r in c["reports"]],
                      c["missing"], [(s["card_id"], s["kind"]) for s in c["cards"]])
                     for c in v["cases"]] for k, v in state.items()}
+    if table in remote_read_inputs.TABLES:
+        return remote_read_inputs.normalized(table, state)
     return referral_inputs.normalized(table, state)
 
 
@@ -255,6 +262,9 @@ def observed(bootstrap: str, worker: WorkerProcess) -> dict[str, Any]:
         "lead_view": member_view(bootstrap, "lead", len(ids[feedback_topic("lead")])),
         "referral_statuses": referral_inputs.referral_statuses(
             bootstrap, [feedback_topic(m) for m in MEMBERS]),
+        "read_statuses": remote_read_inputs.read_statuses(
+            bootstrap, [feedback_topic(m) for m in MEMBERS]),
+        "read_results": remote_read_inputs.read_results(bootstrap, RESULTS.name),
     }
 
 
@@ -306,6 +316,7 @@ def assert_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
         differences["lead's feedback reader"] = (len(view), len(set(view)))
     assert differences == {}, differences
     referral_inputs.assert_referrals_same(reference, got)
+    remote_read_inputs.assert_reads_same(reference, got)
     assert got["filed"].events == len(got["ids"][CDC_REPORTS.name])  # each card filed once
 
 

@@ -6,7 +6,9 @@ seeded random points and restarted, and through one joined and then left by a se
 worker. Output ids derive from inputs, so every output topic holds exactly the reference
 run's distinct ids (repeats of an id are allowed: at least once); the idempotent
 consumers (CDC card folder, pharmacy board, member feedback reader) show each once; every
-referral status is on both parties' out topics, each repeat of it the same message; and
+referral status, read status and critical-value status is on both members' out topics,
+each repeat of it the same message, and each final read report on hub.results once or
+repeated identically (tests/faults/remote_read_inputs.py); and
 the state (table changelogs replayed, recognition counts, the slots each referral holds)
 is the reference run's.
 
@@ -25,6 +27,7 @@ import pytest
 
 from schemas.codec import AvroCodec
 from schemas.models.referral import ReferralStatus
+from schemas.models.remote_read import CriticalValueStatus, ReadStatus
 from schemas.topics import (
     CDC_REPORTS,
     DEAD_LETTER,
@@ -33,11 +36,13 @@ from schemas.topics import (
     PHARMACY_ORDERS,
     PHARMACY_SHORTAGES,
     REFERRALS,
+    REMOTE_READS,
     RESULTS,
     STOCK,
     feedback_topic,
 )
 from tests.conftest import WorkerProcess, start_broker
+from tests.faults import remote_read_inputs as reads
 from tests.faults.mixed_workload import (
     CHUNKS,
     CRASH_STORES,
@@ -62,7 +67,7 @@ def test_reference_run_exercises_every_flow(mixed_reference: dict[str, Any]) -> 
     ids = mixed_reference["ids"]
     sizes = {topic: len(ids[topic]) for topic in OUTPUT_TOPICS}
     for spec in (CDC_REPORTS, PHARMACY_SHORTAGES, PHARMACY_ORDERS, DEAD_LETTER, RESULTS,
-                 ORDERS, DIAGNOSES, STOCK, REFERRALS):
+                 ORDERS, DIAGNOSES, STOCK, REFERRALS, REMOTE_READS):
         assert sizes[spec.name] > 0, sizes
     cards = mixed_reference["cards"]
     assert len(cards) == len({c.rsplit("_", 1)[-1] for c in cards})
@@ -89,6 +94,36 @@ def test_reference_run_takes_the_referrals_through_their_steps(
             for party in (status.referrer_id, status.receiver_id):
                 assert status.status_id in statuses[feedback_topic(party)]
     assert len(statuses[feedback_topic("lead")]) >= 2 * len(EXPECTED_STATES)
+
+
+def test_reference_run_takes_the_read_requests_through_their_steps(
+    mixed_reference: dict[str, Any],
+) -> None:
+    """Each read request and the critical value end where their steps lead (the racing
+    claim and the reading side's acknowledgement refused), every status on both members'
+    out topics, and the three final reports on hub.results for recognition."""
+    tables = mixed_reference["tables"]
+    assert {json.loads(k): v["task"]["business_status"]
+            for k, v in tables["remote-read-tasks"].items()} == reads.EXPECTED_STATES
+    assert {json.loads(k): v["task"]["business_status"]
+            for k, v in tables["critical-values"].items()} == reads.EXPECTED_CRITICAL
+    claimants = {json.loads(k): (v["read"]["claimant"] or {}).get("reader_id")
+                 for k, v in tables["remote-read-tasks"].items()}
+    assert claimants["chc-west:CT2"] == reads.LI.reader_id
+    statuses = mixed_reference["read_statuses"]
+    kinds = set()
+    for by_status in statuses.values():
+        for copies in by_status.values():
+            status = CODEC.decode(next(iter(copies)))
+            assert isinstance(status, ReadStatus | CriticalValueStatus)
+            kinds.add(type(status))
+            for member in (status.examining_member, status.reading_member):
+                assert status.status_id in statuses[feedback_topic(member)]
+    assert kinds == {ReadStatus, CriticalValueStatus}
+    results = mixed_reference["read_results"]
+    orders = {json.loads(copy)["order_ref"] for _, unsealed in results.values()
+              for copy in unsealed}
+    assert orders == reads.RECOGNISED and len(results) == len(reads.RECOGNISED) + 1
 
 
 @pytest.mark.parametrize("store", CRASH_STORES)

@@ -191,6 +191,9 @@ def test_data_has_the_live_figures(demo: tuple[WorkerProcess, dict[str, int]]) -
     assert sum(f["upward_arrived"] for f in figures) == sum(
         f["downward_arrived"] for f in figures) == 1
     assert [f["closed_loop_rate"] for f in figures if f["downward_arrived"]] == [1.0]
+    reads = data["remote_reads"]  # no read in this story: the board is there, empty
+    assert (reads["open_total"], reads["criticals_open"], reads["members"]) == (0, 0, [])
+    assert set(reads["figures"]) == {"per_centre", "compliance", "criticals_in_time"}
     scope = data["scope"]  # one worker: it holds every partition, and says whose figures
     assert scope["all_partitions"] is True and scope["worker"] in scope["summary"]
     body = worker.get("/dashboard/data")[1].decode()
@@ -315,6 +318,8 @@ def test_page_in_headless_chromium(
     [beds] = dom.texts(tag="tr", data_pool=f"lead/{BED_POOL}")
     assert "预留 5%，低于 20%" in beds
     assert dom.texts(id="kpi-referrals") == ["0"]
+    assert dom.texts(id="kpi-criticals") == ["0"]
+    assert any("暂无阅片申请" in row for row in dom.texts(tag="tr"))
     assert [p for p in PERSONAL if p in html] == []
 
     shot = tmp_path / "dashboard.png"

@@ -18,7 +18,8 @@ class TP(NamedTuple):
     partition: int
 
 
-INTERNAL = ("hub.results", "hub.orders", "hub.diagnoses", "hub.stock", "hub.referrals")
+INTERNAL = ("hub.results", "hub.orders", "hub.diagnoses", "hub.stock", "hub.referrals",
+            "hub.remote-reads")
 
 
 def test_a_worker_holding_half_the_partitions_says_it_shows_a_part() -> None:

@@ -24,6 +24,21 @@ from connectors.member.fhir.patients import best_identifier, patient_from_resour
 from connectors.member.fhir.records import condition, medication_dispense, service_request
 from connectors.member.fhir.referral import is_referral, referral_request
 from connectors.member.fhir.referral_task import referral_update
+from connectors.member.fhir.remote_read import remote_read_request
+from connectors.member.fhir.remote_read_codes import is_remote_read_request
+from connectors.member.fhir.remote_read_report import (
+    critical_answer,
+    critical_observation,
+    is_read_observation,
+    names_read_request,
+    read_report,
+)
+from connectors.member.fhir.remote_read_task import (
+    images_available,
+    is_remote_read_study,
+    is_remote_read_task,
+    remote_read_update,
+)
 from connectors.member.fhir.resources import References, Resource
 from connectors.member.fhir.results import diagnostic_report, imaging_study, lab_result
 from connectors.member.mapping import Rejected, RejectReason
@@ -31,21 +46,34 @@ from schemas.models import Event
 from schemas.reference.messages import text as msg
 
 Mapper = Callable[[FhirContext, Resource, References], list[Event]]
+# A remote read (remote_read*.py) is told apart by what its resources name; the rest keeps
+# its path (recognition, referral).
 MAPPERS: dict[str, Mapper] = {
-    "Observation": lambda ctx, obs, refs: [lab_result(ctx, obs, refs)],
-    "DiagnosticReport": diagnostic_report,
-    "ImagingStudy": imaging_study,
+    "Observation": lambda ctx, obs, refs: (
+        critical_observation(ctx, obs, refs) if is_read_observation(ctx, obs, refs)
+        else [lab_result(ctx, obs, refs)]),
+    "DiagnosticReport": lambda ctx, dr, refs: (
+        read_report if names_read_request(ctx, dr, refs) else diagnostic_report)(ctx, dr, refs),
+    "ImagingStudy": lambda ctx, st, refs: (
+        images_available if is_remote_read_study(ctx, st, refs) else imaging_study)(
+        ctx, st, refs),
     "Condition": condition,
-    "ServiceRequest": lambda ctx, sr, refs: (referral_request if is_referral(sr)
-                                             else service_request)(ctx, sr, refs),
+    "ServiceRequest": lambda ctx, sr, refs: (
+        referral_request if is_referral(sr) else remote_read_request
+        if is_remote_read_request(sr, refs) else service_request)(ctx, sr, refs),
     "MedicationDispense": medication_dispense,
-    "Task": referral_update,  # a step on a referral (referral_task.py)
+    "Task": lambda ctx, task, refs: (  # a step on a referral (referral_task.py) or a read
+        remote_read_update if is_remote_read_task(ctx, task, refs) else referral_update)(
+        ctx, task, refs),
+    "Communication": critical_answer,  # a critical value's read-back (remote_read_report.py)
 }
 REFERENCE_ONLY = frozenset({"Patient", "Medication", "Specimen",
                             # read through a referral's references (referral*.py)
                             "Organization", "Practitioner", "PractitionerRole", "Coverage",
                             "DocumentReference", "MedicationRequest", "CarePlan", "Appointment",
-                            "Slot", "Schedule", "Encounter"})
+                            "Slot", "Schedule", "Encounter",
+                            # read through a remote read's references (remote_read*.py)
+                            "Endpoint", "Provenance"})
 ENTRY_METHODS = frozenset({"POST", "PUT"})
 
 

@@ -11,7 +11,8 @@ Errors: 400 with an OperationOutcome when the body is not valid FHIR R4 (fhir.re
 validation; each issue names the element), 422 when it is valid but cannot be mapped
 (unmapped code, missing field, unsupported status), 413 when the body is over
 HUB_FHIR_MAX_BODY_BYTES, 503 when Kafka did not take it (resend later). PUT or PATCH
-[base]/fhir/Task/{id} with a whole Task: a step on a referral (referral_task.py). Refused bodies go
+[base]/fhir/Task/{id} with a whole Task: a step on a referral (referral_task.py) or a
+remote read (remote_read_task.py). Refused bodies go
 to the local dead-letter file. A value understood as nothing but not worth refusing for (an
 occupation that maps to no group of the card) is a warning issue in the answer.
 GET /metrics: Prometheus; GET /fhir/metadata: a minimal CapabilityStatement.

@@ -32,6 +32,11 @@ from connectors.member.hl7.referral import (
     map_referral,
     referral_warnings,
 )
+from connectors.member.hl7.remote_read import (
+    REMOTE_READ_TYPES,
+    is_remote_read,
+    map_remote_read,
+)
 from connectors.member.hl7.results import map_mdm, map_oru
 from connectors.member.mapping import CodeMapper, EventSink, Rejected, RejectReason, invalid_event
 from connectors.member.mllp.server import MllpServer, start_mllp_server
@@ -51,11 +56,14 @@ MAPPERS: dict[tuple[str, str], Mapper] = {
     ("ADT", "A04"): map_adt,
     ("ADT", "A08"): map_adt,
     **dict.fromkeys(REFERRAL_TYPES, map_referral),
+    **dict.fromkeys(REMOTE_READ_TYPES, map_remote_read),
 }
 
 
 def map_message(ctx: MappingContext, message: Hl7Message) -> EventList:
     kind = (message.header.message_type.upper(), message.header.trigger.upper())
+    if is_remote_read(ctx, message):  # remote diagnosis: connectors/member/hl7/remote_read.py
+        return map_remote_read(ctx, message)
     mapper = MAPPERS.get(kind)
     if mapper is None:
         accepted = ", ".join(f"{t}^{e}" for t, e in MAPPERS)

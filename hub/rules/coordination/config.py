@@ -63,22 +63,31 @@ def _step(raw: dict[str, Any], where: str) -> Step:
     if not isinstance(action, str) or not action:
         raise FlowConfigError(f"{where}: a step needs an action")
     where = f"{where} ({action})"
-    unknown = set(raw) - {"action", "by", "from", "from_business", "to", "business_status"}
+    unknown = set(raw) - {"action", "by", "from", "from_business", "to", "business_status",
+                          "after_close"}
     if unknown:
         raise FlowConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    after_close = raw.get("after_close", False)
+    if not isinstance(after_close, bool):
+        raise FlowConfigError(f"{where}: after_close must be true or false")
     sources = _statuses(raw.get("from"), f"{where} from")
     closed = sources & TERMINAL_STATUSES
-    if closed:
-        raise FlowConfigError(f"{where}: nothing leaves a closed status {sorted(closed)}")
+    if closed and not after_close:
+        raise FlowConfigError(f"{where}: nothing leaves a closed status {sorted(closed)} "
+                              "(unless the step says after_close = true)")
     if not isinstance(raw.get("to"), str):
         raise FlowConfigError(f"{where} to: expected one status")
     (target,) = _statuses(raw["to"], f"{where} to")
+    if after_close and (not closed or target not in closed):
+        raise FlowConfigError(f"{where}: an after_close step goes from a closed status to "
+                              "a closed status (it amends, it does not reopen)")
     business = raw.get("business_status")
     if business is not None and not isinstance(business, str):
         raise FlowConfigError(f"{where}: business_status must be a name")
     from_business = raw.get("from_business")
     return Step(action=action, by=_roles(raw.get("by"), f"{where} by"),
                 from_statuses=sources, to_status=target, business_status=business,
+                after_close=after_close,
                 from_business=None if from_business is None
                 else frozenset(_names(from_business, f"{where} from_business")))
 

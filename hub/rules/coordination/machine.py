@@ -108,7 +108,8 @@ def apply(config: FlowConfig, task: Task, action: str, member: str, at: datetime
         return _refused(RefusalCode.UNKNOWN_STEP, task, action, member)
     if not roles & step.by:
         return _refused(RefusalCode.ROLE_NOT_ALLOWED, task, action, member)
-    if task.status in TERMINAL_STATUSES:
+    if task.status in TERMINAL_STATUSES and not (
+            step.after_close and task.status in step.from_statuses):
         return _refused(RefusalCode.TASK_CLOSED, task, action, member)
     if not _allowed_from(step, task):
         return _refused(RefusalCode.STEP_NOT_ALLOWED, task, action, member)

@@ -37,7 +37,9 @@ class Clock(StrEnum):
 class Step:
     """An allowed transition: `action` taken by one of `by`, from a task in one of
     `from_statuses` (and, if given, one of `from_business`), leaves it in `to_status` with
-    `business_status` (None: keep the current business status, e.g. an interim report)."""
+    `business_status` (None: keep the current business status, e.g. an interim report).
+    `after_close`: the step is allowed from the closed statuses it names (e.g. an amended
+    report after the final one); every other step is refused once a task is closed."""
 
     action: str
     by: frozenset[Role]
@@ -45,6 +47,7 @@ class Step:
     to_status: TaskStatus
     business_status: str | None
     from_business: frozenset[str] | None = None
+    after_close: bool = False
 
 
 @dataclass(frozen=True, slots=True)

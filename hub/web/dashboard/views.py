@@ -6,7 +6,8 @@ session cookie of /sign-in, or the operators' bearer token):
 - GET /dashboard/data: the JSON the page polls every two seconds: the members and whether
   each is sending, throughput and consumer lag, dead letters by reason and the latest
   ones, open disease cases and late reports, open shortages and pending orders,
-  recognition per member and item, and the referral board (hub/web/dashboard/referrals.py).
+  recognition per member and item, the referral board (hub/web/dashboard/referrals.py)
+  and the reading centres' board (hub/web/dashboard/remote_reads.py).
 
 Figures are this worker's: its counters since it started and the partitions it holds.
 The page says so (`scope`, hub/web/dashboard/scope.py) and points to Grafana for the
@@ -29,6 +30,7 @@ from hub.web.access import operator_signed_in, to_sign_in, unauthorised
 from hub.web.dashboard import feeds
 from hub.web.dashboard.flows import pharmacy_figures, recognition_figures, reporting_figures
 from hub.web.dashboard.referrals import referral_figures
+from hub.web.dashboard.remote_reads import remote_read_figures
 from hub.web.dashboard.scope import scope
 from schemas.topics import ingress_topic
 
@@ -117,6 +119,7 @@ def snapshot() -> JsonDict:
         "pharmacy": pharmacy_figures(),
         "recognition": recognition_figures(),
         "referrals": referral_figures(moment),
+        "remote_reads": remote_read_figures(moment),
     }
 
 

@@ -282,6 +282,54 @@ function renderReferrals(b) {
   fill(document.querySelector("#referral-figures tbody"), figures, 6, "暂无", "none yet");
 }
 
+function readRow(r) {
+  return el("tr", { "data-read": r.request_id, class: r.overdue ? "overdue" : null },
+    el("td", { class: "code", title: r.request_id }, r.request),
+    el("td", { class: "code" }, r.role === "reading" ? "← " + r.examining : "→ " + r.reading),
+    el("td", {}, r.modality_name),
+    el("td", {}, r.priority_name),
+    el("td", { class: "state" }, r.state_name + (r.routed_to_backup ? " (备用中心)" : "")),
+    el("td", {}, r.claimant || "—"),
+    el("td", { class: "nowrap" }, r.due || "—"),
+    el("td", { class: "num left" }, r.left || "—"),
+    el("td", { class: "num level" }, r.escalation_level || "—"));
+}
+
+function renderRemoteReads(b) {
+  const rows = [], criticals = [];
+  for (const m of b.members) {
+    rows.push(el("tr", { class: "member-head", "data-read-member": m.member },
+      el("td", { colspan: 9 }, m.member, el("small", {}, `待办 open ${m.open_total}`),
+         m.overdue_total ? el("small", { class: "warning" }, `逾期 ${m.overdue_total}`) : null)));
+    for (const r of m.rows) rows.push(readRow(r));
+    for (const c of m.criticals) {
+      if (c.ordering !== m.member) continue;  // listed once, under who must acknowledge
+      criticals.push(el("tr", { "data-critical": `${c.request_id}|${c.critical_id}`,
+                                class: c.overdue ? "overdue" : null },
+        el("td", { class: "code", title: c.request_id }, `${c.request} · ${c.critical_id}`),
+        el("td", { class: "code" }, `${c.raised_by} → ${c.ordering}`),
+        el("td", { class: "state" }, c.state_name),
+        el("td", { class: "nowrap" }, (c.due || "—") + (c.left ? " " + c.left : "")),
+        el("td", { class: "num level" }, c.escalation_level || "—")));
+    }
+  }
+  fill(document.querySelector("#read-board tbody"), rows, 9, "暂无阅片申请", "no reads");
+  fill(document.querySelector("#critical-board tbody"), criticals, 5, "无未闭环危急值",
+       "none open");
+  const f = b.figures;
+  fill(document.querySelector("#read-per-centre tbody"), f.per_centre.map(c => el("tr", {},
+    el("td", {}, c.period), el("td", { class: "code" }, c.centre), el("td", {}, c.modality),
+    el("td", { class: "num" }, c.reports))), 4, "暂无", "none yet");
+  fill(document.querySelector("#read-compliance tbody"), f.compliance.map(c => el("tr", {},
+    el("td", {}, c.modality), el("td", {}, c.priority),
+    el("td", { class: "num" }, `${c.in_time}/${c.reports}`),
+    el("td", { class: "num" }, percent(c.rate)))), 4, "暂无", "none yet");
+  fill(document.querySelector("#critical-in-time tbody"), f.criticals_in_time.map(c =>
+    el("tr", {}, el("td", { class: "code" }, c.member),
+       el("td", { class: "num" }, `${c.in_time}/${c.closed}`),
+       el("td", { class: "num" }, percent(c.rate)))), 3, "暂无", "none yet");
+}
+
 function renderScope(scope) {
   const node = document.getElementById("scope");
   node.replaceChildren(scope.summary);
@@ -301,6 +349,8 @@ function render(data) {
   setText("kpi-cases", data.reporting.open_total, data.reporting.open_by_state.late > 0);
   setText("kpi-shortages", data.pharmacy.open_total, data.pharmacy.open_total > 0);
   setText("kpi-referrals", data.referrals.overdue_total, data.referrals.overdue_total > 0);
+  setText("kpi-criticals", data.remote_reads.criticals_open,
+          data.remote_reads.criticals_escalated > 0);
   renderMembers(data);
   renderThroughput(data.throughput, data.lag);
   renderDeadLetters(data.dead_letters);
@@ -308,6 +358,7 @@ function render(data) {
   renderPharmacy(data.pharmacy);
   renderRecognition(data.recognition);
   renderReferrals(data.referrals);
+  renderRemoteReads(data.remote_reads);
   document.getElementById("updated").textContent = "更新于 updated " + clock(data.at);
   document.body.dataset.loaded = "1";
 }
