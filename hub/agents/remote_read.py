@@ -57,6 +57,7 @@ from schemas.models.remote_read import (
     read_request_id,
 )
 from schemas.partitioning import partition_of_key, patient_ordering_key, read_ordering_key
+from schemas.reference.items import ItemCatalogue, load_item_catalogue
 from schemas.reference.reading_centres import shipped_reading_centres
 
 AGENT = "remote_read"
@@ -78,10 +79,16 @@ def _zone() -> ZoneInfo:
     return zone if isinstance(zone, ZoneInfo) else CONSORTIUM_ZONE
 
 
+@cache
+def _catalogue() -> ItemCatalogue:
+    return load_item_catalogue(runtime.settings.items_file)
+
+
 def context() -> Context:
     work = WorkingTime(runtime.calendar, runtime.working_hours, _zone())
     return Context(shipped_flow("remote_read"), runtime.registry, shipped_reading_centres(),
-                   _limits(), work, runtime.sealer.open_patient, runtime.locale)
+                   _limits(), work, runtime.sealer.open_patient, runtime.locale,
+                   _catalogue())
 
 
 def critical_context() -> CriticalContext:

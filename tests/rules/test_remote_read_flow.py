@@ -120,3 +120,18 @@ def test_the_examining_member_cancels_and_the_reader_cannot() -> None:
     assert caught.value.code == "ROLE_NOT_ALLOWED"
     cancelled = moved(record, "thc-river", "CANCELLED", T0)
     assert cancelled.task.status is TaskStatus.CANCELLED and cancelled.closed_at == T0
+
+
+def test_a_request_naming_only_the_members_own_code_gets_its_catalogue_item() -> None:
+    """An HL7 OBR-4 carries the member's exam code: without the item the final report
+    could never be recognised."""
+    from dataclasses import replace
+
+    from schemas.reference.items import load_item_catalogue
+
+    request = sealed(read_request("thc-river", "CT20261208001", at=T0, item_code=None,
+                                  local_code="HKJ04"))
+    assert on_request(None, request, CTX).record.item_code is None  # type: ignore[union-attr]
+    with_catalogue = replace(CTX, catalogue=load_item_catalogue())
+    out = on_request(None, request, with_catalogue)
+    assert out.record is not None and out.record.item_code == "CT-HEAD"

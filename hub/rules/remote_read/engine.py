@@ -43,6 +43,7 @@ from schemas.models.remote_read import (
     ReadUpdate,
     read_request_id,
 )
+from schemas.reference.items import ItemCatalogue
 from schemas.reference.messages import DEFAULT_LOCALE, Label, Locale, Text
 from schemas.reference.reading_centres import ReadingCentres
 from schemas.reference.registry import Registry
@@ -64,6 +65,9 @@ class Context:
     work: WorkingTime
     open_patient: OpenPatient
     locale: Locale = DEFAULT_LOCALE
+    # the recognition catalogue: a request that names only the member's own exam code
+    # (an HL7 OBR-4) is given its consortium item, so its final report can be recognised
+    catalogue: ItemCatalogue | None = None
 
 
 @dataclass
@@ -110,6 +114,12 @@ def _images(record: ReadRecord, at: datetime, ctx: Context) -> dict[str, object]
     return {"images_at": at, "report_due_at": deadline(limit, at, ctx.work)}
 
 
+def _item_of(ctx: Context, member_id: str, local_code: str) -> str | None:
+    """The consortium item of a member's own exam code, if the catalogue maps it."""
+    item = ctx.catalogue.resolve(member_id, local_code) if ctx.catalogue else None
+    return item.code if item is not None else None
+
+
 def on_request(existing: ReadRecord | None, request: ReadRequest, ctx: Context) -> Outcome:
     """A new read request: its task opened at the reading centre, the request (patient in
     clear) on the centre's worklist, a status to both; images already there start the
@@ -135,7 +145,8 @@ def on_request(existing: ReadRecord | None, request: ReadRequest, ctx: Context) 
     record = ReadRecord(
         task=task, accession=request.accession, modality=request.modality,
         priority=request.priority, setting=request.setting,
-        complex_study=request.complex_study, item_code=request.item_code,
+        complex_study=request.complex_study,
+        item_code=request.item_code or _item_of(ctx, sender, request.local_code),
         local_code=request.local_code, item_name=request.item_name,
         study_ref=request.study_uid or request.record_ref or request.accession,
         pseudonym=request.patient.key, sealed_patient=request.patient.sealed.decode("ascii"),
