@@ -51,7 +51,6 @@ from tests.factories import patient
 from tests.factories import test_order as make_order
 from tests.runtime.test_store_rollback import start_past_what_is_there
 
-
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime.now(UTC).replace(microsecond=0)
 READ, LATE = "thc-river:CT20261207-0042", "thc-river:CT20261207-0043"
