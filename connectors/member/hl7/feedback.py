@@ -43,14 +43,19 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def _msh(event: Event, message_type: str, member_id: str, charset_label: str,
-         zone: ZoneInfo) -> str:
+def hub_message(event: Event, message_type: str, member_id: str, body: list[str], *,
+                charset_label: str, zone: ZoneInfo, receiving_app: str = "HIS") -> bytes:
+    """A message the hub sends a member's system: MSH (the control id derived from the
+    event id, so a redelivery carries the same one) and `body`, in the charset MSH-18
+    names. Every outbound HL7 of the connector is framed here."""
     control_id = event.envelope.event_id.replace("-", "")[:20]
-    return "|".join((
-        "MSH", "^~\\&", "HUB", "CONSORTIUM", "HIS", escape(member_id),
+    msh = "|".join((
+        "MSH", "^~\\&", "HUB", "CONSORTIUM", receiving_app, escape(member_id),
         _ts(event.envelope.occurred_at, zone), "", message_type, control_id, "P", "2.5",
         "", "", "", "", "CHN", escape(charset_label),
     ))
+    encoding = CHARSETS.get(" ".join(charset_label.upper().split()), "utf-8")
+    return ("\r".join([msh, *body]) + "\r").encode(encoding, errors="replace")
 
 
 def advice_segments(advice: RecognitionAdvice, zone: ZoneInfo) -> list[str]:
@@ -101,6 +106,5 @@ def render_hl7(event: Event, member_id: str, *, charset_label: str = "UNICODE UT
         message_type = "ACK^Z01^ACK"
     else:
         raise TypeError(f"no HL7 rendering for {type(event).__name__}")
-    text = "\r".join([_msh(event, message_type, member_id, charset_label, zone), *body]) + "\r"
-    encoding = CHARSETS.get(" ".join(charset_label.upper().split()), "utf-8")
-    return text.encode(encoding, errors="replace")
+    return hub_message(event, message_type, member_id, body, charset_label=charset_label,
+                       zone=zone)

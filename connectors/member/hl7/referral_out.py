@@ -26,7 +26,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from connectors.member.hl7.ack import escape
-from connectors.member.hl7.message import CHARSETS
+from connectors.member.hl7.feedback import hub_message
 from connectors.member.hl7.referral_parts import packaged_registry
 from schemas.models import Event
 from schemas.models.clinical import OrderPriority
@@ -186,11 +186,5 @@ def render_referral(event: Event, member_id: str, *, charset_label: str = "UNICO
         body, message_type = status_segments(event, zone), "RRI^I12^RRI_I12"
     else:
         raise TypeError(f"no referral message for {type(event).__name__}")
-    msh = "|".join((
-        "MSH", "^~\\&", "HUB", "CONSORTIUM", "HIS", escape(member_id),
-        _ts(event.envelope.occurred_at, zone), "", message_type,
-        event.envelope.event_id.replace("-", "")[:20], "P", "2.5", "", "", "", "", "CHN",
-        escape(charset_label),
-    ))
-    encoding = CHARSETS.get(" ".join(charset_label.upper().split()), "utf-8")
-    return ("\r".join([msh, *body]) + "\r").encode(encoding, errors="replace")
+    return hub_message(event, message_type, member_id, body, charset_label=charset_label,
+                       zone=zone)

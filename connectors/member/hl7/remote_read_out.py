@@ -33,7 +33,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from connectors.member.hl7.ack import escape
-from connectors.member.hl7.message import CHARSETS
+from connectors.member.hl7.feedback import hub_message
 from connectors.member.hl7.referral_out import PRIORITY_CODES, _pid
 from connectors.member.hl7.remote_read_terms import SECTION_CODES
 from schemas.models import Event
@@ -200,11 +200,5 @@ def render_remote_read(event: Event, member_id: str, *, charset_label: str = "UN
         body, message_type = critical_segments(event, zone), "ORU^R01^ORU_R01"
     else:
         raise TypeError(f"no remote-read message for {type(event).__name__}")
-    msh = "|".join((
-        "MSH", "^~\\&", "HUB", "CONSORTIUM", "RIS", escape(member_id),
-        _ts(event.envelope.occurred_at, zone), "", message_type,
-        event.envelope.event_id.replace("-", "")[:20], "P", "2.5", "", "", "", "", "CHN",
-        escape(charset_label),
-    ))
-    encoding = CHARSETS.get(" ".join(charset_label.upper().split()), "utf-8")
-    return ("\r".join([msh, *body]) + "\r").encode(encoding, errors="replace")
+    return hub_message(event, message_type, member_id, body, charset_label=charset_label,
+                       zone=zone, receiving_app="RIS")
