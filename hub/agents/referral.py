@@ -24,7 +24,6 @@ drops closed referrals past HUB_REFERRAL_CLOSED_RETENTION_DAYS.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -207,22 +206,6 @@ async def _pools_pass(now: datetime, retention: timedelta) -> None:
         metrics.REFERRAL_RESERVED_PLACES.labels(member, resource, "free").set(free)
 
 
-def _owned_tasks(owned: set[int]) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """(partition, key, value) of the referrals this worker answers for, read lazily in
-    one pass per partition from a store that keeps partitions apart (RocksDB: no copy of
-    the table in memory); the memory store (development) is listed whole."""
-    found = False
-    for partition, key, value in table_sweep.owned_items(tasks):
-        found = True
-        yield partition, key, value
-    if found:
-        return
-    for key, value in list(tasks.items()):
-        partition = home_partition(value["task"]["performer"])
-        if partition in owned:
-            yield partition, key, value
-
-
 def _quiet(value: dict[str, Any], now: datetime, ctx: Context) -> str | None:
     """The direction of an open referral with nothing due, judged on the value the pass
     read; None when something is due (it is judged again under the lock)."""
@@ -267,7 +250,8 @@ async def referral_watchdog() -> None:
     owned = _owned_partitions()
     retention = timedelta(days=runtime.settings.referral_closed_retention_days)
     open_by_direction: dict[str, int] = {}
-    for seen, (partition, key, value) in enumerate(_owned_tasks(owned), start=1):
+    for seen, (partition, key, value) in enumerate(table_sweep.owned_entries(
+            tasks, owned, lambda _, value: home_partition(value["task"]["performer"])), start=1):
         if seen % SWEEP_BATCH == 0:
             await asyncio.sleep(0)
             if not table_sweep.ready():

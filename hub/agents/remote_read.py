@@ -22,7 +22,7 @@ repeats them byte for byte (ids and times derive from the input).
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -37,14 +37,12 @@ from hub.rules.remote_read.critical import (
     CriticalRecord,
     critical_key,
     on_critical,
-    on_critical_tick,
     register_rows,
 )
-from hub.rules.remote_read.engine import Context, Outcome, on_request, on_tick, on_update
-from hub.rules.remote_read.engine import past_retention as closed_long_ago
+from hub.rules.remote_read.engine import Context, Outcome, on_request, on_update
 from hub.rules.remote_read.limits import LimitRule, WorkingTime, load_limits
-from hub.rules.remote_read.record import ReadRecord, closed_since
-from hub.runtime import channels, table_sweep, table_writes
+from hub.rules.remote_read.record import ReadRecord
+from hub.runtime import channels, table_writes
 from hub.runtime.app import app
 from hub.runtime.emit import publish
 from hub.runtime.services import runtime
@@ -66,7 +64,7 @@ tasks = app.Table("remote-read-tasks", default=None, partitions=topics.INTERNAL_
                   options=runtime.settings.rocksdb_options())
 criticals = app.Table("critical-values", default=None, partitions=topics.INTERNAL_PARTITIONS,
                       options=runtime.settings.rocksdb_options())
-_writing = asyncio.Lock()
+writing = asyncio.Lock()
 
 
 @cache
@@ -118,7 +116,7 @@ def result_partition(record: ReadRecord) -> int | None:
     return None if key is None else partition_of_key(key)
 
 
-async def _send(out: Outcome) -> None:
+async def send(out: Outcome) -> None:
     if out.record is not None:  # before the statuses: the report counts once it is told
         for result in out.results:
             await publish(channels.results, result.patient.key, result,
@@ -132,14 +130,14 @@ async def _send(out: Outcome) -> None:
         await publish(channels.alerts, alert.kind, alert)
 
 
-async def _send_critical(out: CriticalOutcome) -> None:
+async def send_critical(out: CriticalOutcome) -> None:
     for status in out.statuses or ():
         await publish(channels.out(status.envelope.member_id), status.request_id, status)
     for alert in out.alerts or ():
         await publish(channels.alerts, alert.kind, alert)
 
 
-def _count(out: Outcome) -> None:
+def count(out: Outcome) -> None:
     record = out.record
     if record is None:
         return
@@ -156,7 +154,7 @@ def _count(out: Outcome) -> None:
         metrics.REMOTE_READ_ESCALATIONS.labels(str(out.escalation_level)).inc()
 
 
-def _count_critical(out: CriticalOutcome) -> None:
+def count_critical(out: CriticalOutcome) -> None:
     for step in out.steps:
         metrics.CRITICAL_VALUE_STEPS.labels(step).inc()
     if out.acknowledged_in_time is not None:
@@ -178,11 +176,11 @@ async def _on_read(event: ReadRequest | ReadUpdate, meta: Meta) -> None:
     if out.repeated:
         metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
         return
-    await _send(out)  # the state write marking it applied waits for these
+    await send(out)  # the state write marking it applied waits for these
     if out.record is not None:
         await table_writes.put(tasks, meta.partition, out.record.request_id,
                                out.record.to_json())
-    _count(out)
+    count(out)
 
 
 async def _on_critical(event: CriticalValueUpdate, meta: Meta) -> None:
@@ -192,15 +190,15 @@ async def _on_critical(event: CriticalValueUpdate, meta: Meta) -> None:
     if out.repeated:
         metrics.DUPLICATES_DROPPED.labels(AGENT).inc()
         return
-    await _send_critical(out)
+    await send_critical(out)
     if out.record is not None:
         await table_writes.put(criticals, meta.partition, key, out.record.to_json())
-    _count_critical(out)
+    count_critical(out)
 
 
 @hub_agent(channels.remote_reads, name=AGENT)
 async def remote_read(event: Event, meta: Meta) -> None:
-    async with _writing:
+    async with writing:
         if isinstance(event, ReadRequest | ReadUpdate):
             await _on_read(event, meta)
         elif isinstance(event, CriticalValueUpdate):
@@ -210,81 +208,20 @@ async def remote_read(event: Event, meta: Meta) -> None:
                             schema=event.avro_name())
 
 
-def _owned_partitions() -> set[int]:
+def owned_partitions() -> set[int]:
     assigned = app.assignor.assigned_actives()
     return {tp.partition for tp in assigned if tp.topic == topics.REMOTE_READS.name}
 
 
 def owned_records() -> list[ReadRecord]:
-    owned = _owned_partitions()
+    owned = owned_partitions()
     found = (ReadRecord.from_json(value) for value in list(tasks.values()))
     return [r for r in found if home_partition(r.request_id) in owned]
 
 
 def critical_register() -> list[dict[str, str]]:
     """The critical value register rows over what this worker owns (Beijing time)."""
-    owned = _owned_partitions()
+    owned = owned_partitions()
     found = (CriticalRecord.from_json(value) for value in list(criticals.values()))
     return register_rows([c for c in found if home_partition(c.request_id) in owned],
                          _zone())
-
-
-async def _reads_pass(now: datetime, owned: set[int], retention: timedelta) -> None:
-    ctx = context()
-    open_reads: dict[tuple[str, str], int] = {}
-    for key, value in list(tasks.items()):
-        partition = home_partition(key)
-        if partition not in owned:
-            continue
-        closed_at = closed_since(value)
-        if closed_at is not None:
-            if closed_long_ago(closed_at, now, retention):
-                await table_writes.delete(tasks, partition, key)
-            continue
-        record = ReadRecord.from_json(value)
-        out = on_tick(record, now, ctx)
-        if out.record is not None:
-            await _send(out)
-            await table_writes.put(tasks, partition, key, out.record.to_json())
-            _count(out)
-            record = out.record
-        counted = (record.reading, record.modality.value)
-        open_reads[counted] = open_reads.get(counted, 0) + 1
-    for (centre, modality), n in open_reads.items():
-        metrics.REMOTE_READS_OPEN.labels(centre, modality).set(n)
-
-
-async def _criticals_pass(now: datetime, owned: set[int], retention: timedelta) -> None:
-    ctx = critical_context()
-    still_open = 0
-    for key, value in list(criticals.items()):
-        record = CriticalRecord.from_json(value)
-        partition = home_partition(record.request_id)
-        if partition not in owned:
-            continue
-        if record.is_closed:
-            if closed_long_ago(record.closed_at, now, retention):
-                await table_writes.delete(criticals, partition, key)
-            continue
-        out = on_critical_tick(record, load_record(record.request_id), now, ctx)
-        if out.record is not None:
-            await _send_critical(out)
-            await table_writes.put(criticals, partition, key, out.record.to_json())
-            _count_critical(out)
-        still_open += 1
-    metrics.CRITICAL_VALUES_OPEN.set(still_open)
-
-
-async def remote_read_watchdog() -> None:
-    """Escalate late reads and unacknowledged critical values; drop old closed ones."""
-    if not table_sweep.ready():
-        return
-    now = runtime.now()
-    owned = _owned_partitions()
-    retention = timedelta(days=runtime.settings.remote_read_closed_retention_days)
-    async with _writing:
-        await _reads_pass(now, owned, retention)
-        await _criticals_pass(now, owned, retention)
-
-
-app.timer(interval=runtime.settings.remote_read_sweep_seconds)(remote_read_watchdog)

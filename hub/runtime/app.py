@@ -29,6 +29,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "hub.agents.card_completion",
     "hub.agents.referral",
     "hub.agents.remote_read",
+    "hub.agents.remote_read_watchdog",
     "hub.agents.state_expiry",
 )
 WEB_MODULES: tuple[str, ...] = (

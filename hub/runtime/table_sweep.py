@@ -80,6 +80,24 @@ def owned_items(table: TableT[str, Any]) -> Iterator[tuple[int, str, Any]]:
             yield partition, store._decode_key(encoded), store._decode_value(value)
 
 
+def owned_entries(table: TableT[str, Any], owned: set[int],
+                  partition_of: Callable[[str, Any], int]) -> Iterator[tuple[int, str, Any]]:
+    """(partition, key, value) of the keys this worker answers for: from a store that
+    keeps partitions apart (RocksDB), one lazy pass per owned partition (no copy of the
+    table in memory); the memory store (development) is listed whole and each key placed
+    by `partition_of(key, value)` among `owned`."""
+    found = False
+    for entry in owned_items(table):
+        found = True
+        yield entry
+    if found:
+        return
+    for key, value in list(table.items()):
+        partition = partition_of(key, value)
+        if partition in owned:
+            yield partition, key, value
+
+
 async def sweep(table: TableT[str, Any], rewrite: Rewrite,
                 skip: Callable[[str], bool] = lambda key: False) -> SweepCounts:
     counts = SweepCounts()
