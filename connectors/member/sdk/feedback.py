@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ class FeedbackReader:
         from_beginning: bool = True,
         codec: AvroCodec | None = None,
         security: Mapping[str, str] | None = None,
+        metadata_wait: float = 30.0,
         **consumer_config: Any,
     ) -> None:
         self.member_id = member_id
@@ -39,7 +41,14 @@ class FeedbackReader:
         }
         config.update(security or {})
         config.update(consumer_config)
-        self.consumer = KafkaConsumer(feedback_topic(member_id), **config)
+        self.consumer = KafkaConsumer(**config)
+        # Learn the topic's partitions before joining: a group leader whose metadata lacks
+        # them (a topic just created) assigns nothing, and kafka-python may never rejoin.
+        topic = feedback_topic(member_id)
+        deadline = time.monotonic() + metadata_wait
+        while not self.consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.consumer.subscribe([topic])
 
     def poll(self, timeout: float = 1.0) -> list[Event]:
         batches = self.consumer.poll(timeout_ms=int(timeout * 1000))
