@@ -150,7 +150,7 @@ class HubSettings(KafkaClientSecurity, LocaleSettings):
     )
     disabled_patches: set[
         Literal["fetch_backoff", "group_leave", "commit_guard", "fetch_order", "commit_repair",
-                "topic_create_retry", "store_rollback"]
+                "topic_create_retry", "store_rollback", "table_start"]
     ] = Field(default_factory=set, description="Patches of Faust's and aiokafka's internals "
               'left out, as JSON (\'["fetch_order"]\'): to judge one on a broker, never in '
               "production (their verdicts: docs/architecture.md)")

@@ -24,7 +24,8 @@ from schemas.reference.registry import load_registry
 from schemas.topics import catalogue
 
 CODEC = AvroCodec()
-__all__ = ["Decoded", "WorkerProcess", "read_all", "start_broker", "wait_for"]
+__all__ = ["Decoded", "WorkerProcess", "read_all", "read_topics", "start_broker",
+           "wait_for"]
 
 
 def start_broker(folder: Path, kind: BrokerKind | None = None) -> BaseBroker:
@@ -32,7 +33,8 @@ def start_broker(folder: Path, kind: BrokerKind | None = None) -> BaseBroker:
     settings = HubSettings()
     choice = choose(kind or settings.broker_kind)
     started = local_broker(choice, folder, version=settings.kafka_version,
-                           cache_dir=settings.kafka_cache_dir, heap_mb=384).start()
+                           cache_dir=settings.kafka_cache_dir, heap_mb=384,
+                           short_lived=True).start()
     create_topics(started.bootstrap, catalogue(load_registry().ids))
     return started
 
@@ -117,19 +119,26 @@ Decoded = tuple[bytes | None, Event]
 
 def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     """Every message now on a topic, from the beginning, in partition order."""
+    return read_topics(bootstrap, [topic])[topic]
+
+
+def read_topics(bootstrap: str, topics: list[str]) -> dict[str, list[tuple[bytes | None, bytes]]]:
+    """Every message now on each of `topics` (none for a topic that does not exist), read
+    by one consumer: a consumer per topic costs ~0.15 s to start."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              consumer_timeout_ms=500)
+    out: dict[str, list[tuple[bytes | None, bytes]]] = {topic: [] for topic in topics}
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in consumer.partitions_for_topic(t) or ()]
         if not partitions:
-            return []
+            return out
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        out: list[tuple[bytes | None, bytes]] = []
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                out.extend((r.key, r.value) for r in records)
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                out[tp.topic].extend((r.key, r.value) for r in records)
         return out
     finally:
         consumer.close()

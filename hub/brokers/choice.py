@@ -36,12 +36,14 @@ def choose(kind: BrokerKind) -> BrokerChoice:
 
 def local_broker(
     choice: BrokerChoice, data_dir: Path, *, version: str, cache_dir: Path,
-    heap_mb: int = 512, port: int = 0,
+    heap_mb: int = 512, port: int = 0, short_lived: bool = False,
 ) -> BaseBroker:
-    """An unstarted broker of the chosen kind with its data in `data_dir/<kind>`."""
+    """An unstarted broker of the chosen kind with its data in `data_dir/<kind>`
+    (`short_lived`: a test's Kafka, see `KafkaRuntime.command`)."""
     if choice.kind == "embedded":
         return EmbeddedBroker(data_dir / "broker", port=port)
-    broker = KafkaBroker(resolve(version, cache_dir), data_dir / "kafka", heap_mb=heap_mb)
+    broker = KafkaBroker(resolve(version, cache_dir), data_dir / "kafka", heap_mb=heap_mb,
+                         short_lived=short_lived)
     if port:
         broker.ports = broker.ports.__class__(port, broker.ports.internal,
                                               broker.ports.controller)

@@ -19,14 +19,15 @@ from hub.brokers.kafka_runtime import KafkaRuntime
 class KafkaCluster:
     def __init__(
         self, runtime: KafkaRuntime, data_dir: Path, size: int = 3, *, secure: bool = False,
-        heap_mb: int = 384,
+        heap_mb: int = 384, short_lived: bool = False,
     ) -> None:
         ports = {node: loopback_ports() for node in range(1, size + 1)}
         quorum, cluster_id = voters(ports), new_cluster_id()
         self.nodes = {
             node: KafkaBroker(runtime, data_dir / f"node-{node}", node_id=node,
                               ports=ports[node], quorum=quorum, cluster_id=cluster_id,
-                              nodes=size, secure=secure, heap_mb=heap_mb)
+                              nodes=size, secure=secure, heap_mb=heap_mb,
+                              short_lived=short_lived)
             for node in ports}
 
     @property

@@ -41,6 +41,7 @@ class KafkaBroker(BaseBroker):
         ports: NodePorts | None = None, quorum: str = "", cluster_id: str = "",
         nodes: int = 1, secure: bool = False, heap_mb: int = 512,
         tls_dir: Path | None = None, external_host: str | None = None,
+        short_lived: bool = False,
     ) -> None:
         self.runtime = runtime
         self.data_dir = data_dir
@@ -56,6 +57,7 @@ class KafkaBroker(BaseBroker):
         self.nodes = nodes
         self.secure = secure
         self.heap_mb = heap_mb
+        self.short_lived = short_lived  # a test's: without the JIT's top tier
         self.tls_dir = tls_dir  # SASL_SSL on the CLIENT listener (secure only)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -98,7 +100,8 @@ class KafkaBroker(BaseBroker):
                 check=True, timeout=120,
             )
         self.process = subprocess.Popen(
-            self.runtime.command("kafka.Kafka", str(self.config_path), heap_mb=self.heap_mb),
+            self.runtime.command("kafka.Kafka", str(self.config_path), heap_mb=self.heap_mb,
+                                 short_lived=self.short_lived),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
 

@@ -92,6 +92,10 @@ def node_properties(
         # 3 s wait for more members would be paid on each.
         "group.initial.rebalance.delay.ms": "0",
     })
+    if nodes > 1:  # the fault tests kill nodes: the controller fences a silent one in 3 s,
+        # not the deployment's 9 s, so its partitions' leadership moves that much sooner
+        props.update({"broker.heartbeat.interval.ms": "500",
+                      "broker.session.timeout.ms": "3000"})
     replicas = {key: min(int(props.get(key, "3")), nodes) for key in REPLICATION_KEYS}
     for key in MIN_ISR_KEYS:
         wanted = int(props.get(key, "2"))

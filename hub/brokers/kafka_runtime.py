@@ -58,8 +58,10 @@ class KafkaRuntime:
 
     def command(self, main_class: str, *args: str, heap_mb: int = 256,
                 short_lived: bool = False) -> list[str]:
-        """`short_lived`: a tool that runs for a second, where the JIT's top tier only costs
-        start-up time (the storage format: 1.6 -> 1.0 s)."""
+        """`short_lived`: a tool that runs for a second, or a test's broker that serves a few
+        thousand messages, where the JIT's top tier only costs start-up time (the storage
+        format: 1.6 -> 1.0 s; a broker: ready in 2.6 s instead of 3.5, 2.3 s of CPU
+        instead of 4.6)."""
         tiers = ["-XX:TieredStopAtLevel=1"] if short_lived else []
         return [
             self.java, f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", *tiers, "-XX:+UseG1GC",

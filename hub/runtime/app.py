@@ -16,6 +16,7 @@ from hub.runtime.patches import (
     fetch_order,
     group_leave,
     store_rollback,
+    table_start,
     topic_create_retry,
 )
 from hub.runtime.services import runtime
@@ -57,6 +58,7 @@ PATCHES = {
     "fetch_order": fetch_order.install,
     "topic_create_retry": topic_create_retry.install,
     "store_rollback": store_rollback.install,
+    "table_start": table_start.install,
 }
 for patch, install in PATCHES.items():
     if patch not in settings.disabled_patches:

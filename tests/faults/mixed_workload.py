@@ -43,7 +43,7 @@ from schemas.topics import (
     feedback_topic,
     ingress_topic,
 )
-from tests.conftest import WorkerProcess, read_all
+from tests.conftest import WorkerProcess, read_topics
 from tests.faults import referral_inputs, remote_read_inputs
 
 CODEC = AvroCodec()
@@ -64,6 +64,7 @@ CRASH_STORES = os.environ.get("HUB_TEST_CRASH_STORES", "rocksdb").split(",")
 # hub.reference holds the reference files as JSON, not events
 OUTPUT_TOPICS = ([s.name for s in FIXED_TOPICS if s is not REFERENCE]
                  + [feedback_topic(m) for m in MEMBERS])
+Messages = dict[str, list[tuple[bytes | None, bytes]]]  # topic -> (key, value) as read
 SHOWN_KEYS = 5  # differing keys of a table shown by assert_same
 TABLES = ("recognition-result-index", "recognition-order-ledger", "pharmacy-ledgers",
           "pharmacy-trace-days", "reporting-cases", *referral_inputs.TABLES,
@@ -176,20 +177,20 @@ def backlog(bootstrap: str, group: str) -> dict[str, int]:
 def wait_processed(bootstrap: str, worker: WorkerProcess, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     quiet = 0
-    while quiet < 2:  # twice in a row: nothing left, and nothing new behind it
+    while quiet < 2:  # twice in a row, 0.3 s apart: nothing left, and nothing new behind it
         behind = backlog(bootstrap, ENV["HUB_APP_ID"])
         assert time.monotonic() < deadline, f"{behind}\n{worker.log_tail(40)}"
         assert worker.running(), worker.log_tail()
         quiet = 0 if behind else quiet + 1
-        time.sleep(0.3)
+        if quiet < 2:  # while work is left, look again soon: it ends at any moment
+            time.sleep(0.3 if quiet else 0.1)
 
 
-def distinct_ids(bootstrap: str) -> tuple[dict[str, set[str]], dict[str, Counter[str]]]:
+def distinct_ids(read: Messages) -> tuple[dict[str, set[str]], dict[str, Counter[str]]]:
     """Per output topic: the distinct event ids, and how often each was written."""
     counts: dict[str, Counter[str]] = {}
     for topic in OUTPUT_TOPICS:
-        counts[topic] = Counter(CODEC.decode(v).envelope.event_id
-                                for _, v in read_all(bootstrap, topic))
+        counts[topic] = Counter(CODEC.decode(v).envelope.event_id for _, v in read[topic])
     return {t: set(c) for t, c in counts.items()}, counts
 
 
@@ -202,10 +203,14 @@ def _json(raw: bytes | None) -> Any:
         return raw.decode(errors="replace")
 
 
-def table_state(bootstrap: str, table: str) -> dict[str, Any]:
+def changelog(table: str) -> str:
+    return f"{ENV['HUB_APP_ID']}-{table}-changelog"
+
+
+def table_state(read: Messages, table: str) -> dict[str, Any]:
     """A table's final values, replayed from its changelog (a tombstone deletes)."""
     state: dict[str, Any] = {}
-    for key, value in read_all(bootstrap, f"{ENV['HUB_APP_ID']}-{table}-changelog"):
+    for key, value in read[changelog(table)]:
         name = json.dumps(_json(key), sort_keys=True)
         if value is None:
             state.pop(name, None)
@@ -241,11 +246,13 @@ def member_view(bootstrap: str, member: str, expected: int) -> list[str]:
 
 def observed(bootstrap: str, worker: WorkerProcess) -> dict[str, Any]:
     """What the run leaves behind: outputs, consumers' views, tables and counts."""
-    ids, counts = distinct_ids(bootstrap)
+    read = read_topics(bootstrap, [*OUTPUT_TOPICS, *map(changelog, TABLES)])
+    ids, counts = distinct_ids(read)
     filed = consume(bootstrap, CardFolder(worker.data_dir / "cdc-cards"),
                     f"cdc-{uuid.uuid4()}", follow=False)  # the CDC sink, as it runs
     board = PharmacyBoard()
     catch_up(bootstrap, board, CODEC)  # the central pharmacy's view, as it runs
+    feedback = {feedback_topic(m): read[feedback_topic(m)] for m in MEMBERS}
     stats = {}
     for member in MEMBERS:
         status, body = worker.get("/recognition/stats", {
@@ -258,13 +265,11 @@ def observed(bootstrap: str, worker: WorkerProcess) -> dict[str, Any]:
         "filed": filed,
         "board": ([s.envelope.event_id for s in board.open_shortages()],
                   [o.envelope.event_id for o in board.pending_orders()]),
-        "tables": {t: table_state(bootstrap, t) for t in TABLES},
+        "tables": {t: table_state(read, t) for t in TABLES},
         "lead_view": member_view(bootstrap, "lead", len(ids[feedback_topic("lead")])),
-        "referral_statuses": referral_inputs.referral_statuses(
-            bootstrap, [feedback_topic(m) for m in MEMBERS]),
-        "read_statuses": remote_read_inputs.read_statuses(
-            bootstrap, [feedback_topic(m) for m in MEMBERS]),
-        "read_results": remote_read_inputs.read_results(bootstrap, RESULTS.name),
+        "referral_statuses": referral_inputs.referral_statuses(feedback),
+        "read_statuses": remote_read_inputs.read_statuses(feedback),
+        "read_results": remote_read_inputs.read_results(read[RESULTS.name]),
     }
 
 

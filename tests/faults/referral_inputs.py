@@ -26,7 +26,6 @@ from benchmarks.workload import patient_number
 from schemas.codec import AvroCodec
 from schemas.models import Event
 from schemas.models.referral import Booking, ReferralStatus
-from tests.conftest import read_all
 from tests.factories import capacity_pool, referral_request, referral_update
 
 CODEC = AvroCodec()
@@ -118,13 +117,15 @@ def referral_chunks(now: datetime, chunks: int) -> list[list[tuple[str, Event]]]
     return plan + [[] for _ in range(chunks - len(plan))]
 
 
-def referral_statuses(bootstrap: str, topics: list[str]) -> dict[str, dict[str, Counter[bytes]]]:
-    """Per out topic: each ReferralStatus's status_id, and how often each distinct
-    message carrying it was written."""
+def referral_statuses(
+    on_topics: dict[str, list[tuple[bytes | None, bytes]]],
+) -> dict[str, dict[str, Counter[bytes]]]:
+    """Per out topic (its messages as read): each ReferralStatus's status_id, and how
+    often each distinct message carrying it was written."""
     found: dict[str, dict[str, Counter[bytes]]] = {}
-    for topic in topics:
+    for topic, messages in on_topics.items():
         by_status: dict[str, Counter[bytes]] = {}
-        for _, raw in read_all(bootstrap, topic):
+        for _, raw in messages:
             event = CODEC.decode(raw)
             if isinstance(event, ReferralStatus):
                 by_status.setdefault(event.status_id, Counter())[raw] += 1

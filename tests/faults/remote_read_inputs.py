@@ -27,7 +27,6 @@ from schemas.codec import AvroCodec
 from schemas.models import Event
 from schemas.models.clinical import ImagingReport
 from schemas.models.remote_read import CriticalValueStatus, Reader, ReadReport, ReadStatus
-from tests.conftest import read_all
 from tests.factories import critical_update, read_request, read_update
 
 CODEC = AvroCodec()
@@ -112,13 +111,15 @@ def read_chunks(now: datetime, chunks: int) -> list[list[tuple[str, Event]]]:
     return plan + [[] for _ in range(chunks - len(plan))]
 
 
-def read_statuses(bootstrap: str, topics: list[str]) -> dict[str, dict[str, Counter[bytes]]]:
-    """Per out topic: each ReadStatus's and CriticalValueStatus's status_id, and how often
-    each distinct message carrying it was written."""
+def read_statuses(
+    on_topics: dict[str, list[tuple[bytes | None, bytes]]],
+) -> dict[str, dict[str, Counter[bytes]]]:
+    """Per out topic (its messages as read): each ReadStatus's and CriticalValueStatus's
+    status_id, and how often each distinct message carrying it was written."""
     found: dict[str, dict[str, Counter[bytes]]] = {}
-    for topic in topics:
+    for topic, messages in on_topics.items():
         by_status: dict[str, Counter[bytes]] = {}
-        for _, raw in read_all(bootstrap, topic):
+        for _, raw in messages:
             event = CODEC.decode(raw)
             if isinstance(event, ReadStatus | CriticalValueStatus):
                 by_status.setdefault(event.status_id, Counter())[raw] += 1
@@ -126,12 +127,14 @@ def read_statuses(bootstrap: str, topics: list[str]) -> dict[str, dict[str, Coun
     return found
 
 
-def read_results(bootstrap: str, topic: str) -> dict[str, tuple[Counter[bytes], set[str]]]:
-    """The read reports on hub.results, by event id: how often each distinct message was
-    written, and the distinct messages without their sealed patient block (freshly
-    encrypted in each run)."""
+def read_results(
+    messages: list[tuple[bytes | None, bytes]],
+) -> dict[str, tuple[Counter[bytes], set[str]]]:
+    """The read reports among hub.results' messages, by event id: how often each distinct
+    message was written, and the distinct messages without their sealed patient block
+    (freshly encrypted in each run)."""
     found: dict[str, tuple[Counter[bytes], set[str]]] = {}
-    for _, raw in read_all(bootstrap, topic):
+    for _, raw in messages:
         event = CODEC.decode(raw)
         if isinstance(event, ImagingReport) and event.order_ref in REQUEST_IDS:
             copies, unsealed = found.setdefault(event.envelope.event_id, (Counter(), set()))

@@ -92,7 +92,7 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     folder = tmp_path_factory.mktemp("secure")
     TLS_DIR[:] = [make_certificates(folder / "tls")]
     broker = KafkaBroker(runtime, folder / "kafka", secure=True, heap_mb=384,
-                         tls_dir=TLS_DIR[0], external_host=OUTSIDE).start()
+                         tls_dir=TLS_DIR[0], external_host=OUTSIDE, short_lived=True).start()
     try:
         ids = load_registry().ids
         script = folder / "acls.sh"
