@@ -36,6 +36,7 @@ from connectors.member.mllp.framing import FramingError
 from connectors.settings import ConnectorSettings, FeedbackTarget, SettingsError
 from schemas.models import Event, Feedback, RecognitionAdvice
 from schemas.models.referral import ReferralRequest, ReferralStatus
+from schemas.models.remote_read import CriticalValueStatus, ReadRequest, ReadStatus
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,13 @@ def describe(event: Event) -> str:
         return f"转诊 {event.referral_id}：{event.status.value}（{event.business_status}）"
     if isinstance(event, ReferralRequest):
         return f"转诊申请 {event.envelope.member_id}:{event.referral_ref}"
+    if isinstance(event, ReadStatus):
+        level = f"，第 {event.escalation_level} 级督办" if event.escalation_level else ""
+        return f"阅片 {event.request_id}：{event.business_status}{level}"
+    if isinstance(event, ReadRequest):
+        return f"阅片申请 {event.envelope.member_id}:{event.accession}（{event.modality.value}）"
+    if isinstance(event, CriticalValueStatus):
+        return f"危急值 {event.critical_id}（阅片 {event.request_id}）：{event.state}"
     return f"{type(event).__name__} {event.envelope.event_id}"
 
 

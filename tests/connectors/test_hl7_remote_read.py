@@ -321,7 +321,8 @@ def test_other_steps_carry_their_result_status(action: ReadAction, result: str) 
     assert str(oru.segment("ZRR")[1]) == action.value
 
 
-def test_a_critical_value_and_its_delivery_over_mllp() -> None:
+def test_a_critical_value_and_its_delivery_over_mllp(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", "connectors.member.feedback_delivery")
     status = CriticalValueStatus(
         envelope=CriticalValueStatus.new_envelope("lead", occurred_at=AT), status_id="cv-1",
         request_id=REQUEST_ID, critical_id="CV-LD-0001", examining_member="thc-river",
@@ -342,6 +343,10 @@ def test_a_critical_value_and_its_delivery_over_mllp() -> None:
     assert str(zcv[10]) == "20261207102700+0800"
     assert str(oru.segment("OBX")[8]) == "AA"
     assert str(orm.segment("MSH")[9]) == "ORM^O01^ORM_O01"
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("已送达")]
+    assert said == [  # the operator's log names the step, never the patient
+        f"已送达 HIS（mllp）：危急值 CV-LD-0001（阅片 {REQUEST_ID}）：待确认",
+        f"已送达 HIS（mllp）：阅片申请 thc-river:{ACCESSION}（CT）"]
 
 
 def test_the_guides_remote_read_examples_map_as_it_says() -> None:
