@@ -311,7 +311,10 @@ def test_page_in_headless_chromium(
     for shortage in data["pharmacy"]["open_shortages"]:
         assert any(shortage["drug_name"] in row
                    for row in dom.texts(tag="tr", data_shortage=shortage["member"]))
-    for member in data["referrals"]["members"]:
+    names = {m["id"]: m["name"] for m in data["members"]}
+    for member in data["referrals"]["members"]:  # each section headed by the member's name
+        [head] = dom.texts(tag="tr", data_referral_member=member["member"])
+        assert head.startswith(f"{names[member['member']]} {member['member']}"), head
         for referral in member["rows"]:
             assert any(referral["state_name"] in row and referral["direction_name"] in row
                        for row in dom.texts(tag="tr", data_referral=referral["referral_id"]))

@@ -243,11 +243,16 @@ function referralRow(r) {
     el("td", { class: "num level" }, r.escalation_level || "—"));
 }
 
-function renderReferrals(b) {
+// a board's section head: the member's name as the registry gives it, then its id
+function memberHead(names, id) {
+  return [(names[id] || id) + " ", el("small", { class: "code" }, id)];
+}
+
+function renderReferrals(b, names) {
   const rows = [];
   for (const m of b.members) {
     rows.push(el("tr", { class: "member-head", "data-referral-member": m.member },
-      el("td", { colspan: 8 }, m.member,
+      el("td", { colspan: 8 }, ...memberHead(names, m.member),
          el("small", {}, `发出 sent ${m.sent.total}：${statePills(m.sent)}`),
          el("small", {}, `收到 received ${m.received.total}：${statePills(m.received)}`),
          m.overdue_total ? el("small", { class: "warning" }, `逾期 ${m.overdue_total}`) : null)));
@@ -295,11 +300,11 @@ function readRow(r) {
     el("td", { class: "num level" }, r.escalation_level || "—"));
 }
 
-function renderRemoteReads(b) {
+function renderRemoteReads(b, names) {
   const rows = [], criticals = [];
   for (const m of b.members) {
     rows.push(el("tr", { class: "member-head", "data-read-member": m.member },
-      el("td", { colspan: 9 }, m.member, el("small", {}, `待办 open ${m.open_total}`),
+      el("td", { colspan: 9 }, ...memberHead(names, m.member), el("small", {}, `待办 open ${m.open_total}`),
          m.overdue_total ? el("small", { class: "warning" }, `逾期 ${m.overdue_total}`) : null)));
     for (const r of m.rows) rows.push(readRow(r));
     for (const c of m.criticals) {
@@ -357,8 +362,9 @@ function render(data) {
   renderReporting(data.reporting);
   renderPharmacy(data.pharmacy);
   renderRecognition(data.recognition);
-  renderReferrals(data.referrals);
-  renderRemoteReads(data.remote_reads);
+  const names = Object.fromEntries(data.members.map(m => [m.id, m.name]));
+  renderReferrals(data.referrals, names);
+  renderRemoteReads(data.remote_reads, names);
   document.getElementById("updated").textContent = "更新于 updated " + clock(data.at);
   document.body.dataset.loaded = "1";
 }
