@@ -22,8 +22,6 @@ from benchmarks import (
     faust_floor,
     index_scale,
     mllp,
-    referral_watchdog,
-    retention,
     scale_out,
 )
 from benchmarks.baseline import passthrough_latency, passthrough_rate
@@ -31,7 +29,11 @@ from benchmarks.faust_floor import FloorFigures
 from benchmarks.harness import BROKER_KIND, Latencies, Stage
 from benchmarks.index_scale import ScaleFigures
 from benchmarks.pharmacy_scale import run as pharmacy_scale_run
-from benchmarks.referral_watchdog import SWEEPS
+from benchmarks.pure_runs import (
+    referral_watchdog_run,
+    remote_read_watchdog_runs,
+    retention_run,
+)
 from benchmarks.scenarios import FLOWS, FlowFigures, run_flow, run_workers
 from hub.brokers import BrokerKind, describe
 from hub.brokers.kafka_runtime import unavailable_reason
@@ -129,16 +131,20 @@ def default_brokers() -> str:
 @click.option("--referral-watchdog", "open_referrals", default=100_000, help="Open "
               "referrals in the table one sweep of the referral watchdog goes through, timed "
               "and its memory measured (pure, no broker; 0: skip)")
+@click.option("--remote-read-watchdog", "open_reads", default="100000,3000", help="Open "
+              "read requests in the tables the remote-read watchdog sweeps, timed and its "
+              "memory measured (pure, no broker; empty: skip)")
 @click.option("--core/--no-core", default=True, help="The core table (--no-core: only the "
               "scale, worker and MLLP runs, on the first broker)")
 def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
          index_sizes: str, stores: str, scale_rate: float, mllp_messages: int,
          pharmacy_scale: str, compare_workers: bool, failover_size: int, failover_rate: float,
          scale_out_workers: str, retention_days: int, retention_results: int,
-         open_referrals: int, core: bool) -> None:
+         open_referrals: int, open_reads: str, core: bool) -> None:
     console = Console(width=170)
-    settled = _retention(retention_days, retention_results, console) if retention_days else None
-    watchdog = _watchdog(open_referrals, console) if open_referrals else None
+    settled = retention_run(retention_days, retention_results, console) if retention_days else None
+    watchdog = referral_watchdog_run(open_referrals, console) if open_referrals else None
+    reads = remote_read_watchdog_runs(open_reads, console)
     kinds = [cast(BrokerKind, k) for k in brokers.split(",") if k]
     cores = [core_figures(kind, events, rate, seconds, flows, console)
              for kind in kinds] if core else []
@@ -188,50 +194,9 @@ def main(brokers: str, events: int, rate: float, seconds: float, flows: str,
         "scale_out_3_nodes": [r.as_dict() for r in scaled],
         "retention": settled.as_dict() if settled else None,
         "referral_watchdog": watchdog.as_dict() if watchdog else None,
+        "remote_read_watchdog": [r.as_dict() for r in reads],
     }, indent=2))
     console.print(f"written {out}")
-
-
-def _retention(days: int, results_a_year: int, console: Console) -> retention.RetentionFigures:
-    visits = max(1, results_a_year // (365 * retention.ITEMS_PER_VISIT))
-    figures = retention.run(days, visits, measure_disk=True)
-    table = Table(title=f"the result index on a simulated clock: {results_a_year:,} result items "
-                  f"a year, {figures.residents:,} residents, longest kept "
-                  f"{figures.longest_kept_days} days ({figures.seconds:.0f} s)")
-    for column in ("day", "patients held", "results held", "JSON MB"):
-        table.add_column(column, justify="right")
-    for sample in figures.samples[::3]:
-        table.add_row(str(sample.day), f"{sample.patients:,}", f"{sample.results:,}",
-                      f"{sample.megabytes:,.1f}")
-    console.print(table)
-    console.print(f"settled: {figures.settled.results:,} results of {figures.settled.patients:,} "
-                  f"patients; end / first after the window: {figures.growth_after_window():.2f}")
-    return figures
-
-
-def _watchdog(open_referrals: int, console: Console) -> referral_watchdog.WatchdogFigures:
-    figures = referral_watchdog.run(open_referrals)
-    table = Table(title=f"the referral watchdog: one sweep of {open_referrals:,} open referrals "
-                  f"({figures.overdue:,} overdue), target under {figures.target_s:.0f} s")
-    for column in ("store", "sweep", "s", "of which the pass s", "read again",
-                   "reading again s", "us/referral", "changed", "statuses", "alerts"):
-        table.add_column(column, justify="right")
-    before = figures.store_listed_first_quiet
-    rows = [*(("rocksdb", name, row) for name, row in zip(SWEEPS, figures.store, strict=False)),
-            *([("rocksdb", "quiet, listed first (before)", before)] if before else []),
-            *(("memory", name, row) for name, row in zip(SWEEPS, figures.memory, strict=False))]
-    for store, name, row in rows:
-        table.add_row(store, name, f"{row.seconds:.2f}", f"{row.read_seconds:.2f}",
-                      f"{row.reread:,}", f"{row.reread_seconds:.2f}", f"{row.us_per_record:.0f}",
-                      f"{row.changed:,}", f"{row.statuses:,}", f"{row.alerts:,}")
-    console.print(table)
-    console.print(f"table {figures.table_json_mb:,.0f} MB of JSON, {figures.rocksdb_mb} MB in "
-                  f"RocksDB; reading it alone {figures.store_items_only_s} s by its items, "
-                  f"{figures.store_keys_and_get_only_s} s by key; a sweep's tracemalloc peak "
-                  f"{figures.tracemalloc_peak_mb:,.1f} MB; RSS "
-                  f"{figures.rss_before_store_sweeps_mb:,.0f} -> "
-                  f"{figures.rss_after_store_sweeps_mb:,.0f} MB over the store sweeps")
-    return figures
 
 
 def side_by_side(cores: list[BrokerFigures], rate: float) -> Table:

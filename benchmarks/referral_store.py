@@ -1,11 +1,12 @@
-"""The `referral-tasks` table in Faust's own RocksDB store, as a worker holds it: a
-database per partition with the worker's options, Faust's JSON keys and values, read
-through Faust's `Table` and `Store` (so a value read by key pays the store's own lookup:
-its key index, then each partition's database in turn), written as
-hub.runtime.table_writes writes with hub.runtime.patches.store_rollback installed (the
-value and its undo record in one batch, then the undo record dropped with the changelog
-offset, as when the broker acknowledges it). No broker, no worker: the Faust app is never
-started, and none of the hub's runtime is imported but the undo records' functions."""
+"""A watchdog's table (`referral-tasks`, `remote-read-tasks`) in Faust's own RocksDB store,
+as a worker holds it: a database per partition with the worker's options, Faust's JSON
+keys and values, read through Faust's `Table` and `Store` (so a value read by key pays
+the store's own lookup: its key index, then each partition's database in turn), written
+as hub.runtime.table_writes writes with hub.runtime.patches.store_rollback installed
+(the value and its undo record in one batch, then the undo record dropped with the
+changelog offset, as when the broker acknowledges it). No broker, no worker: the Faust
+app is never started, and none of the hub's runtime is imported but the undo records'
+functions."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from schemas.topics import INTERNAL_PARTITIONS
 class FaustStore:
     """One table in Faust's RocksDB store, with the hub's reads and writes on it."""
 
-    def __init__(self, folder: Path, options: Mapping[str, int]) -> None:
+    def __init__(self, folder: Path, options: Mapping[str, int],
+                 table: str = "referral-tasks") -> None:
         self.folder = folder
-        app = faust.App("hub-bench-referral-watchdog", store="rocksdb://", datadir=str(folder),
+        app = faust.App(f"hub-bench-{table}", store="rocksdb://", datadir=str(folder),
                         autodiscover=False)
         app.sensors.add(app.monitor)  # as a started worker has it: every get is counted
-        self.table: Any = app.Table("referral-tasks", default=None,
+        self.table: Any = app.Table(table, default=None,
                                     partitions=INTERNAL_PARTITIONS, options=dict(options))
         self.data: Any = self.table.data  # faust.stores.rocksdb.Store
         self._offsets = itertools.count()

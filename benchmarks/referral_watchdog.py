@@ -216,13 +216,13 @@ def home_partition(receiver: str) -> int:
     return partition_of_key(referral_ordering_key(receiver))
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
     return round(pages * resource.getpagesize() / 2**20, 1)
 
 
-def _peak_rss_mb() -> float:
+def process_peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -245,7 +245,7 @@ def _memory_sweeps(table: ReferralTable, sweeper: Sweeper, figures: WatchdogFigu
     figures.memory = [sweeper.sweep(store) for _ in SWEEPS]
 
 
-def _timed(action: Callable[[], object]) -> float:
+def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
     return round(time.perf_counter() - started, 3)
@@ -261,12 +261,12 @@ def _store_sweeps(table: ReferralTable, sweeper: Sweeper, settings: HubSettings,
                          for key, value in table.rows)
         store = Store(faust_store.owned_items, faust_store.get, faust_store.write)
         gc.collect()
-        figures.rss_before_store_sweeps_mb = _rss_mb()
-        figures.store_items_only_s = _timed(lambda: sum(1 for _ in faust_store.items()))
-        figures.store_keys_and_get_only_s = _timed(
+        figures.rss_before_store_sweeps_mb = rss_mb()
+        figures.store_items_only_s = timed(lambda: sum(1 for _ in faust_store.items()))
+        figures.store_keys_and_get_only_s = timed(
             lambda: sum(1 for _, key in faust_store.owned_keys() if faust_store.get(key)))
         figures.store = [sweeper.sweep(store) for _ in SWEEPS]
-        figures.rss_after_store_sweeps_mb = _rss_mb()
+        figures.rss_after_store_sweeps_mb = rss_mb()
         gc.collect()
         tracemalloc.start()
         sweeper.sweep(store)
@@ -292,5 +292,5 @@ def run(open_referrals: int = 100_000, overdue_share: float = 0.08, seed: int = 
         _store_sweeps(table, Sweeper(ctx, dict(table.pools), AvroCodec(), retention),
                       settings, figures)
     _memory_sweeps(table, Sweeper(ctx, dict(table.pools), AvroCodec(), retention), figures)
-    figures.peak_rss_mb = _peak_rss_mb()
+    figures.peak_rss_mb = process_peak_rss_mb()
     return figures

@@ -1,13 +1,15 @@
 """The remote-diagnosis watchdog: late reads escalate (the centre's supervisor, then the
 backup centre), unacknowledged critical values escalate, closed ones past the retention
 leave the tables. Judged on the values one lazy pass per owned partition reads
-(hub.runtime.table_sweep.owned_entries); only an entry with something to do is read again
+(hub.runtime.table_sweep.owned_entries; the reads' pass is hub.agents.remote_read_sweep,
+which this module gives the Faust table); only an entry with something to do is read again
 and changed under the flow's writing lock, one at a time, giving way every SWEEP_BATCH."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from hub import metrics
 from hub.agents.remote_read import (
@@ -24,61 +26,27 @@ from hub.agents.remote_read import (
     tasks,
     writing,
 )
+from hub.agents.remote_read_sweep import SWEEP_BATCH, ReadsTable, reads_pass
 from hub.rules.remote_read.critical import CriticalContext, CriticalRecord, on_critical_tick
-from hub.rules.remote_read.engine import Context, on_tick
 from hub.rules.remote_read.engine import past_retention as closed_long_ago
-from hub.rules.remote_read.record import ReadRecord, closed_since
 from hub.runtime import table_sweep, table_writes
 from hub.runtime.app import app
 from hub.runtime.services import runtime
 
-SWEEP_BATCH = 200  # entries judged between yields to the event loop
 
+def _reads_table() -> ReadsTable:
+    async def put(partition: int, key: str, value: dict[str, Any]) -> None:
+        await table_writes.put(tasks, partition, key, value)
 
-async def _tick_read(key: str, partition: int, now: datetime, ctx: Context,
-                     retention: timedelta) -> ReadRecord | None:
-    """Judge one read again under the writing lock (the flow interleaves between reads);
-    the record if it is still open."""
-    async with writing:
-        value = tasks.get(key)
-        if value is None:
-            return None
-        closed_at = closed_since(value)
-        if closed_at is not None:
-            if closed_long_ago(closed_at, now, retention):
-                await table_writes.delete(tasks, partition, key)
-            return None
-        record = ReadRecord.from_json(value)
-        out = on_tick(record, now, ctx)
-        if out.record is not None:
-            await send(out)
-            await table_writes.put(tasks, partition, key, out.record.to_json())
-            count(out)
-            record = out.record
-        return record
+    async def delete(partition: int, key: str) -> None:
+        await table_writes.delete(tasks, partition, key)
+
+    return ReadsTable(tasks.get, put, delete, send, count, writing)
 
 
 async def _reads_pass(now: datetime, owned: set[int], retention: timedelta) -> None:
-    """Judged on the values one pass reads; only a read with something to do is read
-    again and changed under the lock."""
-    ctx = context()
-    open_reads: dict[tuple[str, str], int] = {}
     entries = table_sweep.owned_entries(tasks, owned, lambda key, _: home_partition(key))
-    for seen, (partition, key, value) in enumerate(entries, start=1):
-        if seen % SWEEP_BATCH == 0:
-            await asyncio.sleep(0)
-        closed_at = closed_since(value)
-        if closed_at is not None:
-            if closed_long_ago(closed_at, now, retention):
-                await _tick_read(key, partition, now, ctx, retention)  # drops it
-            continue
-        record = ReadRecord.from_json(value)
-        still_open: ReadRecord | None = record
-        if on_tick(record, now, ctx).record is not None:
-            still_open = await _tick_read(key, partition, now, ctx, retention)
-        if still_open is not None:
-            counted = (still_open.reading, still_open.modality.value)
-            open_reads[counted] = open_reads.get(counted, 0) + 1
+    open_reads = await reads_pass(_reads_table(), entries, now, context(), retention)
     for (centre, modality), n in open_reads.items():
         metrics.REMOTE_READS_OPEN.labels(centre, modality).set(n)
 

@@ -1,6 +1,6 @@
 """The work the benchmarks do: the raw baseline's and the Faust floor's on each message
-(the same for both, so their figures compare like with like), the referral watchdog's
-sweep, and the mix's referral and read traffic."""
+(the same for both, so their figures compare like with like), the referral and remote-read
+watchdogs' sweeps, and the mix's referral and read traffic."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
 
-from benchmarks import referral_watchdog
+from benchmarks import referral_watchdog, remote_read_watchdog
 from benchmarks.baseline import answer, transform
 from benchmarks.workload import READ_SHARE, Workload
 from hub.rules.coordination import shipped_flow
@@ -80,6 +80,29 @@ def test_the_watchdog_benchmark_sweeps_a_table_of_open_referrals_as_the_agent_do
     assert all(sweep.read_seconds > 0 for sweep in figures.store)
     assert figures.store[0].reread_seconds > 0 and figures.store[2].reread_seconds == 0
     assert figures.tracemalloc_peak_mb > 0 and figures.rocksdb_mb
+
+
+def test_the_remote_read_benchmark_sweeps_with_the_agents_pass_and_escalates_the_late() -> None:
+    figures, table = remote_read_watchdog.run(open_reads=300, overdue_share=0.2)
+    assert sum(figures.profiles.values()) == 300 and len(figures.profiles) == 5
+    assert len(figures.modalities) == 6 and figures.overdue == len(table.overdue_keys) > 0
+    for sweeps in (figures.memory, figures.store):
+        first, second, *_, quiet = sweeps
+        assert all(sweep.records == 300 for sweep in sweeps)
+        # the overdue reads and only they: both members told, at level 1
+        assert first.escalated == table.overdue_keys
+        assert first.changed == first.reread == figures.overdue
+        assert first.statuses == 2 * figures.overdue and first.levels == {1: figures.overdue}
+        # then those past the office's hour re-routed to the backup centre (each one's
+        # request on its worklist) or, waiting for information, only the operators told
+        assert second.levels == {2: second.changed} and second.escalated <= first.escalated
+        assert 0 < second.requests <= second.alerts == second.changed < first.changed
+        # and at last nothing is due: a quiet sweep reads each read once
+        assert quiet.changed == quiet.statuses == quiet.reread == 0
+    timings = {"seconds": 0, "read_seconds": 0, "reread_seconds": 0, "us_per_record": 0}
+    assert [s.as_dict() | timings for s in figures.store] == \
+        [s.as_dict() | timings for s in figures.memory]
+    assert all(sweep.read_seconds > 0 for sweep in figures.store)
 
 
 def test_the_mix_takes_each_referral_through_steps_the_rules_allow() -> None:

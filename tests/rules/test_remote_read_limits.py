@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.rules.remote_read.engine import on_tick
+from hub.rules.remote_read.engine import on_request, on_tick, owes_tick
 from hub.rules.remote_read.limits import (
     Limit,
     Unit,
@@ -20,7 +20,8 @@ from hub.rules.remote_read.limits import (
 from schemas.models.clinical import OrderPriority as P
 from schemas.models.remote_read import PatientSetting as S
 from schemas.models.remote_read import ReadModality as M
-from tests.rules.remote_read_support import CTX, LI, T0, WORK, moved, opened
+from tests.factories import read_request
+from tests.rules.remote_read_support import CTX, LI, T0, WORK, moved, opened, sealed
 
 RULES = load_limits()
 
@@ -106,3 +107,26 @@ def test_a_question_left_unanswered_escalates_as_the_examining_members_delay() -
     assert "等待检查方补充信息" in late.statuses[0].reason
     office = on_tick(late.record or asked, T0 + timedelta(hours=26), CTX)
     assert office.escalation_level == 2 and office.alerts and office.requests == []
+
+
+def test_the_task_alone_tells_whether_a_read_owes_the_watchdog_anything() -> None:
+    """What the watchdog's sweep judges a stored read on (hub.agents.remote_read_sweep):
+    owes_tick on its task says yes exactly when on_tick would change the read."""
+    claimed = moved(opened(), "lead", "CLAIMED", T0 + timedelta(minutes=1), reader=LI)
+    asked = moved(claimed, "lead", "INFO_REQUESTED", T0 + timedelta(minutes=2), reader=LI)
+    due = claimed.report_due_at
+    assert due is not None
+    told = on_tick(claimed, due, CTX).record
+    assert told is not None
+    waiting = on_request(None, sealed(read_request("thc-river", "CT2", at=T0)), CTX).record
+    assert waiting is not None  # no images yet: no report clock
+    cancelled = moved(claimed, "thc-river", "CANCELLED", T0 + timedelta(minutes=3))
+    moments = (T0, due - timedelta(seconds=1), due, due + timedelta(minutes=30),
+               due + timedelta(hours=1), T0 + timedelta(hours=25), T0 + timedelta(days=30))
+    owed = []
+    for record in (claimed, asked, told, waiting, cancelled):
+        for now in moments:
+            owes = owes_tick(record.task, now, CTX)
+            assert owes == (on_tick(record, now, CTX).record is not None)
+            owed.append(owes)
+    assert any(owed) and not all(owed)

@@ -259,6 +259,13 @@ def on_tick(record: ReadRecord, now: datetime, ctx: Context) -> Outcome:
     return out
 
 
+def owes_tick(task: Task, now: datetime, ctx: Context) -> bool:
+    """Whether on_tick has something to do with the read of this task: it judges the task
+    alone, so a sweep need load no more of a read that owes nothing."""
+    return task.status not in TERMINAL_STATUSES and \
+        escalation_due(ctx.config, task, now) is not None
+
+
 def _to_backup(record: ReadRecord, backup: str, at: datetime, cause: str, ctx: Context,
                out: Outcome) -> None:
     """The hub's ROUTED_TO_BACKUP: the backup centre becomes the performer, gets the

@@ -126,3 +126,12 @@ def closed_since(value: dict[str, Any]) -> datetime | None:
     """When a stored read request closed (None: open), without loading it."""
     closed = value["read"].get("closed_at")
     return None if closed is None else datetime.fromisoformat(closed).astimezone(UTC)
+
+
+def stored_task(value: dict[str, Any]) -> Task:
+    """A stored read request's coordination task, without loading the rest."""
+    return Task.from_json(value["task"])
+
+
+def stored_modality(value: dict[str, Any]) -> str:
+    return str(value["read"]["modality"])
