@@ -153,13 +153,14 @@ def slot_holders(pools: dict[str, Any]) -> dict[tuple[str, str], str]:
             for slot, holder in pool["bookings"].items()}
 
 
-def assert_referrals_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
-    """Every status the reference run sent to a party is on that party's out topic, every
-    copy of it the same message (a repeat after a kill, never a second version), and no
-    other; each slot holds the one referral it held in the reference run."""
+def status_differences(reference: dict[str, dict[str, Any]], got: dict[str, dict[str, Any]],
+                       ) -> dict[str, Any]:
+    """Per out topic, the statuses (by status id, each with its copies) the reference run
+    sent and the run did not, the run sent and the reference did not, sent in more than
+    one version, or sent differently; only the topics that differ."""
     differences: dict[str, Any] = {}
-    for topic, expected in reference["referral_statuses"].items():
-        seen = got["referral_statuses"][topic]
+    for topic, expected in reference.items():
+        seen = got[topic]
         missing = sorted(set(expected) - set(seen))
         extra = sorted(set(seen) - set(expected))
         versions = {sid: len(copies) for sid, copies in seen.items() if len(copies) > 1}
@@ -168,6 +169,14 @@ def assert_referrals_same(reference: dict[str, Any], got: dict[str, Any]) -> Non
         if missing or extra or versions or changed:
             differences[topic] = {"missing": missing, "extra": extra,
                                   "versions": versions, "differ": changed}
+    return differences
+
+
+def assert_referrals_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
+    """Every status the reference run sent to a party is on that party's out topic, every
+    copy of it the same message (a repeat after a kill, never a second version), and no
+    other; each slot holds the one referral it held in the reference run."""
+    differences = status_differences(reference["referral_statuses"], got["referral_statuses"])
     pools = got["tables"]["referral-pools"]
     if slot_holders(pools) != slot_holders(reference["tables"]["referral-pools"]):
         differences["slots"] = (slot_holders(reference["tables"]["referral-pools"]),

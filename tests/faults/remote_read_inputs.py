@@ -28,6 +28,7 @@ from schemas.models import Event
 from schemas.models.clinical import ImagingReport
 from schemas.models.remote_read import CriticalValueStatus, Reader, ReadReport, ReadStatus
 from tests.factories import critical_update, read_request, read_update
+from tests.faults.referral_inputs import status_differences
 
 CODEC = AvroCodec()
 LEAD = "lead"
@@ -166,17 +167,7 @@ def assert_reads_same(reference: dict[str, Any], got: dict[str, Any]) -> None:
     """Every read and critical-value status the reference run sent to a member is on that
     member's out topic, every copy the same message, and no other; each final report the
     reference put on hub.results is there, every copy the same, and no other."""
-    differences: dict[str, Any] = {}
-    for topic, expected in reference["read_statuses"].items():
-        seen = got["read_statuses"][topic]
-        missing = sorted(set(expected) - set(seen))
-        extra = sorted(set(seen) - set(expected))
-        versions = {sid: len(copies) for sid, copies in seen.items() if len(copies) > 1}
-        changed = sorted(sid for sid in set(expected) & set(seen)
-                         if set(seen[sid]) != set(expected[sid]))
-        if missing or extra or versions or changed:
-            differences[topic] = {"missing": missing, "extra": extra,
-                                  "versions": versions, "differ": changed}
+    differences = status_differences(reference["read_statuses"], got["read_statuses"])
     expected, seen = reference["read_results"], got["read_results"]
     if set(expected) != set(seen) or any(len(copies) > 1 for copies, _ in seen.values()) \
             or any(seen[i][1] != expected[i][1] for i in set(expected) & set(seen)):
