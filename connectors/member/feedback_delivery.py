@@ -187,7 +187,11 @@ async def deliver_from(
             if stop.is_set():
                 return  # not committed: delivered again on the next start
         if events:
-            await loop.run_in_executor(None, commit)
+            try:
+                await loop.run_in_executor(None, commit)
+            except KafkaError as exc:  # a rebalance: the next poll rejoins, the next commit
+                log.warning("feedback offsets not committed (%r); delivered again if this "
+                            "reader loses the partition, else committed next time", exc)
 
 
 def make_target(settings: ConnectorSettings) -> Target:

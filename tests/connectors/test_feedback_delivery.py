@@ -17,6 +17,7 @@ from aiohttp import web
 from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from kafka import KafkaProducer
+from kafka.errors import RebalanceInProgressError
 
 from connectors.member.feedback_delivery import (
     DeliveryError,
@@ -278,3 +279,31 @@ def test_each_delivery_is_said_and_the_settings_are_in_the_help(
     for name in ConnectorSettings.model_fields:
         if name.startswith("feedback_"):
             assert f"HUB_{name.upper()}=" in shown, name
+
+
+def test_a_commit_refused_during_a_rebalance_does_not_stop_delivery() -> None:
+    """kafka-python refuses a commit while the reader's group rebalances (seen in the HL7
+    referral loop): the loop goes on, and the next batch is delivered and committed."""
+    batches = [[advice()], [feedback()], []]
+    commits: list[str] = []
+
+    def poll(_: float) -> list[Event]:
+        batch = batches.pop(0) if batches else []
+        if not batches:
+            stop.set()
+        return batch
+
+    def commit() -> None:
+        commits.append("refused" if not commits else "committed")
+        if commits[-1] == "refused":
+            raise RebalanceInProgressError("the group is rebalancing")
+
+    async def scenario(port: int, received: list[bytes]) -> None:
+        delivery = FeedbackDelivery(MllpTarget("127.0.0.1", port, "chc-east",
+                                               charset_label="UNICODE UTF-8", zone=ZONE))
+        await deliver_from(poll, commit, delivery, stop, 0.01)
+
+    stop = asyncio.Event()
+    delivered = with_fake_his(["AA"], scenario)
+    assert len(delivered) == 2  # the advice, then the feedback after the refused commit
+    assert commits == ["refused", "committed"]
